@@ -1,0 +1,5 @@
+import sys
+
+from ecgviewer.cli import main
+
+sys.exit(main())

@@ -1,0 +1,174 @@
+"""Command line: ``ecgviewer [RECORD]`` opens the viewer; ``beats`` and ``score`` print beats.
+
+Bad input ends with a one-line message on stderr and a non-zero exit code, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+
+from ecgviewer import __version__
+from ecgviewer.core.errors import ModelError, RecordError
+
+EXIT_INPUT = 2
+
+
+def sample_record_path() -> Path:
+    """The bundled sample record (MIT-BIH 119, ODC-By; see resources/samples/SOURCE.md)."""
+    from importlib import resources
+
+    return Path(str(resources.files("ecgviewer.resources") / "samples" / "119"))
+
+
+def _num(v: float | None) -> float | None:
+    """A JSON-safe number: NaN (no neighbour beat) becomes null."""
+    return None if v is None or math.isnan(float(v)) else round(float(v), 4)
+
+
+def _beats_payload(record, beats) -> dict:
+    return {
+        "record": record.name,
+        "fs": record.fs,
+        "leads": beats.leads,
+        "source": beats.source,
+        "beats": [
+            {"sample": int(s), "time": round(float(s) / record.fs, 4), "symbol": sym or None, "class": c or None,
+             "rr_pre": _num(a), "rr_post": _num(b)}
+            for s, sym, c, a, b in zip(beats.sample, beats.symbol, beats.cls, beats.rr_pre, beats.rr_post)
+        ],
+    }
+
+
+def _summary(beats) -> dict:
+    from collections import Counter
+
+    counts = Counter(c or "unknown" for c in beats.cls)
+    return {"beats": len(beats), "by_class": dict(sorted(counts.items())), "skipped": dict(beats.skipped)}
+
+
+def _write_csv(rows: list[dict], out) -> None:
+    if not rows:
+        return
+    w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if v is None else v) for k, v in r.items()})
+
+
+def cmd_beats(args: argparse.Namespace) -> int:
+    from ecgviewer.core.beats import BeatParams, extract_beats
+    from ecgviewer.core.record import load_record
+
+    record = load_record(args.record, annotator=None if args.detect else args.annotator)
+    beats = extract_beats(record, BeatParams(n_leads=args.leads), detect=args.detect)
+    payload = _beats_payload(record, beats)
+    payload["summary"] = _summary(beats)
+    _emit(args, payload, f"{record.name}: {len(beats)} beats ({beats.source}), fs {record.fs:g} Hz, leads {', '.join(beats.leads)}")
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ecgviewer.core.record import load_record
+    from ecgviewer.core.scorer import Scorer, flag_summary
+
+    scorer = Scorer.load(args.model)
+    record = load_record(args.record, annotator=None if args.detect else args.annotator)
+    beats = scorer.beats(record, detect=args.detect)
+    result = scorer.score(beats)
+    threshold = scorer.threshold if args.threshold is None else args.threshold
+    payload = _beats_payload(record, beats)
+    for b, s in zip(payload["beats"], result.score):
+        b["score"] = round(float(s), 6)
+        b["flagged"] = bool(s >= threshold)
+    payload["threshold"] = threshold
+    payload["model"] = {"name": scorer.model.card.get("name"), "version": scorer.model.card.get("version"),
+                        "path": str(scorer.model.path)}
+    payload["summary"] = flag_summary(beats, result, threshold)
+    s = payload["summary"]
+    extra = ""
+    if s.get("sensitivity") is not None:
+        extra = f", sensitivity {s['sensitivity']:.3f}, specificity {s['specificity']:.3f}"
+    _emit(args, payload, f"{record.name}: {s['beats']} beats, {s['flagged']} flagged at threshold {threshold:.4g}{extra}")
+    return 0
+
+
+def _emit(args: argparse.Namespace, payload: dict, headline: str) -> None:
+    if args.json:
+        json.dump(payload, sys.stdout)
+        sys.stdout.write("\n")
+    elif args.csv:
+        _write_csv(payload["beats"], sys.stdout)
+    else:
+        keys = [k for k in ("time", "sample", "symbol", "class", "rr_pre", "rr_post", "score", "flagged")
+                if payload["beats"] and k in payload["beats"][0]]
+        print("\t".join(keys))
+        for b in payload["beats"]:
+            print("\t".join("" if b[k] is None else str(b[k]) for k in keys))
+        print(headline)
+        print("summary: " + json.dumps(payload["summary"]))
+
+
+def _record_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("record", help="WFDB record: path with or without .hea/.dat")
+    p.add_argument("--detect", action="store_true", help="ignore reference annotations; detect QRS complexes")
+    p.add_argument("--annotator", default="atr", help="annotation file extension (default: atr)")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="print one JSON object")
+    fmt.add_argument("--csv", action="store_true", help="print CSV, one row per beat")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ecgviewer", description="ECG viewer with anomalous-beat flags.")
+    p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
+    sub = p.add_subparsers(dest="command")
+    b = sub.add_parser("beats", help="print a record's beats")
+    _record_args(b)
+    b.add_argument("--leads", type=int, choices=(1, 2), default=1, help="leads per beat window (default 1: MLII)")
+    b.set_defaults(func=cmd_beats)
+    s = sub.add_parser("score", help="score a record's beats with the model")
+    _record_args(s)
+    s.add_argument("--model", help="model card (.json) or weights (.pt); default: the bundled SI-BeatGAN V2")
+    s.add_argument("--threshold", type=float, help="alert threshold (default: the model card's)")
+    s.set_defaults(func=cmd_score)
+    return p
+
+
+def gui_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="ecgviewer", description="Open the ECG viewer (subcommands: beats, score).")
+    p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
+    p.add_argument("record", nargs="?", help="WFDB record to open (default: the bundled sample)")
+    p.add_argument("--screenshot", metavar="PNG", help="open, wait for scoring, save a grab of the window and exit")
+    p.add_argument("--self-test", action="store_true", help="score the bundled sample without a window and exit")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv and argv[0] in ("beats", "score"):
+            args = build_parser().parse_args(argv)
+            return args.func(args)
+        args = gui_parser().parse_args(argv)
+        if args.self_test:
+            from ecgviewer.selftest import run_self_test
+
+            return run_self_test()
+        from ecgviewer.ui.app import run_gui
+
+        return run_gui(args.record, screenshot=args.screenshot)
+    except (RecordError, ModelError) as e:
+        print(f"ecgviewer: error: {e}", file=sys.stderr)
+        return EXIT_INPUT
+    except BrokenPipeError:
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

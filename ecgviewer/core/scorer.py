@@ -1,0 +1,68 @@
+"""The Scorer: record -> beats -> scores, with the model's own preprocessing and threshold.
+
+The viewer, ``ecgviewer score`` and the evaluation all go through this class, so a beat scores the
+same wherever it is looked at.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+import torch
+
+from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
+from ecgviewer.core.classes import ANOMALY_CLASSES
+from ecgviewer.core.modelfile import LoadedModel, bundled_model_path, load_model
+from ecgviewer.core.record import Record
+from ecgviewer.core.scoring import ScoreResult, score_beats
+
+
+class Scorer:
+    """Scores beats with one loaded model. Deterministic: same beats, same scores."""
+
+    def __init__(self, model: LoadedModel) -> None:
+        self.model = model
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Scorer:
+        """The model at ``path``, or the bundled SI-BeatGAN V2 when None."""
+        return cls(load_model(path if path is not None else bundled_model_path()))
+
+    @property
+    def params(self) -> BeatParams:
+        return self.model.params
+
+    @property
+    def threshold(self) -> float:
+        """Default alert threshold from the model card (set on normal beats only)."""
+        return self.model.threshold
+
+    @property
+    def name(self) -> str:
+        return self.model.label
+
+    def beats(self, record: Record, detect: bool = False) -> BeatSet:
+        return extract_beats(record, self.params, detect=detect)
+
+    def score(self, beats: BeatSet, progress: Callable[[int, int], None] | None = None,
+              cancelled: Callable[[], bool] | None = None, batch: int = 1024) -> ScoreResult:
+        torch.manual_seed(0)  # no randomness at inference; keeps any future stochastic layer fixed
+        return score_beats(self.model.generator, beats, self.model.rhythm, batch=batch,
+                           progress=progress, cancelled=cancelled)
+
+
+def flag_summary(beats: BeatSet, result: ScoreResult, threshold: float) -> dict:
+    """Counts of beats and flags; with reference labels, sensitivity and specificity of the flags."""
+    flagged = result.score >= threshold
+    out: dict = {"beats": len(beats), "flagged": int(flagged.sum()), "skipped": dict(beats.skipped)}
+    known = beats.cls != ""
+    if known.any():
+        anomalous = np.isin(beats.cls, ANOMALY_CLASSES)
+        normal = beats.cls == "N"
+        out["reference_anomalies"] = int(anomalous.sum())
+        out["reference_normals"] = int(normal.sum())
+        out["sensitivity"] = float(flagged[anomalous].mean()) if anomalous.any() else None
+        out["specificity"] = float((~flagged[normal]).mean()) if normal.any() else None
+    return out
