@@ -1,0 +1,69 @@
+"""CSV export of every beat with its score, flag and review, for spreadsheets and audits.
+
+UTF-8 with a byte-order mark, so Excel shows accented notes correctly; the csv module quotes any
+field holding a comma, quote or line break, so free-text notes survive unchanged. The file is
+written atomically like the review sidecar: a half-written export never replaces a good one.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.core.classes import BEATGAN_CLASSES
+from ecgviewer.core.review import EMPTY, BeatReview
+
+COLUMNS = ("time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note")
+ENCODING = "utf-8-sig"
+
+
+def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: float,
+              reference: np.ndarray | None = None,
+              reviews: Mapping[int, BeatReview] | None = None) -> list[list[str]]:
+    """One row of text per beat, in time order (the columns of :data:`COLUMNS`)."""
+    sample = np.asarray(sample, dtype=np.int64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if scores.shape != sample.shape:
+        raise ValueError(f"{len(scores)} scores for {len(sample)} beats")
+    ref = np.full(len(sample), "", dtype=object) if reference is None else np.asarray(reference, dtype=object)
+    reviews = reviews or {}
+    rows = []
+    for i in np.argsort(sample, kind="stable"):
+        s = int(sample[i])
+        r = reviews.get(s, EMPTY)
+        sym = str(ref[i] or "")
+        rows.append([
+            f"{s / fs:.3f}", str(s), sym, BEATGAN_CLASSES.get(sym, ""),
+            f"{scores[i]:.6g}", "1" if scores[i] >= threshold else "0", r.state.label, r.note,
+        ])
+    return rows
+
+
+def export_csv(path: str | os.PathLike[str], sample: np.ndarray, fs: float, scores: np.ndarray,
+               threshold: float, reference: np.ndarray | None = None,
+               reviews: Mapping[int, BeatReview] | None = None) -> Path:
+    """Write all beats to ``path`` as CSV (see module doc); returns the path.
+
+    ``reference`` holds each beat's reference symbol ('' where none; see
+    flag_metrics.reference_labels), ``reviews`` the ReviewStore's reviews().
+    """
+    path = Path(path)
+    rows = beat_rows(sample, fs, scores, threshold, reference, reviews)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "w", encoding=ENCODING, newline="") as f:
+            w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+            w.writerow(COLUMNS)
+            w.writerows(rows)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
