@@ -495,7 +495,8 @@ class ReviewStore:
             return
         if lr.path.is_file():
             stamp = time.strftime("%Y%m%dT%H%M%S")
-            backup = lr.path.with_name(f"{lr.path.name}.{lr.status.value}-{stamp}")
+            # Still a .rev file, so WFDB tools and read_review_file can open it.
+            backup = lr.path.with_name(f"{lr.path.stem}.{lr.status.value}-{stamp}.{REVIEW_ANNOTATOR}")
             try:
                 os.replace(lr.path, backup)
             except OSError:  # e.g. the old file sits in a read-only record folder: nothing to overwrite

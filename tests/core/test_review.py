@@ -1,0 +1,247 @@
+"""Review store: sidecar round trip, reopen, mismatch detection, read-only fallback, atomic saves, undo."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the undo tests build a QUndoStack
+
+import hashlib
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgviewer.core import review
+from ecgviewer.core.review import (BeatReview, LoadStatus, ReviewFile, ReviewState, ReviewStore, read_review_file,
+                                   write_review_file)
+
+MITDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb"
+needs_mitdb = pytest.mark.skipif(not (MITDB / "119.hea").exists(), reason=f"MIT-BIH not found in {MITDB}")
+
+NOTES = ["plain", "comma, and \"quotes\"", "two\nlines\r\nand a tab\t", "Café, naïve, 心电图, 🫀",
+         "back\\slash \\x41 \\n literal", "long " + "é" * 400 + " end"]
+
+
+@pytest.fixture(autouse=True)
+def _data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv(review.DATA_DIR_ENV, str(tmp_path / "userdata"))
+
+
+@pytest.fixture
+def rec119(tmp_path):
+    """A copy of record 119 (never the shared original) and its beat samples."""
+    from ecgviewer.core.beats import reference_peaks
+    from ecgviewer.core.record import load_record
+
+    d = tmp_path / "rec"
+    d.mkdir()
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(MITDB / f"119.{ext}", d / f"119.{ext}")
+    rec = load_record(d / "119")
+    samples, _ = reference_peaks(rec)
+    return rec, samples
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+@needs_mitdb
+def test_marks_survive_reopen_and_sidecar_reads_with_rdann(rec119):
+    import wfdb
+
+    rec, beats = rec119
+    atr_before = _sha(rec.path.with_suffix(".atr"))
+    store = ReviewStore.for_record(rec, beats)
+    assert store.load_result.status == LoadStatus.NEW and not store.in_data_dir
+    store.set(int(beats[5]), ReviewState.CONFIRMED, "bigeminy, V beat")
+    store.set(int(beats[6]), ReviewState.DISMISSED)
+    store.set(int(beats[7]), ReviewState.UNREVIEWED, "ask Dr. Ø")
+    store.set(int(beats[8]), ReviewState.CONFIRMED)
+    store.set(int(beats[8]), ReviewState.UNREVIEWED)  # back to nothing: not kept
+    assert store.save_path == rec.path.with_name("119.rev")
+
+    again = ReviewStore.for_record(rec, beats)
+    assert again.load_result.status == LoadStatus.RESTORED
+    assert again.reviews() == {int(beats[5]): BeatReview(ReviewState.CONFIRMED, "bigeminy, V beat"),
+                               int(beats[6]): BeatReview(ReviewState.DISMISSED, ""),
+                               int(beats[7]): BeatReview(ReviewState.UNREVIEWED, "ask Dr. Ø")}
+    assert list(again.states_for(beats[4:9])) == [0, 1, 2, 0, 0]
+
+    ann = wfdb.rdann(str(rec.path), "rev")  # plain WFDB reads it
+    assert list(ann.sample) == [0, beats[5], beats[6], beats[7]]
+    assert list(ann.subtype) == [0, 1, 2, 0]
+    assert ann.symbol == ["=", '"', '"', '"']
+    assert ann.aux_note[0].startswith("ecgviewer-review ") and '"n_samples":650000' in ann.aux_note[0]
+    assert ann.aux_note[1] == "bigeminy, V beat" and ann.fs == 360
+    assert _sha(rec.path.with_suffix(".atr")) == atr_before  # the reference is never written
+
+
+@pytest.mark.parametrize("note", NOTES)
+def test_notes_round_trip(tmp_path, note):
+    path = tmp_path / "r.rev"
+    write_review_file(path, ReviewFile("r", 1000, 250.0, {10: BeatReview(ReviewState.CONFIRMED, note)}))
+    back = read_review_file(path)
+    assert back.reviews == {10: BeatReview(ReviewState.CONFIRMED, note)}
+    assert (back.record, back.n_samples, back.fs) == ("r", 1000, 250.0)
+
+
+def test_mismatched_length_is_reported_not_applied_and_kept(tmp_path):
+    base = tmp_path / "a"
+    ReviewStore(base, 5000, 360).set(100, ReviewState.CONFIRMED, "keep me")
+    other = ReviewStore(base, 5001, 360)
+    lr = other.load_result
+    assert lr.status == LoadStatus.MISMATCH and "record length" in lr.message
+    assert other.reviews() == {} and lr.pending == {100: BeatReview(ReviewState.CONFIRMED, "keep me")}
+    other.set(200, ReviewState.DISMISSED)  # first save moves the foreign file aside, never loses it
+    assert lr.backup is not None and read_review_file(lr.backup).reviews[100].note == "keep me"
+    assert read_review_file(base.with_name("a.rev")).reviews == {200: BeatReview(ReviewState.DISMISSED)}
+
+
+def test_mismatched_rate_and_beats(tmp_path):
+    base = tmp_path / "b"
+    ReviewStore(base, 5000, 360, [100, 200]).set(100, ReviewState.CONFIRMED)
+    assert ReviewStore(base, 5000, 250, [100, 200]).load_result.status == LoadStatus.MISMATCH
+    moved = ReviewStore(base, 5000, 360, [101, 200])
+    assert moved.load_result.status == LoadStatus.MISMATCH
+    assert "not among the record's beats" in moved.load_result.problems[0]
+    assert moved.apply_pending() == 0 and moved.reviews() == {}
+    same = ReviewStore(base, 5000, 360, [100, 200])
+    assert same.load_result.status == LoadStatus.RESTORED
+
+
+def test_unreadable_file(tmp_path):
+    (tmp_path / "c.rev").write_bytes(b"\x00garbage" * 7)
+    store = ReviewStore(tmp_path / "c", 5000, 360)
+    assert store.load_result.status == LoadStatus.UNREADABLE and store.reviews() == {}
+
+
+def test_rejects_samples_that_are_not_beats(tmp_path):
+    store = ReviewStore(tmp_path / "d", 5000, 360, [100])
+    with pytest.raises(ValueError):
+        store.set(101, ReviewState.CONFIRMED)
+    with pytest.raises(ValueError):
+        ReviewStore(tmp_path / "e", 5000, 360).set(0, ReviewState.CONFIRMED)
+
+
+def test_dir_writable_really_tries(tmp_path):
+    assert review.dir_writable(tmp_path)
+    assert not review.dir_writable(tmp_path / "missing")
+    assert not [p for p in tmp_path.iterdir()]  # the probe file is gone
+
+
+@needs_mitdb
+def test_read_only_folder_falls_back_to_data_dir(rec119, tmp_path, monkeypatch):
+    rec, beats = rec119
+    folder = rec.path.parent
+    folder.chmod(0o555)
+    # Tests run as root, where chmod does not stop writes; the store detects writability by
+    # really creating a file, so the read-only share is simulated by patching that probe.
+    monkeypatch.setattr(review, "dir_writable", lambda d: Path(d) != folder and os.access(d, os.W_OK))
+    try:
+        store = ReviewStore.for_record(rec, beats)
+        assert store.in_data_dir
+        assert store.save_path.is_relative_to(tmp_path / "userdata")
+        store.set(int(beats[3]), ReviewState.CONFIRMED, "from a read-only share")
+        assert not (folder / "119.rev").exists()
+        assert ReviewStore.for_record(rec, beats).get(int(beats[3])).note == "from a read-only share"
+        # Another record named 119 elsewhere gets its own folder.
+        assert review.fallback_path(tmp_path / "elsewhere" / "119") != store.save_path
+    finally:
+        folder.chmod(0o755)
+
+
+_SAVER = textwrap.dedent("""
+    import sys
+    from ecgviewer.core.review import ReviewStore, ReviewState
+    base, n = sys.argv[1], int(sys.argv[2])
+    store = ReviewStore(base, 10_000_000, 360)
+    i = 0
+    while True:
+        store.set_many({1000 + 500 * k: (ReviewState.CONFIRMED if (i + k) % 2 else ReviewState.DISMISSED,
+                                         f"iteration {i}, beat {k}: " + "x" * (k % 50)) for k in range(n)})
+        if i == 0:
+            print("saved", flush=True)
+        i += 1
+""")
+
+
+def _expected(i: int, n: int) -> dict[int, BeatReview]:
+    return {1000 + 500 * k: BeatReview(ReviewState.CONFIRMED if (i + k) % 2 else ReviewState.DISMISSED,
+                                       f"iteration {i}, beat {k}: " + "x" * (k % 50)) for k in range(n)}
+
+
+@pytest.mark.slow
+def test_save_killed_midway_leaves_old_or_new_state(tmp_path):
+    import wfdb
+
+    base, n = tmp_path / "k", 300
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    rng = random.Random(1)
+    for _ in range(4):
+        proc = subprocess.Popen([sys.executable, "-c", _SAVER, str(base), str(n)], stdout=subprocess.PIPE, env=env)
+        assert proc.stdout.readline().strip() == b"saved"
+        time.sleep(rng.uniform(0.02, 0.4))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        ann = wfdb.rdann(str(base), "rev")  # readable by WFDB
+        assert len(ann.sample) >= n + 1
+        content = read_review_file(base.with_name("k.rev"))
+        i = int(content.reviews[1000].note.split(",")[0].split()[1])
+        assert content.reviews == _expected(i, n)  # one whole saved state, not a mix
+    # Temp files a kill left behind are cleaned up by a later save once they are stale.
+    for p in tmp_path.glob(f"{review._TMP_PREFIX}*"):
+        os.utime(p, (time.time() - 3600, time.time() - 3600))
+    ReviewStore(base, 10_000_000, 360).save()
+    assert not list(tmp_path.glob(f"{review._TMP_PREFIX}*"))
+
+
+def test_listeners_hear_changes(tmp_path):
+    store = ReviewStore(tmp_path / "l", 5000, 360)
+    heard = []
+    store.add_listener(heard.append)
+    store.set_many({300: (ReviewState.CONFIRMED, None), 100: (ReviewState.DISMISSED, "n")})
+    assert heard == [[100, 300]]
+
+
+def test_undo_redo_with_qundostack(qapp, tmp_path):
+    from PySide6.QtGui import QUndoStack
+
+    from ecgviewer.ui.review_commands import SetNote, SetReviewState, SetReviewStates
+
+    base = tmp_path / "u"
+    store = ReviewStore(base, 5000, 360, [100, 200, 300])
+    stack = QUndoStack()
+    stack.push(SetReviewState(store, 100, ReviewState.CONFIRMED, "first"))
+    stack.push(SetReviewState(store, 100, ReviewState.DISMISSED))  # keeps the note
+    stack.push(SetReviewStates(store, [200, 300], ReviewState.CONFIRMED))
+    for text in ("a", "ab", "abc"):
+        stack.push(SetNote(store, 200, text))  # typing merges into one step
+    assert stack.count() == 4
+    assert store.get(100) == BeatReview(ReviewState.DISMISSED, "first")
+    assert store.get(200) == BeatReview(ReviewState.CONFIRMED, "abc")
+
+    stack.undo()
+    assert store.get(200) == BeatReview(ReviewState.CONFIRMED, "")
+    stack.undo()
+    assert store.get(200).state == store.get(300).state == ReviewState.UNREVIEWED
+    stack.undo()
+    assert store.get(100) == BeatReview(ReviewState.CONFIRMED, "first")
+    # What undo left is on disk.
+    assert ReviewStore(base, 5000, 360).reviews() == {100: BeatReview(ReviewState.CONFIRMED, "first")}
+    stack.redo()
+    stack.redo()
+    assert store.get(300).state == ReviewState.CONFIRMED and store.get(100).state == ReviewState.DISMISSED
+    stack.undo()
+    stack.undo()
+    stack.undo()
+    assert store.reviews() == {} and ReviewStore(base, 5000, 360).reviews() == {}
+    assert np.all(store.states_for(np.array([100, 200, 300])) == 0)
