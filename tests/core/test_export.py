@@ -1,0 +1,42 @@
+"""CSV export: every beat, exact columns, notes with commas, quotes, line breaks and non-ASCII intact."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+
+from ecgviewer.core.export import COLUMNS, export_csv
+from ecgviewer.core.review import BeatReview, ReviewState
+
+NOTE = 'V beat, "couplet"?\nsecond line; Café 心 🫀'
+
+
+def _read(path):
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_csv_content(tmp_path):
+    sample = np.array([720, 360, 1080])
+    scores = np.array([0.2, 0.01, 0.05])
+    ref = np.array(["V", "N", ""])
+    reviews = {720: BeatReview(ReviewState.CONFIRMED, NOTE), 1080: BeatReview(ReviewState.DISMISSED)}
+    path = export_csv(tmp_path / "beats.csv", sample, 360.0, scores, 0.05, ref, reviews)
+    raw = path.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # BOM: Excel reads it as UTF-8
+    rows = _read(path)
+    assert tuple(rows[0]) == COLUMNS
+    assert rows[1:] == [
+        ["1.000", "360", "N", "N", "0.01", "0", "Unreviewed", ""],
+        ["2.000", "720", "V", "V", "0.2", "1", "Confirmed", NOTE],
+        ["3.000", "1080", "", "", "0.05", "1", "Dismissed", ""],
+    ]
+    assert not [p for p in tmp_path.iterdir() if p.name != "beats.csv"]  # no temp file left
+
+
+def test_csv_without_reference_or_reviews(tmp_path):
+    path = export_csv(tmp_path / "b.csv", np.array([10, 20]), 250.0, np.array([1.5, 0.5]), 1.0)
+    rows = _read(path)
+    assert [r[2:7] for r in rows[1:]] == [["", "", "1.5", "1", "Unreviewed"], ["", "", "0.5", "0", "Unreviewed"]]
+    assert rows[1][0] == "0.040"
