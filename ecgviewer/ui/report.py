@@ -188,12 +188,6 @@ def draw_strip(pg: _Page, record: Record, lead: int, strip: Strip, x0: float, y0
     pg.text(x0, y0, caption, 8.0, width=GRID_W)
     gy = y0 + LABEL_H
     draw_grid(pg, x0, gy, GRID_W, GRID_H)
-    base_y = gy + GRID_H * 0.6  # R waves point up: leave more room above the baseline
-    pg.p.setPen(pg.pen(QColor(0, 0, 0), 0.3))
-    # Calibration: 1 mV (10 mm) high, 200 ms (5 mm) wide.
-    cal = QPolygonF([pg.pt(x0 + 1, base_y), pg.pt(x0 + 2.5, base_y), pg.pt(x0 + 2.5, base_y - MM_PER_MV),
-                     pg.pt(x0 + 7.5, base_y - MM_PER_MV), pg.pt(x0 + 7.5, base_y), pg.pt(x0 + 9, base_y)])
-    pg.p.drawPolyline(cal)
     sx = x0 + CAL_W
     n0 = strip.sample - int(round(STRIP_S / 2 * record.fs))
     n1 = n0 + int(round(STRIP_S * record.fs))
@@ -202,6 +196,13 @@ def draw_strip(pg: _Page, record: Record, lead: int, strip: Strip, x0: float, y0
     finite = np.isfinite(y)
     if finite.any():
         y = y - np.median(y[finite])
+    base_y = _baseline_y(gy, y[finite]) if finite.any() else gy + GRID_H * 0.6
+    pg.p.setPen(pg.pen(QColor(0, 0, 0), 0.3))
+    # Calibration: 1 mV (10 mm) high, 200 ms (5 mm) wide.
+    cal = QPolygonF([pg.pt(x0 + 1, base_y), pg.pt(x0 + 2.5, base_y), pg.pt(x0 + 2.5, base_y - MM_PER_MV),
+                     pg.pt(x0 + 7.5, base_y - MM_PER_MV), pg.pt(x0 + 7.5, base_y), pg.pt(x0 + 9, base_y)])
+    pg.p.drawPolyline(cal)
+    if finite.any():
         xs = sx + (np.arange(lo, hi) - n0) / record.fs * MM_PER_S
         ys = base_y - y * MM_PER_MV
         pg.p.save()
@@ -215,6 +216,19 @@ def draw_strip(pg: _Page, record: Record, lead: int, strip: Strip, x0: float, y0
     pg.p.setPen(Qt.PenStyle.NoPen)
     pg.p.drawPolygon(QPolygonF([pg.pt(mx - 1.2, gy - 1.8), pg.pt(mx + 1.2, gy - 1.8), pg.pt(mx, gy)]))
     pg.p.setBrush(Qt.BrushStyle.NoBrush)
+
+
+def _baseline_y(gy: float, y_mv: np.ndarray) -> float:
+    """Where the median level goes: 60 % down the strip, moved (never rescaled) so peaks stay on it.
+
+    The gain stays 10 mm/mV whatever the amplitude; when the swing is taller than the strip, the
+    top (R waves) is kept and the bottom is clipped. The calibration pulse always fits.
+    """
+    want = gy + GRID_H * 0.6
+    lowest = gy + 1.0 + float(y_mv.max()) * MM_PER_MV  # base must be at least this far down
+    highest = gy + GRID_H - 1.0 + float(y_mv.min()) * MM_PER_MV  # and at most this far down
+    base = min(max(want, lowest), highest) if lowest <= highest else lowest
+    return min(max(base, gy + MM_PER_MV + 1.0), gy + GRID_H - 1.0)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
