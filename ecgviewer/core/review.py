@@ -396,8 +396,7 @@ class ReviewStore:
         For the UI's "apply anyway" choice; the mismatched file is backed up on the next save.
         """
         pending = self.load_result.pending
-        keep = {s: r for s, r in pending.items()
-                if 0 < s < self.n_samples and (self.beat_samples is None or s in set(self.beat_samples.tolist()))}
+        keep = {s: r for s, r in pending.items() if 0 < s < self.n_samples and self._is_beat(s)}
         self._reviews.update(keep)
         self.load_result.pending = {}
         self._changed(sorted(keep))
@@ -468,8 +467,16 @@ class ReviewStore:
     def _validate(self, s: int) -> None:
         if not 0 < s < self.n_samples:
             raise ValueError(f"sample {s} is outside the record (1..{self.n_samples - 1})")
-        if self.beat_samples is not None and not np.isin(s, self.beat_samples):
+        if not self._is_beat(s):
             raise ValueError(f"sample {s} is not one of the record's beats")
+
+    def _is_beat(self, s: int) -> bool:
+        """True when ``s`` is one of the record's beats (always, when the store was given none)."""
+        b = self.beat_samples
+        if b is None:
+            return True
+        i = int(np.searchsorted(b, s))
+        return i < len(b) and int(b[i]) == s
 
     def add_listener(self, callback: Listener) -> None:
         """``callback(samples)`` after every change, so views can repaint those beats."""
