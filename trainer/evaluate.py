@@ -1,0 +1,161 @@
+"""The evaluation protocol: train per fold on normal beats, score the test beats, write results.
+
+Model selection uses no anomaly label: the recipe is a fixed schedule (cosine decay to a fixed
+epoch count) and the model of the last epoch is scored. Held-out normal beats give the
+reconstruction error of each epoch (logged) and the scale of the rhythm term. Each fold's result
+is written as soon as it is done, so a run cut short keeps what it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.core.classes import ANOMALY_CLASSES
+from ecgviewer.core.scoring import RhythmModel, rhythm_features, score_arrays
+from trainer.dataset import BeatDataset
+from trainer.metrics import average_precision, roc_auc, threshold_at_specificity
+from trainer.splits import Split, get_splits
+from trainer.train import TrainConfig, Trainer
+
+
+def hardware() -> str:
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return f"{os.cpu_count()} CPU cores ({cpu})" + (f", GPU {gpu}" if gpu else "")
+
+
+def fold_metrics(cls: np.ndarray, scores: np.ndarray) -> dict:
+    """AUC and AP overall (anomaly vs N) and per class (that class vs N)."""
+    y = cls != "N"
+    out = {"auc": roc_auc(y, scores), "ap": average_precision(y, scores), "auc_by_class": {}, "ap_by_class": {},
+           "n_test": {c: int((cls == c).sum()) for c in ("N",) + ANOMALY_CLASSES}}
+    for c in ANOMALY_CLASSES:
+        m = (cls == c) | (cls == "N")
+        if (cls == c).any():
+            out["auc_by_class"][c] = roc_auc(cls[m] == c, scores[m])
+            out["ap_by_class"][c] = average_precision(cls[m] == c, scores[m])
+    return out
+
+
+def summarise(folds: list[dict]) -> dict:
+    def ms(key: str) -> tuple[float, float]:
+        v = np.array([f[key] for f in folds], dtype=float)
+        return float(v.mean()), float(v.std())
+
+    mean_auc, std_auc = ms("auc")
+    mean_ap, std_ap = ms("ap")
+    by = {}
+    for c in ANOMALY_CLASSES:
+        v = [f["auc_by_class"][c] for f in folds if c in f["auc_by_class"]]
+        if v:
+            by[c] = {"mean": float(np.mean(v)), "std": float(np.std(v))}
+    return {"mean_auc": mean_auc, "std_auc": std_auc, "mean_ap": mean_ap, "std_ap": std_ap, "auc_by_class": by}
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=1) + "\n")
+    os.replace(tmp, path)
+
+
+def _load(path: Path) -> dict | None:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log=print, progress: bool = True) -> dict:
+    """Train (or resume) one fold and score its test set; returns metrics for both score kinds."""
+    x = ds.leads(cfg.n_leads)
+    t0 = time.perf_counter()
+    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log)
+    ck = run_dir / "ckpt.pt"
+    if ck.is_file():
+        tr.resume(ck)
+    tr.fit(progress=progress)
+    if tr.state.epoch < cfg.epochs:
+        raise KeyboardInterrupt
+    train_s = time.perf_counter() - t0
+    G = tr.G.cpu().eval()
+    t1 = time.perf_counter()
+    test = score_arrays(G, x[split.test])
+    score_s = time.perf_counter() - t1
+    val = score_arrays(G, x[split.val])
+    # rhythm context, fitted on normal beats only: RR features of the training N beats, scale of
+    # the reconstruction error from the held-out N beats
+    feats = rhythm_features(ds.rr_pre[split.train], ds.rr_post[split.train], ds.rr_local[split.train])
+    rhythm = RhythmModel.fit(feats, val.mse)
+    combined = rhythm.combine(test.mse, rhythm.distance(rhythm_features(
+        ds.rr_pre[split.test], ds.rr_post[split.test], ds.rr_local[split.test])))
+    cls = ds.cls[split.test]
+    val_combined = rhythm.combine(val.mse, rhythm.distance(rhythm_features(
+        ds.rr_pre[split.val], ds.rr_post[split.val], ds.rr_local[split.val])))
+    common = {"fold": split.fold, "train_s": round(train_s, 1), "score_beats_per_s": round(len(test.mse) / score_s, 1),
+              "n_train": int(len(split.train)), "epochs": tr.state.epoch,
+              "final_val_mse": tr.state.history[-1]["val_mse"] if tr.state.history else None}
+    return {"mse": {**common, **fold_metrics(cls, test.mse), **operating_point(cls, test.mse, val.mse)},
+            "rr": {**common, **fold_metrics(cls, combined), **operating_point(cls, combined, val_combined)}}
+
+
+def operating_point(cls: np.ndarray, scores: np.ndarray, val_normal: np.ndarray, specificity: float = 0.99) -> dict:
+    """Sensitivity and specificity on the test set at the threshold set on held-out normal beats."""
+    thr = threshold_at_specificity(val_normal, specificity)
+    flagged = scores >= thr
+    return {"threshold_val99": thr, "sens_at_val99": float(flagged[cls != "N"].mean()),
+            "spec_at_val99": float((~flagged[cls == "N"]).mean())}
+
+
+def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Path, runs_dir: Path,
+             name: str | None = None, folds: list[int] | None = None, log=print, progress: bool = True) -> dict:
+    """Run the protocol for one model and split; results/<name>-<split>.json and <name>+rr-<split>.json."""
+    name = name or cfg.model
+    splits = get_splits(split_name, ds.cls, ds.record)
+    if folds is not None:
+        splits = [s for s in splits if s.fold in folds]
+    paths = {"mse": results_dir / f"{name}-{split_name}.json", "rr": results_dir / f"{name}+rr-{split_name}.json"}
+    docs = {}
+    for kind, p in paths.items():
+        prev = _load(p)
+        if prev is None or prev.get("recipe") != asdict(cfg):
+            prev = {"model": name if kind == "mse" else f"{name}+rr", "split": split_name, "folds": [],
+                    "recipe": asdict(cfg), "score": "mean squared reconstruction error" if kind == "mse"
+                    else "reconstruction z-score + RR-ratio Mahalanobis z-score (normal beats only)",
+                    "hardware": hardware(), "wall_s": 0.0}
+        docs[kind] = prev
+    for sp in splits:
+        if any(f["fold"] == sp.fold for f in docs["mse"]["folds"]) and any(f["fold"] == sp.fold for f in docs["rr"]["folds"]):
+            log(f"{name} {split_name} fold {sp.fold}: already done")
+            continue
+        t0 = time.perf_counter()
+        fold_cfg = replace(cfg, teacher=cfg.teacher.format(fold=sp.fold)) if cfg.teacher else cfg
+        res = run_fold(ds, fold_cfg, sp, runs_dir / f"{name}-{split_name}" / f"fold{sp.fold}", log=log, progress=progress)
+        wall = time.perf_counter() - t0
+        for kind in ("mse", "rr"):
+            d = docs[kind]
+            d["folds"] = [f for f in d["folds"] if f["fold"] != sp.fold] + [{**res[kind], "wall_s": round(wall, 1)}]
+            d["folds"].sort(key=lambda f: f["fold"])
+            d["wall_s"] = round(sum(f["wall_s"] for f in d["folds"]), 1)
+            d["hardware"] = hardware()
+            d.update(summarise(d["folds"]))
+            _write_json(paths[kind], d)
+        log(f"{name} {split_name} fold {sp.fold}: AUC {res['mse']['auc']:.4f} AP {res['mse']['ap']:.4f} | "
+            f"+rr AUC {res['rr']['auc']:.4f} AP {res['rr']['ap']:.4f} ({wall:.0f} s)")
+    return docs

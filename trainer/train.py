@@ -1,0 +1,396 @@
+"""Training the BeatGAN family on normal beats only.
+
+One loop serves every model: ``beatgan`` (Zhou et al. 2019), ``si-beatgan`` (plus self-knowledge
+distillation from an EMA teacher), ``si-beatgan-v2`` (plus SimCLR's NT-Xent on a projection head)
+and a narrow student distilled from a trained teacher. docs/method.md gives the equations.
+The whole training set lives on the device as one tensor: beats are small, and indexing a tensor
+is far faster than a DataLoader on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import signal
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ecgviewer.core.models import Discriminator, Generator, NetConfig, init_weights
+from trainer.augment import augment
+from trainer.losses import attention_transfer, nt_xent, tick_error_kd
+
+MODELS = ("beatgan", "si-beatgan", "si-beatgan-v2")
+
+
+@dataclass
+class TrainConfig:
+    """A training recipe. Defaults are the CPU recipe of docs/results.md; --reference gives the paper's."""
+
+    model: str = "beatgan"
+    n_leads: int = 1  # MLII alone, as the reference run (FIELD.md); 2 adds the chest lead
+    width: int = 32  # BeatGAN's 32; the small student uses 8
+    latent: int = 50
+    epochs: int = 8
+    batch: int = 256  # 4x the reference 64: far more samples/s on CPU, same accuracy with lr scaled
+    lr: float = 4e-4  # reference 1e-4 at batch 64; scaled by sqrt(4) for batch 256 ...
+    warmup_frac: float = 0.03  # ... then linear warm-up and cosine decay, so the last epoch is calm
+    beta1: float = 0.5
+    w_adv: float = 1.0
+    samples_per_epoch: int = 0  # 0 = every training beat each epoch
+    d_reinit_below: float = 1e-5  # the reference re-initialises D when its loss collapses
+    # self-knowledge distillation (si-beatgan, v2, student)
+    kd_out: float = 1.0  # alpha: student's reconstruction of an augmented view vs teacher's of the clean beat
+    kd_at: float = 10.0  # beta: attention transfer on the encoder's feature maps
+    kd_tick: float = 0.1  # gamma: KL between per-tick error distributions, temperature kd_t
+    kd_t: float = 4.0
+    ema: float = 0.995  # EMA teacher decay per step (one-stage self-teacher)
+    aug_strength: float = 1.0
+    teacher: str = ""  # path of a trained generator checkpoint: a frozen teacher (small student)
+    # contrastive (v2)
+    con_weight: float = 0.1
+    con_tau: float = 0.5
+    con_place: str = "disc"  # "disc": on D's last features (the authors' proposal); "enc": on G's code
+    proj_dim: int = 64
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # bf16 autocast on CUDA only
+    threads: int = 0  # torch threads on CPU (0: torch's default)
+
+    @property
+    def uses_kd(self) -> bool:
+        return self.model in ("si-beatgan", "si-beatgan-v2") or bool(self.teacher)
+
+    @property
+    def uses_con(self) -> bool:
+        return self.model == "si-beatgan-v2" and self.con_weight > 0
+
+    def net(self) -> NetConfig:
+        return NetConfig(n_leads=self.n_leads, width=self.width, latent=self.latent)
+
+
+REFERENCE = dict(batch=64, lr=1e-4, epochs=100, warmup_frac=0.0)
+
+
+def pick_device(name: str = "auto") -> torch.device:
+    if name != "auto":
+        return torch.device(name)
+    if torch.cuda.is_available():
+        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def lr_at(cfg: TrainConfig, step: int, total: int) -> float:
+    warm = max(1, int(cfg.warmup_frac * total))
+    if cfg.warmup_frac > 0 and step < warm:
+        return cfg.lr * (step + 1) / warm
+    if cfg.warmup_frac == 0:
+        return cfg.lr  # the reference recipe: constant learning rate
+    p = (step - warm) / max(1, total - warm)
+    return cfg.lr * 0.5 * (1 + math.cos(math.pi * min(1.0, p)))
+
+
+class Projector(nn.Module):
+    """SimCLR projection head: global average pool, MLP."""
+
+    def __init__(self, cin: int, dim: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(cin, cin), nn.ReLU(True), nn.Linear(cin, dim))
+
+    def forward(self, f: torch.Tensor) -> torch.Tensor:
+        return self.net(f.mean(dim=-1) if f.dim() == 3 else f)
+
+
+@dataclass
+class TrainState:
+    epoch: int = 0  # epochs completed
+    step_in_epoch: int = 0
+    history: list = field(default_factory=list)
+
+
+def _ddp() -> tuple[int, int]:
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    return int(os.environ.get("RANK", "0")), world
+
+
+class Trainer:
+    """Holds the networks, optimisers and data of one training run; ``fit`` runs it."""
+
+    def __init__(self, cfg: TrainConfig, x_train: np.ndarray, x_val: np.ndarray | None, out_dir: Path,
+                 log=print) -> None:
+        self.cfg = cfg
+        self.out = Path(out_dir)
+        self.log = log
+        self.rank, self.world = _ddp()
+        if self.world > 1 and not torch.distributed.is_initialized():
+            torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+        self.device = pick_device(cfg.device)
+        if cfg.threads and self.device.type == "cpu":
+            torch.set_num_threads(cfg.threads)
+        torch.manual_seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        net = cfg.net()
+        self.G = Generator(net).to(self.device)
+        self.D = Discriminator(net).to(self.device)
+        self.G.apply(init_weights)
+        self.D.apply(init_weights)
+        self.teacher: Generator | None = None
+        if cfg.teacher:
+            self.teacher = load_generator(cfg.teacher).to(self.device).eval()
+        elif cfg.uses_kd:
+            self.teacher = copy.deepcopy(self.G).eval()
+        if self.teacher is not None:
+            for p in self.teacher.parameters():
+                p.requires_grad_(False)
+        self.P: Projector | None = None
+        g_params = list(self.G.parameters())
+        d_params = list(self.D.parameters())
+        if cfg.uses_con:
+            cin = 16 * cfg.width if cfg.con_place == "disc" else cfg.latent
+            self.P = Projector(cin, cfg.proj_dim).to(self.device)
+            (d_params if cfg.con_place == "disc" else g_params).extend(self.P.parameters())
+        self.opt_g = torch.optim.Adam(g_params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        self.opt_d = torch.optim.Adam(d_params, lr=cfg.lr, betas=(cfg.beta1, 0.999))
+        self.x = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)).to(self.device)
+        self.x_val = None if x_val is None else torch.from_numpy(np.ascontiguousarray(x_val, dtype=np.float32)).to(self.device)
+        self.aug_gen = torch.Generator().manual_seed(cfg.seed + 17)
+        self.state = TrainState()
+        self.d_reinits = 0
+        self.g_ddp, self.d_ddp = self.G, self.D
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.g_ddp = DDP(self.G, device_ids=ids)
+            self.d_ddp = DDP(self.D, device_ids=ids)
+        self.amp = cfg.amp and self.device.type == "cuda"
+
+    # ---- data -----------------------------------------------------------------------------
+    def epoch_order(self, epoch: int) -> torch.Tensor:
+        """The beats of one epoch, a function of (seed, epoch) only: resume replays it exactly."""
+        g = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
+        perm = torch.randperm(len(self.x), generator=g)
+        if self.cfg.samples_per_epoch:
+            perm = perm[: self.cfg.samples_per_epoch]
+        return perm[self.rank :: self.world]
+
+    def steps_per_epoch(self) -> int:
+        return len(self.epoch_order(0)) // self.cfg.batch
+
+    # ---- one step ---------------------------------------------------------------------------
+    def _autocast(self):
+        return torch.autocast("cuda", dtype=torch.bfloat16) if self.amp else torch.autocast("cpu", enabled=False)
+
+    def train_step(self, x: torch.Tensor) -> dict[str, float]:
+        cfg = self.cfg
+        G, D = self.g_ddp, self.d_ddp
+        views = None
+        if cfg.uses_kd or cfg.uses_con:
+            views = (augment(x, self.aug_gen, cfg.aug_strength), augment(x, self.aug_gen, cfg.aug_strength))
+        # discriminator: real vs reconstructed (+ contrastive head on its features)
+        with self._autocast():
+            with torch.no_grad():
+                x_hat = G(x)
+            d_real, _ = D(x)
+            d_fake, _ = D(x_hat)
+            loss_d = F.binary_cross_entropy_with_logits(d_real.float(), torch.ones_like(d_real, dtype=torch.float32)) + \
+                F.binary_cross_entropy_with_logits(d_fake.float(), torch.zeros_like(d_fake, dtype=torch.float32))
+            con = torch.zeros((), device=x.device)
+            if cfg.uses_con and cfg.con_place == "disc":
+                _, f1 = D(views[0])
+                _, f2 = D(views[1])
+                con = nt_xent(self.P(f1.float()), self.P(f2.float()), cfg.con_tau)
+                loss_d = loss_d + cfg.con_weight * con
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        # generator: reconstruction + feature matching (+ distillation, + contrastive on the code)
+        with self._autocast():
+            x_hat, z, maps = self.G(x, return_maps=True) if self.world == 1 else (G(x), None, None)
+            _, f_real = D(x)
+            _, f_fake = D(x_hat)
+            rec = F.mse_loss(x_hat.float(), x)
+            adv = F.mse_loss(f_fake.float(), f_real.detach().float())
+            loss_g = rec + cfg.w_adv * adv
+            kd = torch.zeros((), device=x.device)
+            if self.teacher is not None:
+                xs, _, ms = self.G(views[0], return_maps=True)
+                with torch.no_grad():
+                    xt, _, mt = self.teacher(x, return_maps=True)
+                kd = cfg.kd_out * F.mse_loss(xs.float(), xt.float())
+                if cfg.kd_at:
+                    kd = kd + cfg.kd_at * attention_transfer([m.float() for m in ms], [m.float() for m in mt])
+                if cfg.kd_tick:
+                    kd = kd + cfg.kd_tick * tick_error_kd((xs.float() - x) ** 2, (xt.float() - x) ** 2, cfg.kd_t)
+                loss_g = loss_g + kd
+            if cfg.uses_con and cfg.con_place == "enc":
+                con = nt_xent(self.P(self.G.encoder(views[0]).flatten(1).float()),
+                              self.P(self.G.encoder(views[1]).flatten(1).float()), cfg.con_tau)
+                loss_g = loss_g + cfg.con_weight * con
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        if self.teacher is not None and not cfg.teacher:
+            self._ema_update()
+        ld = float(loss_d.detach())
+        if ld < cfg.d_reinit_below:
+            self.D.apply(init_weights)
+            self.d_reinits += 1
+        return {"loss_d": ld, "loss_g": float(loss_g.detach()), "rec": float(rec.detach()),
+                "adv": float(adv.detach()), "kd": float(kd.detach()), "con": float(con.detach())}
+
+    @torch.no_grad()
+    def _ema_update(self) -> None:
+        d = self.cfg.ema
+        for pt, ps in zip(self.teacher.parameters(), self.G.parameters()):
+            pt.mul_(d).add_(ps.detach(), alpha=1 - d)
+        for bt, bs in zip(self.teacher.buffers(), self.G.buffers()):
+            bt.copy_(bs)
+
+    @torch.no_grad()
+    def val_mse(self) -> float | None:
+        """Mean reconstruction error of held-out normal beats: the label-free check of each epoch."""
+        if self.x_val is None or len(self.x_val) == 0:
+            return None
+        self.G.eval()
+        tot = 0.0
+        for i in range(0, len(self.x_val), 2048):
+            xb = self.x_val[i : i + 2048]
+            with self._autocast():
+                tot += float(((self.G(xb).float() - xb) ** 2).mean(dim=(1, 2)).sum())
+        self.G.train()
+        return tot / len(self.x_val)
+
+    # ---- checkpoints --------------------------------------------------------------------------
+    def checkpoint(self) -> dict:
+        ck = {"cfg": asdict(self.cfg), "G": self.G.state_dict(), "D": self.D.state_dict(),
+              "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
+              "epoch": self.state.epoch, "step_in_epoch": self.state.step_in_epoch,
+              "history": json.dumps(self.state.history), "aug_rng": self.aug_gen.get_state(),
+              "torch_rng": torch.get_rng_state(), "d_reinits": self.d_reinits}
+        if self.teacher is not None and not self.cfg.teacher:
+            ck["T"] = self.teacher.state_dict()
+        if self.P is not None:
+            ck["P"] = self.P.state_dict()
+        return ck
+
+    def save(self, name: str = "ckpt.pt") -> Path:
+        if self.rank != 0:
+            return self.out / name
+        self.out.mkdir(parents=True, exist_ok=True)
+        path = self.out / name
+        tmp = path.with_name(path.name + ".tmp")
+        torch.save(self.checkpoint(), tmp)
+        os.replace(tmp, path)
+        return path
+
+    def resume(self, path: Path) -> None:
+        ck = torch.load(path, map_location=self.device, weights_only=True)
+        self.G.load_state_dict(ck["G"])
+        self.D.load_state_dict(ck["D"])
+        self.opt_g.load_state_dict(ck["opt_g"])
+        self.opt_d.load_state_dict(ck["opt_d"])
+        if "T" in ck and self.teacher is not None:
+            self.teacher.load_state_dict(ck["T"])
+        if "P" in ck and self.P is not None:
+            self.P.load_state_dict(ck["P"])
+        self.state = TrainState(int(ck["epoch"]), int(ck["step_in_epoch"]), json.loads(ck["history"]))
+        self.aug_gen.set_state(ck["aug_rng"])
+        torch.set_rng_state(ck["torch_rng"])
+        self.d_reinits = int(ck["d_reinits"])
+
+    # ---- the loop -------------------------------------------------------------------------------
+    def fit(self, max_steps: int | None = None, progress: bool = True) -> TrainState:
+        """Train to ``cfg.epochs`` (or ``max_steps`` more steps); checkpoint every epoch; Ctrl-C saves."""
+        cfg = self.cfg
+        spe = self.steps_per_epoch()
+        if spe == 0:
+            raise ValueError(f"training set of {len(self.x)} beats is smaller than one batch of {cfg.batch}")
+        total = spe * cfg.epochs
+        done_steps = 0
+        interrupted = {"flag": False}
+        previous = signal.getsignal(signal.SIGINT)
+
+        def on_sigint(signum, frame):  # finish the step, save, exit
+            interrupted["flag"] = True
+
+        if self.rank == 0 and threading_main():
+            signal.signal(signal.SIGINT, on_sigint)
+        self.G.train()
+        self.D.train()
+        try:
+            while self.state.epoch < cfg.epochs:
+                order = self.epoch_order(self.state.epoch)
+                t0 = time.perf_counter()
+                sums: dict[str, float] = {}
+                n_seen = 0
+                for s in range(self.state.step_in_epoch, spe):
+                    step = self.state.epoch * spe + s
+                    lr = lr_at(cfg, step, total)
+                    for opt in (self.opt_g, self.opt_d):
+                        for grp in opt.param_groups:
+                            grp["lr"] = lr
+                    idx = order[s * cfg.batch : (s + 1) * cfg.batch].to(self.device)
+                    losses = self.train_step(self.x[idx])
+                    for k, v in losses.items():
+                        sums[k] = sums.get(k, 0.0) + v
+                    n_seen += 1
+                    self.state.step_in_epoch = s + 1
+                    done_steps += 1
+                    if progress and self.rank == 0:
+                        rate = n_seen * cfg.batch / max(1e-9, time.perf_counter() - t0)
+                        bar = "#" * int(20 * (s + 1) / spe)
+                        sys.stderr.write(f"\repoch {self.state.epoch + 1}/{cfg.epochs} [{bar:<20}] {s + 1}/{spe} "
+                                         f"rec {losses['rec']:.4f} adv {losses['adv']:.4f} D {losses['loss_d']:.3f} "
+                                         f"kd {losses['kd']:.4f} con {losses['con']:.3f} {rate:.0f} samples/s  ")
+                    if interrupted["flag"] or (max_steps is not None and done_steps >= max_steps):
+                        self.save()
+                        if progress and self.rank == 0:
+                            sys.stderr.write("\n")
+                        if interrupted["flag"]:
+                            self.log(f"interrupted: checkpoint saved to {self.out / 'ckpt.pt'}; rerun with --resume")
+                        return self.state
+                wall = time.perf_counter() - t0
+                entry = {"epoch": self.state.epoch + 1, "wall_s": round(wall, 2),
+                         "samples_per_s": round(n_seen * cfg.batch * self.world / max(wall, 1e-9), 1),
+                         "lr_end": lr_at(cfg, (self.state.epoch + 1) * spe - 1, total),
+                         **{k: v / max(n_seen, 1) for k, v in sums.items()}, "val_mse": self.val_mse(),
+                         "d_reinits": self.d_reinits}
+                self.state.history.append(entry)
+                self.state.epoch += 1
+                self.state.step_in_epoch = 0
+                self.save()
+                if self.rank == 0:
+                    if progress:
+                        sys.stderr.write("\n")
+                    with open(self.out / "log.jsonl", "a") as f:
+                        f.write(json.dumps(entry) + "\n")
+        finally:
+            if self.rank == 0 and threading_main():
+                signal.signal(signal.SIGINT, previous)
+        return self.state
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
+def load_generator(path: str | os.PathLike[str]) -> Generator:
+    """A trained generator from a training checkpoint (weights only: no code can run)."""
+    ck = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = TrainConfig(**{k: v for k, v in ck["cfg"].items() if k in TrainConfig.__dataclass_fields__})
+    g = Generator(cfg.net())
+    g.load_state_dict(ck["G"])
+    return g.eval()
