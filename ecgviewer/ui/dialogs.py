@@ -1,0 +1,91 @@
+"""Dialogs: keyboard shortcuts, About, and the error box (one place to patch in tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QMessageBox, QTableWidget, QTableWidgetItem,
+                               QTextBrowser, QVBoxLayout, QWidget)
+
+from ecgviewer import __version__
+from ecgviewer.ui.shortcuts import help_rows
+
+
+def show_error(parent: QWidget | None, title: str, text: str, details: str | None = None) -> None:
+    """A modal error message; the app stays usable after it closes."""
+    box = QMessageBox(QMessageBox.Icon.Critical, title, text, QMessageBox.StandardButton.Ok, parent)
+    if details:
+        box.setDetailedText(details)
+    box.exec()
+
+
+class ShortcutsDialog(QDialog):
+    """Every key, read from the same table that builds the menus."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        rows = help_rows()
+        table = QTableWidget(len(rows), 2, self)
+        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        for r, (keys, text) in enumerate(rows):
+            table.setItem(r, 0, QTableWidgetItem(keys))
+            table.setItem(r, 1, QTableWidgetItem(text))
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        table.verticalHeader().hide()
+        self.table = table
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(table)
+        lay.addWidget(buttons)
+        self.resize(560, 600)
+
+
+def _source_md() -> str:
+    from importlib import resources
+
+    try:
+        return Path(str(resources.files("ecgviewer.resources") / "samples" / "SOURCE.md")).read_text(encoding="utf-8")
+    except OSError:
+        return "MIT-BIH Arrhythmia Database, ODC-By 1.0 (see resources/samples/SOURCE.md)."
+
+
+def about_text(card: dict | None, model_error: str | None = None) -> str:
+    """Markdown for Help > About: version, model card summary, licences and attribution."""
+    lines = [f"# ecgviewer {__version__}", "",
+             "Review long ECG recordings; a BeatGAN-style autoencoder (SI-BeatGAN V2) flags beats "
+             "whose shape it cannot reconstruct, and shows where inside each beat.", ""]
+    if card:
+        lines += ["## Model", "", f"- Name: {card.get('name', '?')}", f"- Version: {card.get('version', '?')}"]
+        thr = card.get("threshold", {})
+        if thr:
+            lines.append(f"- Default threshold: {thr.get('value')}" + (f" ({thr['rule']})" if thr.get("rule") else ""))
+        metrics = card.get("metrics") or {}
+        for k, v in (metrics.items() if isinstance(metrics, dict) else []):
+            lines.append(f"- {k}: {v if not isinstance(v, dict) else ', '.join(f'{a}={b}' for a, b in v.items())}")
+        lines.append("")
+    elif model_error:
+        lines += ["## Model", "", f"No model loaded: {model_error}", ""]
+    lines += ["## Licences", "",
+              "- ecgviewer: MIT licence.",
+              "- Qt / PySide6: LGPLv3. pyqtgraph: MIT. PyTorch: BSD-3-Clause. NumPy: BSD-3-Clause. "
+              "wfdb-python: MIT. platformdirs: MIT.", "",
+              "## Sample data", "", _source_md()]
+    return "\n".join(lines)
+
+
+class AboutDialog(QDialog):
+    def __init__(self, card: dict | None, model_error: str | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("About ecgviewer")
+        self.browser = QTextBrowser(self)
+        self.browser.setOpenExternalLinks(True)
+        self.browser.setMarkdown(about_text(card, model_error))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
+        buttons.rejected.connect(self.reject)
+        lay = QVBoxLayout(self)
+        lay.addWidget(self.browser)
+        lay.addWidget(buttons)
+        self.resize(640, 620)

@@ -1,0 +1,439 @@
+"""The signal view: stacked leads on ECG paper, beat marks, heat map and the anomaly-score track.
+
+Everything drawn depends only on the visible time range: curves come from a min/max pyramid at
+about two points per pixel, and labels, marks and heat-map columns are made for the beats in view
+only. That keeps each frame cheap from a whole day down to one beat.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QRectF, QTimer, Signal
+from PySide6.QtGui import QGuiApplication
+
+from ecgviewer.core.record import Record
+from ecgviewer.ui.paper import MM_MV, MM_S, PAPER, PaperGrid, TimeAxis
+from ecgviewer.ui.pyramid import MinMaxPyramid
+
+LEAD_SPACING = 3.0  # mV between stacked leads at gain 1
+MAX_LABELS = 150  # annotation symbols drawn only when at most this many are in view
+MAX_MARKERS = 400  # circles on flagged R peaks only when at most this many are in view
+MIN_WINDOW_S = 0.5  # closest zoom: about one beat
+GAINS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
+
+
+def heat_lut() -> np.ndarray:
+    """Transparent -> orange -> red, so a low error leaves the paper visible."""
+    t = np.linspace(0, 1, 256)
+    lut = np.zeros((256, 4), np.ubyte)
+    lut[:, 0] = 255
+    lut[:, 1] = (200 * (1 - t)).astype(np.ubyte)
+    lut[:, 2] = 0
+    lut[:, 3] = (255 * np.clip(t * 1.4, 0, 1)).astype(np.ubyte)
+    return lut
+
+
+class SignalView(pg.GraphicsLayoutWidget):
+    """Leads plot over a score plot, x-linked. Public API: set_record / set_beats / set_result,
+    center_on, set_window, page, zoom_time, set_gain, set_calibrated, set_heatmap, select_beat."""
+
+    thresholdChanged = Signal(float)
+    rangeChanged = Signal(float, float)
+    calibratedChanged = Signal(bool)
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setBackground(PAPER)
+        self.record: Record | None = None
+        self.pyramids: list[MinMaxPyramid] = []
+        self.gain = 1.0
+        self.calibrated = False
+        self.heat_visible = True
+        self.heat_opacity = 0.5
+        self._beat_t = np.zeros(0)
+        self._beat_sample = np.zeros(0, np.int64)
+        self._beat_leads: list[int] = []
+        self._scores: np.ndarray | None = None
+        self._error: np.ndarray | None = None
+        self._err_scale = 1.0
+        self._threshold = 0.0
+        self._selected: int | None = None
+        self._ann_t = np.zeros(0)
+        self._ann_sym = np.zeros(0, str)
+        self._pending = False
+        self._in_calibration = False
+
+        self.plot = self.addPlot(row=0, col=0, axisItems={"bottom": TimeAxis("bottom")})
+        self.score_plot = self.addPlot(row=1, col=0, axisItems={"bottom": TimeAxis("bottom")})
+        self.ci.layout.setRowStretchFactor(0, 5)
+        self.ci.layout.setRowStretchFactor(1, 1)
+        self.vb = self.plot.getViewBox()
+        self.score_plot.setXLink(self.plot)
+        for p in (self.plot, self.score_plot):
+            p.getAxis("left").setWidth(64)
+            p.setMenuEnabled(False)
+            p.hideButtons()
+            for name in ("left", "bottom"):
+                p.getAxis(name).setPen(pg.mkPen("#804040"))
+                p.getAxis(name).setTextPen(pg.mkPen("#402020"))
+        self.plot.getAxis("bottom").setStyle(showValues=False)
+        self.vb.setMouseEnabled(x=True, y=False)
+        self.score_plot.getViewBox().setMouseEnabled(x=True, y=False)
+        self.score_plot.setLabel("left", "score")
+        self.grid = PaperGrid(MM_MV)
+        self.vb.addItem(self.grid, ignoreBounds=True)
+        self.vb.sigRangeChanged.connect(self.grid.viewRangeChanged)
+
+        self.curves: list[pg.PlotCurveItem] = []
+        self.heat_items: dict[int, pg.ImageItem] = {}
+        self.flag_ticks = pg.PlotCurveItem(pen=pg.mkPen("#d00000", width=3), connect="pairs")
+        self.flag_marks = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#d00000", width=2), brush=None, symbol="o")
+        self.selection = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(60, 120, 255, 40),
+                                             pen=pg.mkPen(60, 120, 255, 160))
+        self.selection.setZValue(-50)
+        self.selection.hide()
+        for item in (self.flag_ticks, self.flag_marks, self.selection):
+            self.plot.addItem(item, ignoreBounds=True)
+        self.labels: list[pg.TextItem] = []
+
+        self.score_low = pg.PlotCurveItem(pen=pg.mkPen("#707070", width=1), connect="pairs")
+        self.score_high = pg.PlotCurveItem(pen=pg.mkPen("#d00000", width=2), connect="pairs")
+        self.score_plot.addItem(self.score_low)
+        self.score_plot.addItem(self.score_high)
+        self.threshold_line = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen("#0050c0", width=2),
+                                              hoverPen=pg.mkPen("#0080ff", width=3),
+                                              label="threshold {value:.4g}",
+                                              labelOpts={"position": 0.95, "color": "#0050c0"})
+        self.threshold_line.setZValue(10)
+        self.score_plot.addItem(self.threshold_line)
+        self.threshold_line.sigPositionChanged.connect(self._line_moved)
+        self.score_sel = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen(60, 120, 255, 160, width=2))
+        self.score_sel.hide()
+        self.score_plot.addItem(self.score_sel)
+
+        self.vb.sigXRangeChanged.connect(self._schedule)
+        self.vb.sigResized.connect(self._resized)
+
+    # ---- data -------------------------------------------------------------------------------
+    def set_record(self, record: Record, window_s: float = 10.0) -> None:
+        """Show ``record`` from its start; builds the pyramids (a second for a whole day)."""
+        self.record = record
+        self.pyramids = [MinMaxPyramid(record.signal[:, c], record.fs) for c in range(record.n_channels)]
+        for c in self.curves:
+            self.plot.removeItem(c)
+        for item in self.heat_items.values():
+            self.plot.removeItem(item)
+        self.heat_items = {}
+        self.curves = []
+        for _ in range(record.n_channels):
+            curve = pg.PlotCurveItem(pen=pg.mkPen("#101010", width=1), connect="finite", skipFiniteCheck=True)
+            self.plot.addItem(curve)
+            self.curves.append(curve)
+        ticks = [(self.offset(c), name) for c, name in enumerate(record.channel_names)]
+        self.plot.getAxis("left").setTicks([ticks, []])
+        ann = record.annotations
+        if ann is not None and len(ann):
+            self._ann_t = ann.sample / record.fs
+            self._ann_sym = ann.symbol
+        else:
+            self._ann_t, self._ann_sym = np.zeros(0), np.zeros(0, str)
+        self.set_beats(None)
+        dur = record.duration
+        self.vb.setLimits(xMin=0, xMax=dur, minXRange=min(MIN_WINDOW_S, dur), maxXRange=dur)
+        self.score_plot.getViewBox().setLimits(xMin=0, xMax=dur)
+        self._set_y_range()
+        self.set_window(0.0, min(window_s, dur))
+        if self.calibrated:
+            self._apply_calibration()
+
+    def offset(self, channel: int) -> float:
+        """Baseline of ``channel`` in plot units (mV at gain 1), top lead at 0."""
+        return -channel * LEAD_SPACING
+
+    def set_beats(self, beats) -> None:
+        """Beat positions (a BeatSet, or None to clear) for marks and the heat map."""
+        rec = self.record
+        if beats is None or rec is None or len(beats) == 0:
+            self._beat_t = np.zeros(0)
+            self._beat_sample = np.zeros(0, np.int64)
+            self._beat_leads = []
+        else:
+            self._beat_t = np.asarray(beats.time, dtype=np.float64)
+            self._beat_sample = np.asarray(beats.sample, dtype=np.int64)
+            self._beat_leads = [rec.channel_names.index(n) if n in rec.channel_names else i
+                                for i, n in enumerate(beats.leads)]
+        self._scores = None
+        self._error = None
+        self._selected = None
+        self.selection.hide()
+        self.score_sel.hide()
+        self._ensure_heat_items()
+        self._schedule()
+
+    def set_result(self, scores: np.ndarray, error: np.ndarray | None, threshold: float) -> None:
+        """Scores (n,) and per-tick errors (n, leads, 320) of the beats given to set_beats."""
+        self._scores = np.asarray(scores, dtype=np.float64)
+        self._error = error
+        self._err_max = error.max(axis=2) if error is not None and len(error) else None
+        if error is not None and len(error):
+            sample = error[:: max(len(error) // 2000, 1)]
+            self._err_scale = float(np.percentile(sample, 99.5)) or 1.0
+        hi = float(np.percentile(self._scores, 99.5)) if len(self._scores) else 1.0
+        top = max(hi, threshold) * 1.25 or 1.0
+        lo = min(0.0, float(self._scores.min()) if len(self._scores) else 0.0)
+        self.score_plot.getViewBox().setYRange(lo, top, padding=0)
+        self.set_threshold(threshold)
+        self._schedule()
+
+    def set_threshold(self, value: float) -> None:
+        if value == self._threshold and self.threshold_line.value() == value:
+            return
+        self._threshold = float(value)
+        self.threshold_line.blockSignals(True)
+        self.threshold_line.setValue(value)
+        self.threshold_line.blockSignals(False)
+        self._schedule()
+
+    def _line_moved(self) -> None:
+        self._threshold = float(self.threshold_line.value())
+        self.thresholdChanged.emit(self._threshold)
+        self._schedule()
+
+    # ---- navigation -------------------------------------------------------------------------
+    def visible_range(self) -> tuple[float, float]:
+        (t0, t1), _ = self.vb.viewRange()
+        return float(t0), float(t1)
+
+    def set_window(self, t0: float, t1: float) -> None:
+        self.vb.setXRange(t0, t1, padding=0)
+
+    def center_on(self, time_s: float) -> None:
+        """Keep the window width, put ``time_s`` in the middle (clamped to the record)."""
+        t0, t1 = self.visible_range()
+        w = t1 - t0
+        dur = self.record.duration if self.record else w
+        start = min(max(time_s - w / 2, 0.0), max(dur - w, 0.0))
+        self.set_window(start, start + w)
+
+    def page(self, direction: int) -> None:
+        """Move by 90% of a screen (some overlap keeps context)."""
+        t0, t1 = self.visible_range()
+        self.center_on((t0 + t1) / 2 + direction * 0.9 * (t1 - t0))
+
+    def go_to(self, where: str) -> None:
+        t0, t1 = self.visible_range()
+        dur = self.record.duration if self.record else 0.0
+        self.center_on((t1 - t0) / 2 if where == "start" else dur)
+
+    def zoom_time(self, factor: float) -> None:
+        """Window width times ``factor`` (0.5 zooms in), around the centre; leaves calibrated mode."""
+        if self.calibrated:
+            self.set_calibrated(False)
+        t0, t1 = self.visible_range()
+        c, w = (t0 + t1) / 2, (t1 - t0) * factor
+        dur = self.record.duration if self.record else w
+        w = min(max(w, MIN_WINDOW_S), dur)
+        start = min(max(c - w / 2, 0.0), max(dur - w, 0.0))
+        self.set_window(start, start + w)
+
+    def show_whole(self) -> None:
+        if self.calibrated:
+            self.set_calibrated(False)
+        if self.record:
+            self.set_window(0.0, self.record.duration)
+
+    def set_gain(self, gain: float) -> None:
+        """Amplitude factor (1 = 10 mm/mV on the paper)."""
+        self.gain = float(min(max(gain, GAINS[0]), GAINS[-1]))
+        self._schedule()
+
+    def step_gain(self, up: bool) -> None:
+        i = min(range(len(GAINS)), key=lambda k: abs(GAINS[k] - self.gain))
+        self.set_gain(GAINS[min(i + 1, len(GAINS) - 1)] if up else GAINS[max(i - 1, 0)])
+
+    def _set_y_range(self) -> None:
+        n = self.record.n_channels if self.record else 1
+        self.vb.setYRange(self.offset(n - 1) - LEAD_SPACING / 2, LEAD_SPACING / 2, padding=0)
+
+    # ---- calibrated paper -------------------------------------------------------------------
+    def px_per_mm(self) -> float:
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        dpi = screen.physicalDotsPerInchX() if screen else 96.0
+        return (dpi if dpi and dpi > 20 else 96.0) / 25.4
+
+    def set_calibrated(self, on: bool) -> None:
+        """25 mm/s and 10 mm/mV on the real screen; free zoom when off."""
+        if on == self.calibrated:
+            return
+        self.calibrated = on
+        if on:
+            self._apply_calibration()
+        else:
+            self._set_y_range()
+        self.calibratedChanged.emit(on)
+
+    def _apply_calibration(self) -> None:
+        if not self.calibrated or self.record is None or self._in_calibration:
+            return
+        self._in_calibration = True
+        try:
+            mm = self.px_per_mm()
+            w_s = self.vb.width() / mm * MM_S
+            h_mv = self.vb.height() / mm * MM_MV
+            t0, t1 = self.visible_range()
+            dur = self.record.duration
+            w_s = min(w_s, dur)
+            start = min(max((t0 + t1) / 2 - w_s / 2, 0), max(dur - w_s, 0))
+            n = self.record.n_channels
+            mid = self.offset(n - 1) / 2
+            self.vb.setRange(xRange=(start, start + w_s), yRange=(mid - h_mv / 2, mid + h_mv / 2), padding=0)
+        finally:
+            self._in_calibration = False
+
+    def _resized(self) -> None:
+        if self.calibrated:
+            self._apply_calibration()
+        self._schedule()
+
+    # ---- beat selection and overlays --------------------------------------------------------
+    def select_beat(self, index: int | None) -> None:
+        """Highlight beat ``index`` (into the BeatSet) with its model window; None clears."""
+        self._selected = index
+        if index is None or index >= len(self._beat_t) or self.record is None:
+            self.selection.hide()
+            self.score_sel.hide()
+            return
+        t = self._beat_t[index]
+        self.selection.setRegion((t - 140 / 360.0, t + 180 / 360.0))
+        self.selection.show()
+        self.score_sel.setValue(t)
+        self.score_sel.show()
+
+    def set_heatmap(self, visible: bool | None = None, opacity: float | None = None) -> None:
+        if visible is not None:
+            self.heat_visible = bool(visible)
+        if opacity is not None:
+            self.heat_opacity = float(min(max(opacity, 0.0), 1.0))
+        for item in self.heat_items.values():
+            item.setOpacity(self.heat_opacity)
+            item.setVisible(self.heat_visible and self._error is not None)
+        self._schedule()
+
+    def _ensure_heat_items(self) -> None:
+        for c in self._beat_leads:
+            if c not in self.heat_items:
+                item = pg.ImageItem(axisOrder="row-major")
+                item.setLookupTable(heat_lut())
+                item.setZValue(-10)
+                item.setOpacity(self.heat_opacity)
+                item.hide()
+                self.plot.addItem(item, ignoreBounds=True)
+                self.heat_items[c] = item
+
+    # ---- drawing ----------------------------------------------------------------------------
+    def _schedule(self, *args) -> None:
+        """Coalesce several changes in one event-loop turn into one redraw."""
+        if not self._pending:
+            self._pending = True
+            QTimer.singleShot(0, self.refresh)
+
+    def refresh(self) -> None:
+        """Redraw everything that depends on the visible range. Cheap: O(pixels + beats in view)."""
+        self._pending = False
+        if self.record is None:
+            return
+        if self.calibrated and not self._in_calibration:
+            mm = self.px_per_mm()
+            t0, t1 = self.visible_range()
+            if abs((t1 - t0) - min(self.vb.width() / mm * MM_S, self.record.duration)) > 1e-3 * (t1 - t0):
+                self._apply_calibration()
+        t0, t1 = self.visible_range()
+        n_px = max(int(self.vb.width()), 100)
+        for c, (curve, pyr) in enumerate(zip(self.curves, self.pyramids)):
+            x, y = pyr.view(t0, t1, n_px)
+            curve.setData(x=x, y=self.offset(c) + self.gain * y)
+        self._draw_labels(t0, t1)
+        self._draw_flags(t0, t1, n_px)
+        self._draw_heat(t0, t1, n_px)
+        self.rangeChanged.emit(t0, t1)
+
+    def _in_view(self, times: np.ndarray, t0: float, t1: float, margin: float = 0.5) -> tuple[int, int]:
+        return int(np.searchsorted(times, t0 - margin)), int(np.searchsorted(times, t1 + margin))
+
+    def _draw_labels(self, t0: float, t1: float) -> None:
+        i0, i1 = self._in_view(self._ann_t, t0, t1, 0.0)
+        show = i1 - i0 if i1 - i0 <= MAX_LABELS else 0
+        while len(self.labels) < show:
+            item = pg.TextItem(color="#203080", anchor=(0.5, 1.0))
+            self.plot.addItem(item, ignoreBounds=True)
+            self.labels.append(item)
+        y = self.offset(0) + LEAD_SPACING * 0.48
+        for k, item in enumerate(self.labels):
+            if k < show:
+                item.setText(str(self._ann_sym[i0 + k]))
+                item.setPos(float(self._ann_t[i0 + k]), y)
+                item.show()
+            else:
+                item.hide()
+
+    def _draw_flags(self, t0: float, t1: float, n_px: int) -> None:
+        if self._scores is None or not len(self._beat_t):
+            for item in (self.flag_ticks, self.flag_marks, self.score_low, self.score_high):
+                item.setData([], [])
+            return
+        i0, i1 = self._in_view(self._beat_t, t0, t1)
+        t = self._beat_t[i0:i1]
+        s = self._scores[i0:i1]
+        flagged = s >= self._threshold
+        ft = t[flagged]
+        c0 = self._beat_leads[0] if self._beat_leads else 0
+        top = self.offset(c0) + LEAD_SPACING * 0.40
+        self.flag_ticks.setData(np.repeat(ft, 2), np.tile([top, top - LEAD_SPACING * 0.12], len(ft)))
+        if 0 < len(ft) <= MAX_MARKERS:
+            samples = self._beat_sample[i0:i1][flagged]
+            yv = self.pyramids[c0].signal[samples]
+            self.flag_marks.setData(ft, self.offset(c0) + self.gain * np.nan_to_num(yv))
+        else:
+            self.flag_marks.setData([], [])
+        # score track: stems; binned to one stem per pixel when beats are denser than pixels
+        if len(t) > n_px:
+            col = ((t - t0) / max(t1 - t0, 1e-9) * n_px).astype(np.int64).clip(0, n_px - 1)
+            best = np.full(n_px, -np.inf)
+            np.maximum.at(best, col, s)
+            ok = np.isfinite(best)
+            t = t0 + (np.nonzero(ok)[0] + 0.5) * (t1 - t0) / n_px
+            s = best[ok]
+            flagged = s >= self._threshold
+        base = min(0.0, float(s.min())) if len(s) else 0.0
+        for item, m in ((self.score_low, ~flagged), (self.score_high, flagged)):
+            item.setData(np.repeat(t[m], 2), np.column_stack([np.full(m.sum(), base), s[m]]).ravel())
+
+    def _draw_heat(self, t0: float, t1: float, n_px: int) -> None:
+        if self._error is None or not self.heat_visible or not len(self._beat_t):
+            for item in self.heat_items.values():
+                item.hide()
+            return
+        i0, i1 = self._in_view(self._beat_t, t0, t1, 1.0)
+        width = max(min(n_px, int((t1 - t0) * 360.0) + 1), 2)
+        scale = width / max(t1 - t0, 1e-9)
+        err = self._error[i0:i1]
+        ticks = (np.arange(err.shape[-1]) - 140) / 360.0
+        for k, c in enumerate(self._beat_leads):
+            img = np.zeros((1, width), np.float32)
+            if len(err):
+                if len(err) * err.shape[-1] <= 300_000:
+                    tt = self._beat_t[i0:i1, None] + ticks[None, :]
+                    col = ((tt - t0) * scale).astype(np.int64)
+                    ok = (col >= 0) & (col < width)
+                    img[0, col[ok]] = err[:, k, :][ok]
+                else:  # very many beats in view: one value per beat, its worst tick
+                    col = ((self._beat_t[i0:i1] - t0) * scale).astype(np.int64)
+                    ok = (col >= 0) & (col < width)
+                    np.maximum.at(img[0], col[ok], self._err_max[i0:i1, k][ok])
+            item = self.heat_items[c]
+            item.setImage(img, levels=(0.0, self._err_scale), autoLevels=False)
+            band = LEAD_SPACING * 0.9
+            item.setRect(QRectF(t0, self.offset(c) - band / 2, t1 - t0, band))
+            item.setOpacity(self.heat_opacity)
+            item.show()

@@ -1,0 +1,105 @@
+"""UI test setup: offscreen Qt, a temp config/log dir, and a model (bundled, or a small dev one)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "resources" / "samples" / "119"
+
+
+@pytest.fixture(scope="session")
+def model_path(tmp_path_factory) -> Path:
+    """The bundled model's card if it exists, else an untrained dev model (same interface)."""
+    from ecgviewer.core.modelfile import bundled_model_path
+
+    bundled = bundled_model_path()
+    if bundled.is_file():
+        return bundled
+    import torch
+
+    from ecgviewer.core.modelfile import save_model
+    from ecgviewer.core.models import Generator, NetConfig
+
+    torch.manual_seed(0)
+    card = {"name": "dev", "version": "0",
+            "preprocessing": {"n_leads": 1, "fs": 360.0, "before": 140, "after": 180, "band_hz": [3.0, 45.0]},
+            "threshold": {"value": 0.05}}
+    return save_model(Generator(NetConfig()), card, tmp_path_factory.mktemp("model") / "dev")
+
+
+@pytest.fixture(scope="session")
+def scorer(model_path):
+    from ecgviewer.core.scorer import Scorer
+
+    return Scorer.load(model_path)
+
+
+@pytest.fixture(autouse=True)
+def isolated_dirs(tmp_path, monkeypatch):
+    """Settings and logs go to a temp dir: tests never touch the user's files."""
+    monkeypatch.setenv("ECGVIEWER_CONFIG_DIR", str(tmp_path / "config"))
+    monkeypatch.setenv("ECGVIEWER_LOG_DIR", str(tmp_path / "log"))
+    return tmp_path
+
+
+@pytest.fixture
+def errors(monkeypatch):
+    """Collects error dialogs instead of showing them (a modal box would block the test)."""
+    shown: list[tuple[str, str]] = []
+
+    def fake(parent, title, text, details=None):
+        shown.append((title, text))
+
+    import ecgviewer.ui.dialogs as dialogs
+    import ecgviewer.ui.main_window as mw
+
+    monkeypatch.setattr(dialogs, "show_error", fake)
+    monkeypatch.setattr(mw, "show_error", fake)
+    return shown
+
+
+@pytest.fixture
+def window(qtbot, scorer, errors):
+    """A main window with the test model, shown offscreen; stops its scoring thread at the end."""
+    from ecgviewer.ui.main_window import MainWindow
+
+    w = MainWindow(scorer)
+    qtbot.addWidget(w)
+    w.resize(1400, 850)
+    w.show()
+    yield w
+    w._stop_job()
+
+
+@pytest.fixture(scope="session")
+def scored_119(scorer):
+    """Beats and scores of record 119 from the Scorer directly (the reference for the UI)."""
+    from ecgviewer.core.record import load_record
+
+    rec = load_record(SAMPLE)
+    beats = scorer.beats(rec)
+    return beats, scorer.score(beats)
+
+
+def open_and_score(qtbot, window, path=SAMPLE, timeout=60_000):
+    with qtbot.waitSignal(window.scoringDone, timeout=timeout) as blocker:
+        assert window.open_record(path)
+    return blocker.args[0]
+
+
+def broken_copy(tmp_path: Path, name: str = "119") -> Path:
+    """Record 119 copied with its .dat truncated to a tenth."""
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(SAMPLE.with_suffix(f".{ext}"), tmp_path / f"{name}.{ext}")
+    dat = tmp_path / f"{name}.dat"
+    data = dat.read_bytes()
+    dat.write_bytes(data[: len(data) // 10])
+    return tmp_path / name
