@@ -57,8 +57,8 @@ class BeatDetail(pg.GraphicsLayoutWidget):
         ticks = (np.arange(x.shape[1]) - 140) / 360.0 * 1000.0  # ms from the R peak
         label = beats.symbol[index] if len(beats.symbol) else ""
         self.title.setText(
-            f"Beat {index + 1} at {format_time(float(beats.time[index]), 0.01)} - score "
-            f"{float(result.score[index]):.4g}" + (f" - reference {label}" if label else ""))
+            f"Beat {index + 1} at {format_time(float(beats.time[index]), 0.01)}<br>score "
+            f"{float(result.score[index]):.4g}" + (f", reference label {label}" if label else ""))
         for k, (top, bottom) in enumerate(self._plots):
             beat_item, recon_item = top.listDataItems()
             beat_item.setData(ticks, x[k])

@@ -115,6 +115,8 @@ class MainWindow(QMainWindow):
         ddock.setObjectName("detail_dock")
         ddock.setWidget(self.detail)
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, ddock)
+        self.resizeDocks([dock], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([dock, ddock], [380, 420], Qt.Orientation.Vertical)
 
     def _build_status(self) -> None:
         self.progress = QProgressBar(self)
@@ -319,6 +321,11 @@ class MainWindow(QMainWindow):
         if job is not self._job:
             return
         self._end_job()
+        self.set_scores(beats, result)
+        self.scoringDone.emit(True)
+
+    def set_scores(self, beats, result) -> None:
+        """Show beats and their ScoreResult for the current record (what scoring ends with)."""
         self.beats, self.result = beats, result
         if len(beats) == 0:
             self._notes.append("no beats found: nothing to score")
@@ -336,8 +343,8 @@ class MainWindow(QMainWindow):
         self.table.horizontalHeader().setSortIndicator(self.table.flags.sort_column, self.table.flags.sort_order)
         self._update_count()
         self._update_info()
-        self.statusBar().showMessage(f"Scored {len(beats)} beats with {self.scorer.name}", 10000)
-        self.scoringDone.emit(True)
+        model = self.scorer.name if self.scorer is not None else "the model"
+        self.statusBar().showMessage(f"Scored {len(beats)} beats with {model}", 10000)
 
     @staticmethod
     def _spin_step(scores: np.ndarray) -> float:

@@ -27,9 +27,10 @@ class Overview(pg.PlotWidget):
         vb = self.getViewBox()
         vb.setMouseEnabled(x=False, y=False)
         self.curve = pg.PlotCurveItem(pen=pg.mkPen("#606060"), connect="finite", skipFiniteCheck=True)
-        self.flags = pg.PlotCurveItem(pen=pg.mkPen("#d00000", width=1), connect="pairs")
+        self.flags = pg.PlotCurveItem(pen=pg.mkPen(220, 0, 0, 110, width=1), connect="pairs")
         self.region = pg.LinearRegionItem(brush=pg.mkBrush(60, 120, 255, 60), pen=pg.mkPen(40, 90, 220, 220, width=2))
         self.region.setZValue(10)
+        self.curve.setZValue(5)
         for item in (self.curve, self.flags, self.region):
             self.addItem(item)
         self.region.sigRegionChanged.connect(self._region_dragged)

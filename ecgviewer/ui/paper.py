@@ -14,11 +14,11 @@ from PySide6.QtCore import QLineF, QRectF
 from PySide6.QtGui import QColor, QPainter, QPen
 
 PAPER = QColor("#fff4f4")
-MINOR = QColor("#f6c9c9")
+MINOR = QColor("#f9dada")
 MAJOR = QColor("#e89a9a")
 MM_S = 0.04  # seconds per mm at 25 mm/s
 MM_MV = 0.1  # mV per mm at 10 mm/mV
-MIN_PX = 4.0  # closer lines are not drawn
+MIN_PX = 5.0  # closer lines are not drawn
 
 
 def format_time(t: float, spacing: float = 1.0) -> str:

@@ -81,6 +81,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         self.vb.setMouseEnabled(x=True, y=False)
         self.score_plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.score_plot.setLabel("left", "score")
+        self.score_plot.getAxis("left").enableAutoSIPrefix(False)
         self.grid = PaperGrid(MM_MV)
         self.vb.addItem(self.grid, ignoreBounds=True)
         self.vb.sigRangeChanged.connect(self.grid.viewRangeChanged)
@@ -104,7 +105,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         self.threshold_line = pg.InfiniteLine(angle=0, movable=True, pen=pg.mkPen("#0050c0", width=2),
                                               hoverPen=pg.mkPen("#0080ff", width=3),
                                               label="threshold {value:.4g}",
-                                              labelOpts={"position": 0.95, "color": "#0050c0"})
+                                              labelOpts={"position": 0.06, "color": "#0050c0", "anchors": [(0, 1), (0, 1)]})
         self.threshold_line.setZValue(10)
         self.score_plot.addItem(self.threshold_line)
         self.threshold_line.sigPositionChanged.connect(self._line_moved)
@@ -365,10 +366,10 @@ class SignalView(pg.GraphicsLayoutWidget):
         i0, i1 = self._in_view(self._ann_t, t0, t1, 0.0)
         show = i1 - i0 if i1 - i0 <= MAX_LABELS else 0
         while len(self.labels) < show:
-            item = pg.TextItem(color="#203080", anchor=(0.5, 1.0))
+            item = pg.TextItem(color="#203080", anchor=(0.5, 0.0))
             self.plot.addItem(item, ignoreBounds=True)
             self.labels.append(item)
-        y = self.offset(0) + LEAD_SPACING * 0.48
+        y = self.offset(0) + LEAD_SPACING * 0.49
         for k, item in enumerate(self.labels):
             if k < show:
                 item.setText(str(self._ann_sym[i0 + k]))
