@@ -189,6 +189,13 @@ def report(results: list[Result], t24: tuple[float, int, int, float], command: s
         "record 207 only): the flutter waves there are annotated `!`, not beats, so every "
         "detection on them counts as a false positive in the first row.",
         "",
+        "Most errors (FN + FP): "
+        + ", ".join(
+            f"{r.name} ({r.fn} FN, {r.fp} FP)"
+            for r in sorted(results, key=lambda r: r.fn + r.fp, reverse=True)[:6]
+        )
+        + ".",
+        "",
         f"Time: {total_s:.2f} s for all {len(results)} records, "
         f"{total_s / len(results):.3f} s mean per 30-minute record "
         f"(max {max(r.seconds for r in results):.3f} s), detector only (file reading excluded).",

@@ -14,7 +14,7 @@ from scipy import signal as sps
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
 #: Bump whenever detections can change: it keys dataset caches.
-DETECTOR_VERSION = "qrs-1"
+DETECTOR_VERSION = "qrs-2"
 
 _BAND_HZ = (5.0, 15.0)  # QRS energy band (Pan-Tompkins); P/T waves and baseline lie below it
 _INTEGRATION_S = 0.10  # envelope window, about one QRS width
@@ -22,11 +22,17 @@ _REFRACTORY_S = 0.20  # no two beats closer than this
 _T_WAVE_S = 0.36  # a peak this soon after a beat may be its T wave
 _BLOCK_S = 2.0  # local level: the maximum in blocks this long ...
 _LEVEL_BLOCKS = 5  # ... and the median of this many blocks around
-_THRESHOLD = 0.4  # fraction of the local level a beat must reach
+_THRESHOLD = 0.42  # fraction of the local level a beat must reach
 _QUALITY_S = 5.0  # window of the lead-quality measure
-_QUALITY_POWER = 1.0
+_QUALITY_POWER = 1.0  # lead weight: 1 / (local noise floor) ** this
+_COMBINE_POWER = 2.0  # leads are combined by a weighted power mean: a beat clear in one lead counts
 _SEARCHBACK_RR = 1.66  # a gap this many mean RRs long is searched again ...
 _SEARCHBACK_THRESHOLD = 0.5  # ... at this fraction of the threshold
+_T_WAVE_RR = 0.5  # ... or within this fraction of the running RR
+_STEEP_MIN = 0.3  # any beat is at least this steep next to recent beats
+_T_WAVE_RATIO = 0.6  # a T wave is below this fraction of its beat
+_SHARP_S = 0.08  # window of the sharpness measure
+_RR_GROWTH = 1.5  # most an RR may exceed the running RR when updating it
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
@@ -47,14 +53,14 @@ def detect_qrs(signal: np.ndarray, fs: float) -> np.ndarray:
     if not leads:
         return _EMPTY
     envelope = _combine([lead[1] for lead in leads], fs)
-    beats = _pick_beats(envelope, fs)
+    beats = _pick_beats(envelope, np.stack([lead[2] for lead in leads]), fs)
     if beats.size == 0:
         return _EMPTY
     return _to_r_peak(beats, [lead[0] for lead in leads], fs)
 
 
-def _lead(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """Band-passed lead and its normalised slope envelope, or None when it has no signal."""
+def _lead(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Band-passed lead, its normalised slope envelope and its sharpness; None without signal."""
     valid = np.isfinite(x)
     if valid.sum() < fs:
         return None
@@ -67,10 +73,22 @@ def _lead(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray] | None:
         bad = maximum_filter1d((~valid).astype(np.uint8), int(0.3 * fs) | 1).astype(bool)
         env[bad] = 0.0
         band[bad] = 0.0
+    else:
+        bad = None
+    sharp = _sharpness(x, fs)
+    if bad is not None:
+        sharp[bad] = 0.0
     level = _local_level(env, fs)
     if not np.any(level > 0):
         return None
-    return band, env / np.maximum(level, 1e-3 * level.max())
+    return band, env / np.maximum(level, 1e-3 * level.max()), sharp
+
+
+def _sharpness(x: np.ndarray, fs: float) -> np.ndarray:
+    """Steepest slope nearby, band-limited to 30 Hz: QRS complexes are steep, T waves are not."""
+    sos = sps.butter(2, min(30.0, 0.45 * fs), btype="lowpass", fs=fs, output="sos")
+    slope = np.abs(np.diff(sps.sosfiltfilt(sos, x), prepend=x[0]))
+    return maximum_filter1d(slope, int(round(_SHARP_S * fs)) | 1)
 
 
 def _fill_gaps(x: np.ndarray, valid: np.ndarray) -> np.ndarray:
@@ -122,41 +140,77 @@ def _combine(envs: list[np.ndarray], fs: float) -> np.ndarray:
         return envs[0]
     win = max(1, int(round(_QUALITY_S * fs)))
     weights = [1.0 / np.maximum(uniform_filter1d(e, win), 0.02) ** _QUALITY_POWER for e in envs]
-    return sum(w * e for w, e in zip(weights, envs)) / sum(weights)
+    p = _COMBINE_POWER
+    return (sum(w * e**p for w, e in zip(weights, envs)) / sum(weights)) ** (1.0 / p)
 
 
-def _pick_beats(env: np.ndarray, fs: float) -> np.ndarray:
-    """Accept envelope peaks above threshold; refractory, T-wave test and search-back."""
+def _pick_beats(env: np.ndarray, sharp: np.ndarray, fs: float) -> np.ndarray:
+    """Accept envelope peaks above threshold; refractory, T-wave test and search-back.
+
+    ``sharp`` is (leads, samples): a peak soon after a beat is its T wave unless some lead shows
+    it nearly as steep as that beat.
+    """
     refractory = int(round(_REFRACTORY_S * fs))
     cand, props = sps.find_peaks(env, height=_THRESHOLD * _SEARCHBACK_THRESHOLD, distance=refractory)
     if cand.size == 0:
         return _EMPTY
     h = props["peak_heights"]
-    strong = h >= _THRESHOLD
-    t_window = int(round(_T_WAVE_S * fs))
+    steep = sharp[:, cand]
+    strong = np.flatnonzero(h >= _THRESHOLD)
+    t_window = _T_WAVE_S * fs
     beats: list[int] = []
     heights: list[float] = []
-    rr = fs  # running mean RR, samples
-    last_i = -1  # index in cand of the last accepted beat
-    for i in range(cand.size):
-        if not strong[i]:
-            continue
+    rr = fs  # running RR of regular beats, samples
+    last_i = last_j = -1  # index in cand of the last strong / last accepted beat
+    typical = np.median(steep[:, strong], axis=1) if strong.size else steep[:, 0]
+    for i in strong:
         t = cand[i]
         if beats:
             gap = t - beats[-1]
             if gap > _SEARCHBACK_RR * rr and i - last_i > 1:
-                j = last_i + 1 + int(np.argmax(h[last_i + 1 : i]))
-                if cand[j] - beats[-1] >= refractory and t - cand[j] >= refractory:
+                j = _search_back(cand, h, last_i, i, beats[-1], t, rr, refractory, t_window)
+                if j >= 0:
+                    last_j = j
                     beats.append(int(cand[j]))
                     heights.append(float(h[j]))
                     gap = t - beats[-1]
-            if gap < t_window and h[i] < 0.5 * heights[-1]:
-                continue  # T wave: a small peak right after a beat
-            rr = 0.875 * rr + 0.125 * min(gap, 3 * rr)
+            if _steepness_ratio(steep[:, i], typical) < _STEEP_MIN:
+                continue  # too gentle for a QRS complex in every lead: noise or a wave
+            if gap < max(t_window, _T_WAVE_RR * rr) and _steepness_ratio(steep[:, i], steep[:, last_j]) < _T_WAVE_RATIO:
+                continue  # T wave: a gentle peak right after a beat
+            # Long gaps (pauses, missed beats) adapt the RR estimate only slowly.
+            rr = 0.875 * rr + 0.125 * min(gap, _RR_GROWTH * rr)
         beats.append(int(t))
         heights.append(float(h[i]))
-        last_i = i
+        last_i = last_j = i
+        typical = 0.875 * typical + 0.125 * steep[:, i] if len(beats) > 1 else steep[:, i].copy()
     return np.asarray(beats, dtype=np.int64)
+
+
+def _steepness_ratio(a: np.ndarray, b: np.ndarray) -> float:
+    """Geometric mean over leads of how steep peak ``a`` is next to beat ``b``.
+
+    A T wave is gentle in every lead; a noise spike that looks steep in one lead alone is not
+    enough to make it a beat.
+    """
+    return float(np.exp(np.mean(np.log(np.maximum(a, 1e-12) / np.maximum(b, 1e-12)))))
+
+
+def _search_back(
+    cand: np.ndarray, h: np.ndarray, lo: int, hi: int, prev: int, nxt: int, rr: float,
+    refractory: int, t_window: float,
+) -> int:
+    """Index of the best sub-threshold candidate between beats ``prev`` and ``nxt``, or -1.
+
+    It must sit clear of the previous beat's T wave and of the next beat.
+    """
+    near = min(t_window, 0.5 * rr)
+    js = np.arange(lo + 1, hi)
+    ok = (cand[js] - prev >= max(refractory, near)) & (nxt - cand[js] >= refractory)
+    if not ok.any():
+        return -1
+    js = js[ok]
+    return int(js[np.argmax(h[js])])
 
 
 def _to_r_peak(beats: np.ndarray, bands: list[np.ndarray], fs: float) -> np.ndarray:
