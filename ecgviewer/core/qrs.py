@@ -159,7 +159,6 @@ def _pick_beats(env: np.ndarray, sharp: np.ndarray, fs: float) -> np.ndarray:
     strong = np.flatnonzero(h >= _THRESHOLD)
     t_window = _T_WAVE_S * fs
     beats: list[int] = []
-    heights: list[float] = []
     rr = fs  # running RR of regular beats, samples
     last_i = last_j = -1  # index in cand of the last strong / last accepted beat
     typical = np.median(steep[:, strong], axis=1) if strong.size else steep[:, 0]
@@ -172,7 +171,6 @@ def _pick_beats(env: np.ndarray, sharp: np.ndarray, fs: float) -> np.ndarray:
                 if j >= 0:
                     last_j = j
                     beats.append(int(cand[j]))
-                    heights.append(float(h[j]))
                     gap = t - beats[-1]
             if _steepness_ratio(steep[:, i], typical) < _STEEP_MIN:
                 continue  # too gentle for a QRS complex in every lead: noise or a wave
@@ -181,7 +179,6 @@ def _pick_beats(env: np.ndarray, sharp: np.ndarray, fs: float) -> np.ndarray:
             # Long gaps (pauses, missed beats) adapt the RR estimate only slowly.
             rr = 0.875 * rr + 0.125 * min(gap, _RR_GROWTH * rr)
         beats.append(int(t))
-        heights.append(float(h[i]))
         last_i = last_j = i
         typical = 0.875 * typical + 0.125 * steep[:, i] if len(beats) > 1 else steep[:, i].copy()
     return np.asarray(beats, dtype=np.int64)
