@@ -17,7 +17,7 @@ from ecgviewer.ui.paper import MM_MV, MM_S, PAPER, PaperGrid, TimeAxis
 from ecgviewer.ui.pyramid import MinMaxPyramid
 
 LEAD_SPACING = 3.0  # mV between stacked leads at gain 1
-MAX_LABELS = 150  # annotation symbols drawn only when at most this many are in view
+MAX_LABELS = 100  # annotation symbols drawn only when at most this many are in view
 MAX_MARKERS = 400  # circles on flagged R peaks only when at most this many are in view
 MIN_WINDOW_S = 0.5  # closest zoom: about one beat
 GAINS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
@@ -32,6 +32,14 @@ def heat_lut() -> np.ndarray:
     lut[:, 2] = 0
     lut[:, 3] = (255 * np.clip(t * 1.4, 0, 1)).astype(np.ubyte)
     return lut
+
+
+def column_max(col: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct column (``col`` sorted, as beats are), the largest value: reduceat, not ufunc.at."""
+    if not len(col):
+        return col, value
+    starts = np.concatenate([[0], np.nonzero(np.diff(col))[0] + 1])
+    return col[starts], np.maximum.reduceat(value, starts)
 
 
 class SignalView(pg.GraphicsLayoutWidget):
@@ -372,7 +380,9 @@ class SignalView(pg.GraphicsLayoutWidget):
         y = self.offset(0) + LEAD_SPACING * 0.49
         for k, item in enumerate(self.labels):
             if k < show:
-                item.setText(str(self._ann_sym[i0 + k]))
+                text = str(self._ann_sym[i0 + k])
+                if item.textItem.toPlainText() != text:  # setText re-lays out the text: skip when unchanged
+                    item.setText(text)
                 item.setPos(float(self._ann_t[i0 + k]), y)
                 item.show()
             else:
@@ -400,11 +410,8 @@ class SignalView(pg.GraphicsLayoutWidget):
         # score track: stems; binned to one stem per pixel when beats are denser than pixels
         if len(t) > n_px:
             col = ((t - t0) / max(t1 - t0, 1e-9) * n_px).astype(np.int64).clip(0, n_px - 1)
-            best = np.full(n_px, -np.inf)
-            np.maximum.at(best, col, s)
-            ok = np.isfinite(best)
-            t = t0 + (np.nonzero(ok)[0] + 0.5) * (t1 - t0) / n_px
-            s = best[ok]
+            cols, s = column_max(col, s)
+            t = t0 + (cols + 0.5) * (t1 - t0) / n_px
             flagged = s >= self._threshold
         base = min(0.0, float(s.min())) if len(s) else 0.0
         for item, m in ((self.score_low, ~flagged), (self.score_high, flagged)):
@@ -431,7 +438,8 @@ class SignalView(pg.GraphicsLayoutWidget):
                 else:  # very many beats in view: one value per beat, its worst tick
                     col = ((self._beat_t[i0:i1] - t0) * scale).astype(np.int64)
                     ok = (col >= 0) & (col < width)
-                    np.maximum.at(img[0], col[ok], self._err_max[i0:i1, k][ok])
+                    cols, best = column_max(col[ok], self._err_max[i0:i1, k][ok])
+                    img[0, cols] = best
             item = self.heat_items[c]
             item.setImage(img, levels=(0.0, self._err_scale), autoLevels=False)
             band = LEAD_SPACING * 0.9
