@@ -199,12 +199,16 @@ class SignalView(pg.GraphicsLayoutWidget):
         if value == self._threshold and self.threshold_line.value() == value:
             return
         self._threshold = float(value)
-        self.threshold_line.blockSignals(True)
-        self.threshold_line.setValue(value)
-        self.threshold_line.blockSignals(False)
+        self._setting_line = True  # not blockSignals: the line's label must follow
+        try:
+            self.threshold_line.setValue(value)
+        finally:
+            self._setting_line = False
         self._schedule()
 
     def _line_moved(self) -> None:
+        if getattr(self, "_setting_line", False):
+            return
         self._threshold = float(self.threshold_line.value())
         self.thresholdChanged.emit(self._threshold)
         self._schedule()
