@@ -51,10 +51,12 @@ def _summary(beats) -> dict:
     return {"beats": len(beats), "by_class": dict(sorted(counts.items())), "skipped": dict(beats.skipped)}
 
 
+BEAT_FIELDS = ["sample", "time", "symbol", "class", "rr_pre", "rr_post"]
+
+
 def _write_csv(rows: list[dict], out) -> None:
-    if not rows:
-        return
-    w = csv.DictWriter(out, fieldnames=list(rows[0]), lineterminator="\n")
+    # A record without beats still gets its header line, so the output always parses.
+    w = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else BEAT_FIELDS, lineterminator="\n")
     w.writeheader()
     for r in rows:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})

@@ -123,7 +123,8 @@ def _physical(rec) -> np.ndarray:
 
 def _invalid_value(fmt: str) -> int | None:
     # WFDB marks missing samples with the most negative value the format can hold.
-    bits = {"8": 8, "16": 16, "61": 16, "80": 8, "160": 16, "212": 12, "310": 10, "311": 10, "24": 24, "32": 32}
+    bits = {"8": 8, "16": 16, "61": 16, "80": 8, "160": 16, "212": 12, "310": 10, "311": 10, "24": 24, "32": 32,
+            "508": 8, "516": 16, "524": 24}
     b = bits.get(str(fmt))
     return None if b is None else -(2 ** (b - 1))
 
@@ -162,8 +163,14 @@ def _check_header(base: Path) -> None:
         raise RecordError(hea, "header does not parse: the record line needs a name and a channel count")
     if int(fields[1]) == 0:
         raise RecordError(hea, "record has no signal channels")
+    if len(fields) > 2 and not _FS_FIELD.match(fields[2]):
+        raise RecordError(hea, f"header does not parse: sampling frequency {fields[2]!r} is not a number")
+    if len(fields) > 3 and not fields[3].isdigit():
+        raise RecordError(hea, f"header does not parse: sample count {fields[3]!r} is not a whole number")
     # The .dat files named in the header must exist and be long enough.
-    n_samples = int(fields[3]) if len(fields) > 3 and fields[3].isdigit() else None
+    n_samples = int(fields[3]) if len(fields) > 3 else None
+    if n_samples == 0:
+        raise RecordError(hea, "record has no samples (the header gives 0)")
     files: dict[str, list[str]] = {}
     if "/" in fields[0]:
         return  # multi-segment record: wfdb checks each segment
@@ -171,19 +178,30 @@ def _check_header(base: Path) -> None:
         parts = ln.split()
         if len(parts) < 2:
             raise RecordError(hea, f"header does not parse: bad signal line {ln.strip()!r}")
-        files.setdefault(parts[0], []).append(parts[1].split("x")[0].split(":")[0].split("+")[0])
+        fmt = re.split(r"[x:+]", parts[1])[0]
+        if fmt not in _WFDB_FORMATS:
+            raise RecordError(hea, f"unsupported signal format {fmt!r} (signal {parts[-1]!r})")
+        files.setdefault(parts[0], []).append(fmt)
     for fname, fmts in files.items():
         if fname == "~":
             continue
         dat = base.parent / fname
         if not dat.is_file():
             raise RecordError(dat, "signal file (.dat) not found")
+        if dat.stat().st_size == 0:
+            raise RecordError(dat, "record has no samples (the signal file is empty)")
         if n_samples:
             need = _bytes_needed(fmts, n_samples)
             if need is not None and dat.stat().st_size < need:
                 raise RecordError(
                     dat, f"signal file is truncated: {dat.stat().st_size} bytes, header implies {need}"
                 )
+
+
+#: A header's sampling frequency field: ``fs[/counter_freq[(base_counter)]]``.
+_FS_FIELD = re.compile(r"^\d+(\.\d*)?(/\d+(\.\d*)?(\(-?\d+(\.\d*)?\))?)?$")
+#: Signal formats wfdb reads (its DAT_FMTS: plain, packed and FLAC-compressed).
+_WFDB_FORMATS = frozenset("8 16 32 61 80 160 212 310 311 24 508 516 524".split())
 
 
 def _bytes_needed(fmts: list[str], n: int) -> int | None:
