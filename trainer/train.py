@@ -116,6 +116,7 @@ class TrainState:
     epoch: int = 0  # epochs completed
     step_in_epoch: int = 0
     history: list = field(default_factory=list)
+    partial: dict = field(default_factory=dict)  # loss sums and step count of the unfinished epoch
 
 
 def _ddp() -> tuple[int, int]:
@@ -276,7 +277,8 @@ class Trainer:
         ck = {"cfg": asdict(self.cfg), "G": self.G.state_dict(), "D": self.D.state_dict(),
               "opt_g": self.opt_g.state_dict(), "opt_d": self.opt_d.state_dict(),
               "epoch": self.state.epoch, "step_in_epoch": self.state.step_in_epoch,
-              "history": json.dumps(self.state.history), "aug_rng": self.aug_gen.get_state(),
+              "history": json.dumps(self.state.history), "partial": json.dumps(self.state.partial),
+              "aug_rng": self.aug_gen.get_state(),
               "torch_rng": torch.get_rng_state(), "d_reinits": self.d_reinits}
         if self.teacher is not None and not self.cfg.teacher:
             ck["T"] = self.teacher.state_dict()
@@ -304,9 +306,11 @@ class Trainer:
             self.teacher.load_state_dict(ck["T"])
         if "P" in ck and self.P is not None:
             self.P.load_state_dict(ck["P"])
-        self.state = TrainState(int(ck["epoch"]), int(ck["step_in_epoch"]), json.loads(ck["history"]))
-        self.aug_gen.set_state(ck["aug_rng"])
-        torch.set_rng_state(ck["torch_rng"])
+        self.state = TrainState(int(ck["epoch"]), int(ck["step_in_epoch"]), json.loads(ck["history"]),
+                                json.loads(ck.get("partial", "{}")))
+        # RNG states must be CPU byte tensors (map_location may have moved them to the GPU)
+        self.aug_gen.set_state(ck["aug_rng"].cpu())
+        torch.set_rng_state(ck["torch_rng"].cpu())
         self.d_reinits = int(ck["d_reinits"])
 
     # ---- the loop -------------------------------------------------------------------------------
@@ -332,8 +336,12 @@ class Trainer:
             while self.state.epoch < cfg.epochs:
                 order = self.epoch_order(self.state.epoch)
                 t0 = time.perf_counter()
-                sums: dict[str, float] = {}
-                n_seen = 0
+                # a resumed epoch's log covers its steps from before the interruption too
+                part = self.state.partial if self.state.step_in_epoch else {}
+                sums: dict[str, float] = dict(part.get("sums", {}))
+                n_seen = int(part.get("n", 0))
+                wall_before = float(part.get("wall_s", 0.0))
+                n_timed = 0
                 for s in range(self.state.step_in_epoch, spe):
                     step = self.state.epoch * spe + s
                     lr = lr_at(cfg, step, total)
@@ -345,10 +353,13 @@ class Trainer:
                     for k, v in losses.items():
                         sums[k] = sums.get(k, 0.0) + v
                     n_seen += 1
+                    n_timed += 1
                     self.state.step_in_epoch = s + 1
+                    self.state.partial = {"sums": sums, "n": n_seen,
+                                          "wall_s": wall_before + time.perf_counter() - t0}
                     done_steps += 1
                     if progress and self.rank == 0:
-                        rate = n_seen * cfg.batch / max(1e-9, time.perf_counter() - t0)
+                        rate = n_timed * cfg.batch / max(1e-9, time.perf_counter() - t0)
                         bar = "#" * int(20 * (s + 1) / spe)
                         sys.stderr.write(f"\repoch {self.state.epoch + 1}/{cfg.epochs} [{bar:<20}] {s + 1}/{spe} "
                                          f"rec {losses['rec']:.4f} adv {losses['adv']:.4f} D {losses['loss_d']:.3f} "
@@ -361,14 +372,15 @@ class Trainer:
                             self.log(f"interrupted: checkpoint saved to {self.out / 'ckpt.pt'}; rerun with --resume")
                         return self.state
                 wall = time.perf_counter() - t0
-                entry = {"epoch": self.state.epoch + 1, "wall_s": round(wall, 2),
-                         "samples_per_s": round(n_seen * cfg.batch * self.world / max(wall, 1e-9), 1),
+                entry = {"epoch": self.state.epoch + 1, "wall_s": round(wall_before + wall, 2),
+                         "samples_per_s": round(n_timed * cfg.batch * self.world / max(wall, 1e-9), 1),
                          "lr_end": lr_at(cfg, (self.state.epoch + 1) * spe - 1, total),
                          **{k: v / max(n_seen, 1) for k, v in sums.items()}, "val_mse": self.val_mse(),
                          "d_reinits": self.d_reinits}
                 self.state.history.append(entry)
                 self.state.epoch += 1
                 self.state.step_in_epoch = 0
+                self.state.partial = {}
                 self.save()
                 if self.rank == 0:
                     if progress:
