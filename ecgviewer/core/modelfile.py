@@ -91,8 +91,16 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
         wpath = jpath.with_name(card["weights"]["file"])
         expected = card["weights"]["sha256"]
         cfg = NetConfig(**{k: v for k, v in card["architecture"].items() if k != "generator"})
-    except (KeyError, TypeError) as e:
-        raise ModelError(f"{jpath}: model card is incomplete ({e})") from None
+        # what scoring reads later: check it now, so a bad card is refused here and not mid-score
+        params = LoadedModel(None, card, None, jpath).params  # type: ignore[arg-type]
+        float(card["threshold"]["value"])
+        rhythm_d = (card.get("score") or {}).get("rhythm")
+        rhythm = RhythmModel.from_dict(rhythm_d) if rhythm_d else None
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise ModelError(f"{jpath}: model card is incomplete ({type(e).__name__}: {e})") from None
+    if params.n_leads != cfg.n_leads or params.before + params.after != cfg.window:
+        raise ModelError(f"{jpath}: the card's preprocessing ({params.n_leads} leads, {params.before + params.after} "
+                         f"ticks) does not fit its architecture ({cfg.n_leads} leads, {cfg.window} ticks)")
     if not wpath.is_file():
         raise ModelError(f"{wpath}: weights file not found")
     data = wpath.read_bytes()
@@ -105,8 +113,7 @@ def load_model(path: str | os.PathLike[str]) -> LoadedModel:
     except Exception as e:  # an unpickling error, a foreign state dict, wrong shapes
         raise ModelError(f"{wpath}: not weights of this model ({str(e).splitlines()[0][:200]})") from None
     gen.eval()
-    rhythm = card.get("score", {}).get("rhythm")
-    return LoadedModel(gen, card, RhythmModel.from_dict(rhythm) if rhythm else None, jpath)
+    return LoadedModel(gen, card, rhythm, jpath)
 
 
 def bundled_model_path() -> Path:
