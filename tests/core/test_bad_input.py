@@ -1,0 +1,223 @@
+"""Broken records: each gives a RecordError (library) and exit code 2 with one line (CLI).
+
+Every case starts from a copy of a real MIT-BIH record in tmp_path, broken one way. The message
+must name the file and the problem, the CLI must not print a traceback, and nothing in the
+record's folder may be written or changed (listing, sizes and mtimes compared before/after).
+Flat and NaN stretches are not errors: the beats there are skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ecgviewer.core.beats import extract_beats
+from ecgviewer.core.errors import RecordError
+from ecgviewer.core.record import load_record
+
+wfdb = pytest.importorskip("wfdb")
+
+
+def _edit_header(base, old: str, new: str) -> None:
+    hea = base.with_suffix(".hea")
+    text = hea.read_text(encoding="latin-1")
+    assert old in text
+    hea.write_text(text.replace(old, new, 1), encoding="latin-1")
+
+
+def _missing_hea(base):
+    base.with_suffix(".hea").unlink()
+    return "119.hea", "not found"
+
+
+def _missing_dat(base):
+    base.with_suffix(".dat").unlink()
+    return "119.dat", "not found"
+
+
+def _garbage_header(base):
+    base.with_suffix(".hea").write_bytes(b"this is not a header\nnor is this\n")
+    return "119.hea", "does not parse"
+
+
+def _bad_frequency(base):
+    _edit_header(base, "119 2 360 650000", "119 2 fast 650000")
+    return "119.hea", "does not parse"
+
+
+def _short_dat(base):
+    dat = base.with_suffix(".dat")
+    dat.write_bytes(dat.read_bytes()[:300000])
+    return "119.dat", "truncated"
+
+
+def _unsupported_format(base):
+    _edit_header(base, "119.dat 212 ", "119.dat 999 ")
+    return "119.hea", "unsupported signal format '999'"
+
+
+def _no_channels(base):
+    base.with_suffix(".hea").write_text("119 0 360 650000\r\n", encoding="latin-1")
+    return "119.hea", "no signal channels"
+
+
+def _zero_samples(base):
+    _edit_header(base, "119 2 360 650000", "119 2 360 0")
+    return "119.hea", "no samples"
+
+
+def _empty_dat(base):
+    base.with_suffix(".dat").write_bytes(b"")
+    return "119.dat", "no samples"
+
+
+def _shorter_than_a_beat(base):
+    _edit_header(base, "119 2 360 650000", "119 2 360 200")
+    dat = base.with_suffix(".dat")
+    dat.write_bytes(dat.read_bytes()[: 200 * 3])  # format 212: 3 bytes per 2-channel sample
+    return "119", "shorter than one beat window"
+
+
+CASES = {
+    "missing .hea": _missing_hea,
+    "missing .dat": _missing_dat,
+    "header does not parse": _garbage_header,
+    "header frequency does not parse": _bad_frequency,
+    ".dat shorter than the header says": _short_dat,
+    "unsupported format": _unsupported_format,
+    "no channels": _no_channels,
+    "header says 0 samples": _zero_samples,
+    "empty .dat": _empty_dat,
+    "shorter than one beat window": _shorter_than_a_beat,
+}
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_broken_record(case, tmp_path, copy_record, run_cli, helpers):
+    folder = tmp_path / "rec"
+    base = copy_record("119", folder)
+    file_name, problem = CASES[case](base)
+    before = helpers.snapshot(tmp_path)
+
+    with pytest.raises(RecordError) as info:
+        extract_beats(load_record(base))
+    message = str(info.value)
+    assert "\n" not in message
+    assert str(folder / file_name) in message, message
+    assert problem.lower() in message.lower(), message
+
+    given = base.with_suffix(".hea") if len(case) % 2 else base  # both spellings over the cases
+    proc = run_cli("beats", str(given), "--json", cwd=folder)
+    assert proc.returncode == 2
+    assert proc.stdout == ""
+    err = helpers.assert_one_line_error(proc, file_name, problem)
+    assert err.startswith("ecgviewer: error: ")
+    assert helpers.snapshot(tmp_path) == before
+
+
+def test_missing_record_and_not_a_record(tmp_path, run_cli, helpers):
+    before = helpers.snapshot(tmp_path)
+    helpers.assert_one_line_error(run_cli("beats", str(tmp_path / "nope"), cwd=tmp_path), "nope.hea", "not found")
+    (tmp_path / "notes.txt").write_text("hello")
+    before = helpers.snapshot(tmp_path)
+    helpers.assert_one_line_error(run_cli("beats", str(tmp_path / "notes.txt"), cwd=tmp_path), "not found")
+    assert helpers.snapshot(tmp_path) == before
+
+
+# --- flat and NaN stretches ---------------------------------------------------------------------
+
+GAP = (36000, 43200)  # 20 s of the WFDB invalid value (NaN)
+FLAT = (72000, 79200)  # 20 s of one constant value
+
+
+@pytest.fixture(scope="module")
+def damaged_119(tmp_path_factory, mitdb):
+    """A format-16 copy of 119 with a NaN stretch and a flat stretch in both channels."""
+    folder = tmp_path_factory.mktemp("damaged")
+    rec = load_record(mitdb / "119")
+    wfdb.wrsamp("119", fs=360, units=["mV", "mV"], sig_name=rec.channel_names, p_signal=rec.signal.astype(np.float64),
+                fmt=["16", "16"], adc_gain=[200, 200], baseline=[0, 0], write_dir=str(folder))
+    (folder / "119.atr").write_bytes((mitdb / "119.atr").read_bytes())
+    raw = np.fromfile(folder / "119.dat", dtype="<i2").reshape(-1, 2).copy()
+    raw[GAP[0]:GAP[1]] = -32768  # WFDB's invalid sample in format 16
+    raw[FLAT[0]:FLAT[1]] = 1234  # 6.17 mV: no neighbour has it
+    raw.tofile(folder / "119.dat")
+    return folder / "119"
+
+
+def _windows(sample):
+    return sample - 140, sample + 180  # [lo, hi) at 360 Hz
+
+
+def test_nan_and_flat_stretches_are_skipped_and_counted(damaged_119, mitdb, helpers):
+    before = helpers.snapshot(damaged_119.parent)
+    rec = load_record(damaged_119)
+    assert np.isnan(rec.signal[GAP[0]:GAP[1]]).all()
+    assert not np.isnan(rec.signal[: GAP[0]]).any() and not np.isnan(rec.signal[GAP[1]:]).any()
+
+    beats = extract_beats(rec)
+    ann = wfdb.rdann(str(mitdb / "119"), "atr")
+    sample = np.asarray(ann.sample)[np.isin(ann.symbol, list("NLRBAaJSVrFejnE/fQ?"))]
+    lo, hi = _windows(sample)
+    in_gap = (lo < GAP[1]) & (hi > GAP[0])
+    in_flat = (lo >= FLAT[0]) & (hi <= FLAT[1])
+    assert in_gap.sum() > 10 and in_flat.sum() > 10
+    assert beats.skipped == {"gap": int(in_gap.sum()), "flat": int(in_flat.sum())}
+    np.testing.assert_array_equal(beats.sample, sample[~in_gap & ~in_flat])
+    assert np.isfinite(beats.x).all()
+    assert helpers.snapshot(damaged_119.parent) == before
+
+
+def test_nan_stretch_with_detector(damaged_119):
+    rec = load_record(damaged_119, annotator=None)
+    rec.signal[FLAT[0]:FLAT[1]] = np.nan  # the detector on the NaN stretch alone (flat: see below)
+    beats = extract_beats(rec, detect=True)
+    lo, hi = _windows(beats.sample)
+    assert not ((lo < GAP[1]) & (hi > GAP[0])).any()
+    assert np.isfinite(beats.x).all()
+    clean = extract_beats(load_record(damaged_119))
+    assert len(beats) > 0.95 * (len(clean) - clean.skipped.get("gap", 0))
+
+
+@pytest.mark.xfail(strict=True, reason="ecgviewer/core/qrs.py:_lead takes sqrt of a running mean that float "
+                   "round-off makes slightly negative on a flat line; the NaN spreads and no beat is detected")
+def test_flat_stretch_with_detector(damaged_119):
+    rec = load_record(damaged_119, annotator=None)
+    rec.signal[GAP[0]:GAP[1]] = rec.signal[GAP[0] - 1]  # no NaN: a flat stretch only
+    beats = extract_beats(rec, detect=True)
+    assert len(beats) > 1800
+    assert beats.skipped.get("flat", 0) > 10
+
+
+def test_cli_reports_skipped_beats(damaged_119, run_cli, helpers):
+    before = helpers.snapshot(damaged_119.parent)
+    proc = run_cli("beats", str(damaged_119), "--json", cwd=damaged_119.parent)
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["summary"]["skipped"]["gap"] > 10 and payload["summary"]["skipped"]["flat"] > 10
+    assert helpers.snapshot(damaged_119.parent) == before
+
+
+# --- unusual paths ------------------------------------------------------------------------------
+
+def test_path_with_spaces_and_non_ascii(tmp_path, copy_record, run_cli, helpers, mitdb):
+    folder = tmp_path / "dossier patient" / "é 119"
+    base = copy_record("119", folder)
+    renamed = copy_record("119", tmp_path / "dossier patient" / "ñandú", new_name="ecg_2")
+    before = helpers.snapshot(tmp_path)
+    expected = len(extract_beats(load_record(mitdb / "119")))
+    for given in (base, base.with_suffix(".dat"), renamed):
+        assert len(extract_beats(load_record(given))) == expected
+    for given in (base.with_suffix(".hea"), renamed):
+        proc = run_cli("beats", str(given), "--json", cwd=folder)
+        assert proc.returncode == 0, proc.stderr
+        payload = json.loads(proc.stdout)
+        assert payload["record"] == given.with_suffix("").name and len(payload["beats"]) == expected
+    assert helpers.snapshot(tmp_path) == before
+    broken = tmp_path / "dossier patient" / "é 119" / "119.dat"
+    broken.unlink()
+    before = helpers.snapshot(tmp_path)
+    helpers.assert_one_line_error(run_cli("beats", str(base), cwd=folder), "dossier patient/é 119/119.dat", "not found")
+    assert helpers.snapshot(tmp_path) == before
