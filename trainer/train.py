@@ -364,7 +364,8 @@ class Trainer:
                         sys.stderr.write(f"\repoch {self.state.epoch + 1}/{cfg.epochs} [{bar:<20}] {s + 1}/{spe} "
                                          f"rec {losses['rec']:.4f} adv {losses['adv']:.4f} D {losses['loss_d']:.3f} "
                                          f"kd {losses['kd']:.4f} con {losses['con']:.3f} {rate:.0f} samples/s  ")
-                    if interrupted["flag"] or (max_steps is not None and done_steps >= max_steps):
+                    stop = interrupted["flag"] or (max_steps is not None and done_steps >= max_steps)
+                    if stop and s + 1 < spe:  # at an epoch's last step, log and save the epoch first
                         self.save()
                         if progress and self.rank == 0:
                             sys.stderr.write("\n")
@@ -387,6 +388,10 @@ class Trainer:
                         sys.stderr.write("\n")
                     with open(self.out / "log.jsonl", "a") as f:
                         f.write(json.dumps(entry) + "\n")
+                if interrupted["flag"] or (max_steps is not None and done_steps >= max_steps):
+                    if interrupted["flag"]:
+                        self.log(f"interrupted: checkpoint saved to {self.out / 'ckpt.pt'}; rerun with --resume")
+                    return self.state
         finally:
             if self.rank == 0 and threading_main():
                 signal.signal(signal.SIGINT, previous)
