@@ -86,7 +86,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     threshold = scorer.threshold if args.threshold is None else args.threshold
     payload = _beats_payload(record, beats)
     for b, s in zip(payload["beats"], result.score):
-        b["score"] = round(float(s), 6)
+        b["score"] = float(f"{float(s):.7g}")  # significant digits: MSE scores are ~1e-3
         b["flagged"] = bool(s >= threshold)
     payload["threshold"] = threshold
     payload["model"] = {"name": scorer.model.card.get("name"), "version": scorer.model.card.get("version"),

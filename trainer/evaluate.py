@@ -89,16 +89,23 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log)
     ck = run_dir / "ckpt.pt"
     if ck.is_file():
-        tr.resume(ck)
+        import torch
+
+        saved = torch.load(ck, map_location="cpu", weights_only=True)["cfg"]
+        if saved == asdict(cfg):
+            tr.resume(ck)
+        else:  # a run of another recipe: keep it aside, start over
+            os.replace(run_dir, run_dir.with_name(f"{run_dir.name}.old-{int(time.time())}"))
+            run_dir.mkdir(parents=True)
     tr.fit(progress=progress)
     if tr.state.epoch < cfg.epochs:
         raise KeyboardInterrupt
     train_s = time.perf_counter() - t0
-    G = tr.G.cpu().eval()
+    G = tr.G.eval()
     t1 = time.perf_counter()
-    test = score_arrays(G, x[split.test])
+    test = score_arrays(G, x[split.test], device=tr.device)
     score_s = time.perf_counter() - t1
-    val = score_arrays(G, x[split.val])
+    val = score_arrays(G, x[split.val], device=tr.device)
     # rhythm context, fitted on normal beats only: RR features of the training N beats, scale of
     # the reconstruction error from the held-out N beats
     feats = rhythm_features(ds.rr_pre[split.train], ds.rr_post[split.train], ds.rr_local[split.train])

@@ -67,7 +67,7 @@ def _lead(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     x = _fill_gaps(x, valid)
     band = _bandpass(x, fs)
     slope = np.gradient(band) * fs
-    env = np.sqrt(uniform_filter1d(slope * slope, max(1, int(round(_INTEGRATION_S * fs)))))
+    env = np.sqrt(np.maximum(uniform_filter1d(slope * slope, max(1, int(round(_INTEGRATION_S * fs)))), 0.0))
     if not valid.all():
         # Margin: the filters smear a gap's edges over about one integration window.
         bad = maximum_filter1d((~valid).astype(np.uint8), int(0.3 * fs) | 1).astype(bool)

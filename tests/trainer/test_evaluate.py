@@ -129,8 +129,6 @@ def test_evaluate_inter(ds, small_cfg, tmp_path):
     assert sum(n_test.values()) == int(np.isin(ds.record, DS2).sum())
 
 
-@pytest.mark.xfail(reason="evaluate.py: a changed recipe discards the old results but run_fold resumes the old "
-                          "run's checkpoint (a finished run is not retrained); reported to the lead")
 def test_changed_recipe_retrains(ds, small_cfg, tmp_path, monkeypatch):
     cfg = _cfg(small_cfg)
     ev.evaluate(ds, cfg, "intra", tmp_path / "r", tmp_path / "runs", name="x", folds=[0], log=lambda *_: None,

@@ -1,0 +1,83 @@
+"""Training samples/s and scoring beats/s, each beside the reference configuration, in one run.
+
+    python benchmarks/throughput.py [--device cpu|cuda] [--threads 2] [--json out.json]
+
+Training: BeatGAN steps (D + G) on random beats, for the CPU recipe (width 16, batch 256), the
+full-width model at batch 256, and the reference configuration (width 32, batch 64, lr 1e-4,
+fp32); on CUDA also with bf16 autocast. Scoring: the generator's forward pass in batches of 1024
+through the core's ``reconstruct`` (the path the viewer and CLI use), full width and width 16.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+
+import numpy as np
+import torch
+
+from ecgviewer.core.models import Generator, NetConfig
+from ecgviewer.core.scoring import reconstruct
+from trainer.train import TrainConfig, Trainer
+
+
+def train_rate(cfg: TrainConfig, seconds: float) -> float:
+    x = np.random.default_rng(0).uniform(-1, 1, (max(4096, cfg.batch * 8), cfg.n_leads, 320)).astype(np.float32)
+    tr = Trainer(cfg, x, None, "/tmp/ecgviewer-throughput")
+    batches = [tr.x[i * cfg.batch:(i + 1) * cfg.batch] for i in range(8)]
+    for b in batches[:2]:  # warm-up
+        tr.train_step(b)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        tr.train_step(batches[n % len(batches)])  # each step syncs: it reads its losses back
+        n += 1
+    return n * cfg.batch / (time.perf_counter() - t0)
+
+
+def score_rate(width: int, device: str, seconds: float) -> float:
+    g = Generator(NetConfig(width=width)).to(device).eval()
+    x = np.random.default_rng(1).uniform(-1, 1, (8192, 1, 320)).astype(np.float32)
+    reconstruct(g, x[:1024], device=device)
+    n, t0 = 0, time.perf_counter()
+    while time.perf_counter() - t0 < seconds:
+        reconstruct(g, x, device=device)
+        n += len(x)
+    return n / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--seconds", type=float, default=10.0)
+    ap.add_argument("--json")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    dev = args.device
+    rows = {
+        "train: reference (w32, batch 64, lr 1e-4, fp32)": TrainConfig(batch=64, lr=1e-4, width=32, device=dev, amp=False),
+        "train: full width (w32, batch 256)": TrainConfig(batch=256, width=32, device=dev, amp=False),
+        "train: CPU recipe (w16, batch 256)": TrainConfig(batch=256, width=16, device=dev, amp=False),
+    }
+    if dev == "cuda":
+        rows["train: full width (w32, batch 256, bf16)"] = TrainConfig(batch=256, width=32, device=dev, amp=True)
+        rows["train: full width (w32, batch 1024, bf16)"] = TrainConfig(batch=1024, width=32, device=dev, amp=True)
+    out = {"device": torch.cuda.get_device_name(0) if dev == "cuda" else platform.processor() or "cpu",
+           "threads": torch.get_num_threads(), "torch": torch.__version__}
+    for name, cfg in rows.items():
+        out[name] = round(train_rate(cfg, args.seconds), 1)
+        print(f"{name}: {out[name]:.0f} samples/s", flush=True)
+    for w in (32, 16):
+        key = f"score: width {w} (batch 1024)"
+        out[key] = round(score_rate(w, dev, args.seconds), 1)
+        print(f"{key}: {out[key]:.0f} beats/s", flush=True)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(out, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
