@@ -8,6 +8,7 @@ is written as soon as it is done, so a run cut short keeps what it finished.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
@@ -73,6 +74,20 @@ def _write_json(path: Path, payload: dict) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(payload, indent=1) + "\n")
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    """An exclusive lock beside ``path``, so parallel fold runs can share one results file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as f:
+        try:
+            import fcntl
+
+            fcntl.flock(f, fcntl.LOCK_EX)
+        except ImportError:  # Windows: runs there are sequential
+            pass
+        yield
 
 
 def _load(path: Path) -> dict | None:
@@ -156,13 +171,17 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
         res = run_fold(ds, fold_cfg, sp, runs_dir / f"{name}-{split_name}" / f"fold{sp.fold}", log=log, progress=progress)
         wall = time.perf_counter() - t0
         for kind in ("mse", "rr"):
-            d = docs[kind]
-            d["folds"] = [f for f in d["folds"] if f["fold"] != sp.fold] + [{**res[kind], "wall_s": round(wall, 1)}]
-            d["folds"].sort(key=lambda f: f["fold"])
-            d["wall_s"] = round(sum(f["wall_s"] for f in d["folds"]), 1)
-            d["hardware"] = hardware()
-            d.update(summarise(d["folds"]))
-            _write_json(paths[kind], d)
+            with _locked(paths[kind]):
+                # merge with what other processes (other folds of the same model) wrote meanwhile
+                on_disk = _load(paths[kind])
+                d = on_disk if on_disk is not None and on_disk.get("recipe") == asdict(cfg) else docs[kind]
+                d["folds"] = [f for f in d["folds"] if f["fold"] != sp.fold] + [{**res[kind], "wall_s": round(wall, 1)}]
+                d["folds"].sort(key=lambda f: f["fold"])
+                d["wall_s"] = round(sum(f["wall_s"] for f in d["folds"]), 1)
+                d["hardware"] = hardware()
+                d.update(summarise(d["folds"]))
+                _write_json(paths[kind], d)
+                docs[kind] = d
         log(f"{name} {split_name} fold {sp.fold}: AUC {res['mse']['auc']:.4f} AP {res['mse']['ap']:.4f} | "
             f"+rr AUC {res['rr']['auc']:.4f} AP {res['rr']['ap']:.4f} ({wall:.0f} s)")
     return docs
