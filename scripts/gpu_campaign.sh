@@ -26,7 +26,7 @@ echo "setup $(( $(date +%s) - t0 )) s" >> $W/logs/gpu.txt
 R="--data-dir /tmp/mitdb --results $W/results --runs $W/runs --quiet --epochs $EPOCHS $EXTRA"
 job() { local name=$1; shift; ( timeout "$DEADLINE" bash -c "$*" > "$W/logs/$name.log" 2>&1 ) & }
 # throughput first, alone on the GPU
-python3 benchmarks/throughput.py --device cuda --seconds 3 --json $W/results/throughput-gpu.json.txt > $W/logs/bench.log 2>&1
+[ -n "${MINIMAL:-}" ] || python3 benchmarks/throughput.py --device cuda --seconds 3 --json $W/results/throughput-gpu.json.txt > $W/logs/bench.log 2>&1
 echo "bench done $(( $(date +%s) - t0 )) s" >> $W/logs/gpu.txt
 # the ablation rows: the CPU recipe, all five folds and the inter-patient split, folds in parallel
 for m in beatgan si-beatgan si-beatgan-v2; do
@@ -40,6 +40,7 @@ job small "for k in 0 1 2 3 4; do until teacher_done intra \$k; do sleep 2; done
   python3 -m trainer evaluate --model si-beatgan-v2 --name si-beatgan-v2-small --width $SMALL --folds \$k --teacher $W/runs/si-beatgan-v2-intra/fold{fold}/ckpt.pt $R; done; \
   until teacher_done inter 0; do sleep 2; done; \
   python3 -m trainer evaluate --model si-beatgan-v2 --name si-beatgan-v2-small --width $SMALL --split inter --teacher $W/runs/si-beatgan-v2-inter/fold{fold}/ckpt.pt $R"
+if [ -z "${MINIMAL:-}" ]; then
 # V2 variants on fold 0 (placement, weight and temperature of the contrastive term; two leads),
 # to be chosen by the held-out normal beats' reconstruction error only
 job v2enc "python3 -m trainer evaluate --model si-beatgan-v2 --name v2-enc --con-place enc --width $WIDTH --folds 0 $R; \
@@ -50,6 +51,7 @@ job v2two "python3 -m trainer evaluate --model si-beatgan-v2 --name v2-2leads --
 job full-b "python3 -m trainer evaluate --model beatgan --name beatgan-w32 --width 32 $R"
 job full-v "python3 -m trainer evaluate --model si-beatgan-v2 --name si-beatgan-v2-w32 --width 32 $R"
 job ref "python3 -m trainer evaluate --model beatgan --name beatgan-reference --reference --width 32 --folds 0 --data-dir /tmp/mitdb --results $W/results --runs $W/runs --quiet --epochs 20"
+fi
 # the bundled model: V2 on every benchmark N beat
 job export "python3 -m trainer export --model si-beatgan-v2 --width $WIDTH --epochs $EPOCHS --data-dir /tmp/mitdb --output $W/model/si-beatgan-v2 --results $W/results"
 wait

@@ -89,9 +89,11 @@ def cache_key(data_dir: Path, params: BeatParams, records: tuple[str, ...] = BEN
 
 
 def default_cache_dir() -> Path:
+    if os.environ.get("ECGVIEWER_CACHE_DIR"):
+        return Path(os.environ["ECGVIEWER_CACHE_DIR"]) / "datasets"
     import platformdirs
 
-    return Path(os.environ.get("ECGVIEWER_CACHE_DIR") or platformdirs.user_cache_dir("ecgviewer")) / "datasets"
+    return Path(platformdirs.user_cache_dir("ecgviewer")) / "datasets"
 
 
 def nearest_distance(sample: np.ndarray, peaks: np.ndarray) -> np.ndarray:
