@@ -19,13 +19,15 @@ from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QFormLa
                                QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from ecgviewer.core.errors import RecordError
+from ecgviewer.core.review import ReviewState
 from ecgviewer.core.record import Record, load_record
 from ecgviewer.core.scorer import Scorer
 from ecgviewer.ui.beat_detail import BeatDetail
 from ecgviewer.ui.dialogs import AboutDialog, ShortcutsDialog, show_error
-from ecgviewer.ui.flag_table import FlagTable
 from ecgviewer.ui.overview import Overview
 from ecgviewer.ui.paper import format_time
+from ecgviewer.ui.review_panel import ReviewController, ReviewFlagTable
+from ecgviewer.ui.rr_trend import RRTrend
 from ecgviewer.ui.scoring_worker import ScoringJob
 from ecgviewer.ui.settings import Settings
 from ecgviewer.ui.shortcuts import RECENT_KEYS, SHORTCUTS
@@ -59,6 +61,7 @@ class MainWindow(QMainWindow):
         self.signal_view = self._build_central()
         self._build_docks()
         self._build_status()
+        self.review = ReviewController(self)  # review marks, undo, calipers, metrics, export
         self.actions: dict[str, QAction] = {}
         self._build_actions()
         self._build_menus()
@@ -85,6 +88,9 @@ class MainWindow(QMainWindow):
         lay.addWidget(self.info)
         lay.addWidget(self.overview)
         lay.addWidget(view, 1)
+        self.rr_trend = RRTrend(central)
+        self.rr_trend.link(view.plot)
+        lay.addWidget(self.rr_trend)
         self.setCentralWidget(central)
         return view
 
@@ -101,7 +107,7 @@ class MainWindow(QMainWindow):
         self.count_label = QLabel("-", panel)
         form.addRow("Threshold", self.threshold_box)
         form.addRow("Flagged", self.count_label)
-        self.table = FlagTable(panel)
+        self.table = ReviewFlagTable(panel)
         lay = QVBoxLayout(panel)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(form)
@@ -144,18 +150,31 @@ class MainWindow(QMainWindow):
             "next_flag": lambda: self.step_flag(1), "prev_flag": lambda: self.step_flag(-1),
             "threshold": self._focus_threshold, "table": self.table.setFocus,
             "cancel": self.cancel_scoring, "help_keys": self.show_shortcuts, "about": self.show_about,
+            "confirm": lambda: self.review.mark(ReviewState.CONFIRMED),
+            "dismiss": lambda: self.review.mark(ReviewState.DISMISSED),
+            "unreview": lambda: self.review.mark(ReviewState.UNREVIEWED),
+            "note": self.review.edit_note, "undo": self.review.undo, "redo": self.review.redo,
+            "calipers": lambda: self.review.toggle_calipers(self.actions["calipers"].isChecked()),
+            "export_csv": lambda: self.review.export_csv(), "export_pdf": lambda: self.review.export_pdf(),
         }
         for sc in SHORTCUTS:
             act = QAction(sc.text, self)
             act.setShortcuts([QKeySequence(k) for k in sc.keys])
             act.setShortcutContext(Qt.ShortcutContext.WindowShortcut)
             act.setToolTip(sc.help)
-            if sc.name in ("calibrated", "heatmap"):
+            if sc.name in ("calibrated", "heatmap", "calipers"):
                 act.setCheckable(True)
             act.triggered.connect(handlers[sc.name])
             self.addAction(act)
             self.actions[sc.name] = act
         self.actions["heatmap"].setChecked(True)
+        stack = self.review.undo_stack
+        for name, can, text, prefix in (("undo", stack.canUndoChanged, stack.undoTextChanged, "Undo"),
+                                        ("redo", stack.canRedoChanged, stack.redoTextChanged, "Redo")):
+            act = self.actions[name]
+            act.setEnabled(False)
+            can.connect(act.setEnabled)
+            text.connect(lambda t, a=act, p=prefix: a.setText(f"&{p} {t}".strip()))
 
     def _build_menus(self) -> None:
         a = self.actions
@@ -163,10 +182,16 @@ class MainWindow(QMainWindow):
         m.addAction(a["open"])
         self.recent_menu = m.addMenu("Open &recent")
         m.addSeparator()
+        m.addAction(a["export_csv"])
+        m.addAction(a["export_pdf"])
+        m.addSeparator()
         m.addAction(a["quit"])
+        m = self.menuBar().addMenu("&Edit")
+        for name in ("undo", "redo", None, "confirm", "dismiss", "unreview", "note"):
+            m.addSeparator() if name is None else m.addAction(a[name])
         m = self.menuBar().addMenu("&View")
         for name in ("page_left", "page_right", "start", "end", None, "zoom_in", "zoom_out", "whole", None,
-                     "amp_up", "amp_down", "calibrated", None, "heatmap", "heat_more", "heat_less"):
+                     "amp_up", "amp_down", "calibrated", None, "heatmap", "heat_more", "heat_less", None, "calipers"):
             m.addSeparator() if name is None else m.addAction(a[name])
         m = self.menuBar().addMenu("&Beats")
         for name in ("next_flag", "prev_flag", "threshold", "table", None, "cancel"):
@@ -258,6 +283,8 @@ class MainWindow(QMainWindow):
             self._notes.append(f"resampled {record.fs:g} Hz -> {self.scorer.params.fs:g} Hz for the model")
         self._update_info()
         self._update_count()
+        self.rr_trend.set_beats(None)
+        self.review.record_opened(record)
         self.recordOpened.emit(record)
         if not score:
             return
@@ -315,6 +342,7 @@ class MainWindow(QMainWindow):
             return
         self.beats = beats
         self.signal_view.set_beats(beats)
+        self.rr_trend.set_beats(beats.sample, beats.fs, self.record.duration)
         self._update_info()
 
     def _scored(self, job, beats, result) -> None:
@@ -341,8 +369,10 @@ class MainWindow(QMainWindow):
         labels = beats.symbol if len(beats.symbol) else np.full(len(beats), "", str)
         self.table.flags.set_data(beats.time, scores, labels, self._threshold)
         self.table.horizontalHeader().setSortIndicator(self.table.flags.sort_column, self.table.flags.sort_order)
+        self.rr_trend.set_beats(beats.sample, beats.fs, self.record.duration)
         self._update_count()
         self._update_info()
+        self.review.scores_set(beats, result)
         model = self.scorer.name if self.scorer is not None else "the model"
         self.statusBar().showMessage(f"Scored {len(beats)} beats with {model}", 10000)
 
@@ -407,6 +437,7 @@ class MainWindow(QMainWindow):
         self.table.flags.set_threshold(value)
         self.table.show_beat(self.selected_beat)
         self._update_count()
+        self.review.threshold_changed(value)
 
     def flagged(self) -> np.ndarray:
         """Indices of the flagged beats (score >= threshold), in time order."""
@@ -426,6 +457,7 @@ class MainWindow(QMainWindow):
             self.selected_beat = None
             self.signal_view.select_beat(None)
             self.detail.show_beat(None)
+            self.review.beat_selected(None)
             return
         index = int(index)
         self.selected_beat = index
@@ -434,6 +466,7 @@ class MainWindow(QMainWindow):
         self.signal_view.select_beat(index)
         self.detail.show_beat(index, self.beats, self.result)
         self.table.show_beat(index)
+        self.review.beat_selected(index)
         self.statusBar().showMessage(f"Beat at {format_time(float(self.beats.time[index]), 0.01)}", 5000)
         self.beatSelected.emit(index)
 

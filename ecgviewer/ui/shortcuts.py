@@ -33,6 +33,15 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("prev_flag", "&Previous flagged beat", ("P",), "Select the previous flagged beat in the table"),
     Shortcut("threshold", "Set &threshold...", ("T",), "Focus the threshold box"),
     Shortcut("table", "Focus flagged-beats &table", ("F",), "Focus the flagged-beats table (arrows move, Enter centres)"),
+    Shortcut("confirm", "&Confirm beat", ("A",), "Review: confirm the selected beat as anomalous (accept the flag)"),
+    Shortcut("dismiss", "&Dismiss beat", ("D",), "Review: dismiss the selected beat's flag"),
+    Shortcut("unreview", "Mark &unreviewed", ("U",), "Review: back to unreviewed"),
+    Shortcut("note", "Edit &note...", ("E",), "Review: edit the selected beat's note (Enter saves, Esc leaves)"),
+    Shortcut("undo", "&Undo", ("Ctrl+Z",), "Undo the last review change"),
+    Shortcut("redo", "&Redo", ("Ctrl+Shift+Z", "Ctrl+Y"), "Redo the review change undone last"),
+    Shortcut("calipers", "&Calipers", ("M",), "Toggle calipers: drag on a lead to measure time, rate and mV"),
+    Shortcut("export_csv", "Export &CSV...", ("Ctrl+E",), "Export every beat (score, flag, review, note) as CSV"),
+    Shortcut("export_pdf", "Export &PDF report...", ("Ctrl+P",), "PDF report: summary and strips at 25 mm/s, 10 mm/mV"),
     Shortcut("cancel", "&Cancel scoring", ("Esc",), "Stop scoring in the background"),
     Shortcut("help_keys", "&Keyboard shortcuts", ("F1",), "This list"),
     Shortcut("about", "&About ecgviewer", ("Ctrl+Shift+A",), "Version, model and licences"),
@@ -48,6 +57,9 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("Enter (table)", "Centre the current row's beat"),
     ("Mouse wheel / drag", "Zoom / pan the signal; drag the threshold line on the score track"),
     ("Click overview", "Jump to that time"),
+    ("Drag (calipers on)", "Measure between two points: Δt ms, bpm, ΔmV"),
+    ("Mouse over trace", "Time (h:mm:ss.mmm) and amplitude (mV) in the status bar"),
+    ("Enter / Esc (note field)", "Save the note / leave without saving"),
 )
 
 

@@ -1,0 +1,326 @@
+"""Issue 6 in the viewer: review keys, undo, reopen, sidecar, read-only fallback, mismatch, metrics,
+exports, calipers, crosshair and RR trend (pytest-qt, offscreen, on a copy of record 119)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import re
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF, Qt
+
+from conftest import SAMPLE, open_and_score
+
+from ecgviewer.core import review
+from ecgviewer.core.review import BeatReview, LoadStatus, ReviewFile, ReviewState, write_review_file
+
+
+@pytest.fixture(autouse=True)
+def data_dir(tmp_path, monkeypatch):
+    d = tmp_path / "userdata"
+    monkeypatch.setenv(review.DATA_DIR_ENV, str(d))
+    return d
+
+
+@pytest.fixture
+def rec_copy(tmp_path):
+    """Record 119 copied to tmp_path, so sidecars and exports never touch the bundled sample."""
+    d = tmp_path / "rec"
+    d.mkdir()
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(SAMPLE.with_suffix(f".{ext}"), d / f"119.{ext}")
+    return d / "119"
+
+
+def inject(window, path, scored_119):
+    """Open ``path`` with the Scorer's own beats and scores (fast; scoring itself is tested once)."""
+    from ecgviewer.core.record import load_record
+
+    window.set_record(load_record(path), score=False)
+    window.set_scores(*scored_119)
+
+
+def _sha(p) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def _flagged_beats(window, n):
+    window.set_threshold(float(np.percentile(np.asarray(window.result.score), 95)))
+    return [window.table.beat_at(r) for r in range(n)]
+
+
+def test_review_keys_undo_redo_and_reopen(qtbot, window, scorer, rec_copy, errors):
+    import wfdb
+
+    from ecgviewer.ui.main_window import MainWindow
+
+    atr = rec_copy.with_suffix(".atr")
+    atr_sha = _sha(atr)
+    assert open_and_score(qtbot, window, rec_copy) is True
+    rc = window.review
+    assert rc.store is not None and rc.store.load_result.status == LoadStatus.NEW
+    assert rc.store.save_path == rec_copy.with_name("119.rev")
+    assert "next to the record" in rc.save_label.text()
+    b0, b1, b2 = _flagged_beats(window, 3)
+    s = window.beats.sample
+
+    window.select_beat(b0)
+    qtbot.keyClick(window, Qt.Key.Key_A)  # confirm
+    assert rc.store.state(s[b0]) == ReviewState.CONFIRMED
+    window.select_beat(b1)
+    qtbot.keyClick(window, Qt.Key.Key_D)  # dismiss
+    assert rc.store.state(s[b1]) == ReviewState.DISMISSED
+    window.select_beat(b2)
+    qtbot.keyClick(window, Qt.Key.Key_A)
+    qtbot.keyClick(window, Qt.Key.Key_U)  # back to unreviewed
+    assert rc.store.state(s[b2]) == ReviewState.UNREVIEWED
+    # note: E focuses the field, Enter saves
+    window.select_beat(b0)
+    qtbot.keyClick(window, Qt.Key.Key_E)
+    assert rc.panel.note.hasFocus() or rc.panel.note.isEnabled()
+    rc.panel.note.setFocus()
+    qtbot.keyClicks(rc.panel.note, "bigeminy, V")
+    qtbot.keyClick(rc.panel.note, Qt.Key.Key_Return)
+    assert rc.store.get(s[b0]) == BeatReview(ReviewState.CONFIRMED, "bigeminy, V")
+
+    # table and trace show it
+    model = window.table.flags
+    row = model.row_of(b0)
+    assert model.index(row, 3).data() == "Confirmed" and model.index(row, 4).data() == "bigeminy, V"
+    assert model.index(model.row_of(b1), 3).data() == "Dismissed"
+    window.signal_view.center_on(float(window.beats.time[b0]))
+    window.signal_view.refresh()
+    assert any(abs(p.pos().x() - window.beats.time[b0]) < 1e-6 for p in rc.marks.item.points())
+
+    # undo / redo with the keys: note, U, A(b2), D(b1) ...
+    window.signal_view.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo note
+    assert rc.store.get(s[b0]).note == ""
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)  # undo U -> confirmed again
+    assert rc.store.state(s[b2]) == ReviewState.CONFIRMED
+    qtbot.keyClick(window, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier
+                   | Qt.KeyboardModifier.ShiftModifier)  # redo U
+    assert rc.store.state(s[b2]) == ReviewState.UNREVIEWED
+    qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo note
+    assert rc.store.get(s[b0]).note == "bigeminy, V"
+    assert window.actions["undo"].text().startswith("&Undo")
+    assert model.index(model.row_of(b0), 4).data() == "bigeminy, V"
+
+    # the sidecar is plain WFDB; the reference is untouched
+    ann = wfdb.rdann(str(rec_copy), "rev")
+    assert list(ann.sample) == [0] + sorted([int(s[b0]), int(s[b1])])
+    got = dict(zip(ann.sample[1:].tolist(), ann.subtype[1:].tolist()))
+    assert got == {int(s[b0]): 1, int(s[b1]): 2}
+    assert _sha(atr) == atr_sha
+
+    # close and reopen: marks restored
+    window.close()
+    w2 = MainWindow(scorer)
+    qtbot.addWidget(w2)
+    try:
+        assert open_and_score(qtbot, w2, rec_copy) is True
+        st = w2.review.store
+        assert st.load_result.status == LoadStatus.RESTORED
+        assert st.get(s[b0]) == BeatReview(ReviewState.CONFIRMED, "bigeminy, V")
+        assert st.state(s[b1]) == ReviewState.DISMISSED and st.state(s[b2]) == ReviewState.UNREVIEWED
+        w2.set_threshold(window.threshold)
+        m2 = w2.table.flags
+        assert m2.index(m2.row_of(b1), 3).data() == "Dismissed"
+        assert "(restored)" in w2.review.panel.saved.text()
+    finally:
+        w2._stop_job()
+    assert _sha(atr) == atr_sha
+    assert not errors
+
+
+def test_read_only_folder_falls_back_to_data_dir(qtbot, window, rec_copy, scored_119, data_dir, monkeypatch):
+    folder = rec_copy.parent
+    real = review.dir_writable
+    monkeypatch.setattr(review, "dir_writable", lambda f: False if f == folder else real(f))
+    inject(window, rec_copy, scored_119)
+    rc = window.review
+    assert rc.store.in_data_dir and data_dir in rc.store.save_path.parents
+    assert "read-only" in rc.save_label.text() and "read-only" in rc.panel.saved.text()
+    assert str(rc.store.save_path) in rc.panel.saved.text()
+    b = _flagged_beats(window, 1)[0]
+    window.select_beat(b)
+    qtbot.keyClick(window, Qt.Key.Key_A)
+    assert rc.store.save_path.is_file() and not rec_copy.with_name("119.rev").exists()
+    assert str(rc.store.save_path) in window.statusBar().currentMessage()
+
+
+def test_mismatched_review_file_is_reported_not_applied(qtbot, window, rec_copy, scored_119):
+    beats = scored_119[0]
+    s0 = int(beats.sample[3])
+    write_review_file(rec_copy.with_name("119.rev"),
+                      ReviewFile("119", 123, 360.0, {s0: BeatReview(ReviewState.CONFIRMED, "old")}))
+    inject(window, rec_copy, scored_119)
+    rc = window.review
+    assert rc.store.load_result.status == LoadStatus.MISMATCH
+    assert rc.store.reviews() == {}
+    assert rc.panel.banner.isVisibleTo(rc.panel) and "not applied" in rc.panel.banner.text()
+    assert rc.mismatch_box is not None and "does not match" in rc.mismatch_box.text()
+    assert window.table.flags.states.sum() == 0
+    assert rc.apply_pending() == 1  # only on the user's say-so
+    assert rc.store.get(s0).note == "old" and rc.mismatch_box is None
+
+
+def test_metrics_panel_agrees_with_flag_metrics_and_hand_count(window, rec_copy, scored_119):
+    from ecgviewer.core.classes import ANOMALY_CLASSES, BEATGAN_CLASSES
+    from ecgviewer.core.flag_metrics import FlagMetrics
+
+    beats, result = scored_119
+    inject(window, rec_copy, scored_119)
+    scores = np.asarray(result.score)
+    t = float(np.percentile(scores, 80))
+    window.set_threshold(t)
+    panel = window.review.metrics
+    ref = FlagMetrics.for_record(window.record, beats.sample, scores).at(t)
+    assert panel.values == ref
+    # hand count on 119: reference beats are the scored beats' own annotations (N and V)
+    ann = window.record.annotations
+    cls = np.array([BEATGAN_CLASSES.get(str(x), "") for x in ann.symbol])
+    n_pos = int(np.isin(cls, ANOMALY_CLASSES).sum())
+    n_neg = int((cls == "N").sum())
+    bcls = np.array([BEATGAN_CLASSES.get(str(x), "") for x in beats.symbol])
+    flag = scores >= t
+    tp = int((np.isin(bcls, ANOMALY_CLASSES) & flag).sum())
+    fp = int(((bcls == "N") & flag).sum())
+    v_ref = int((cls == "V").sum())
+    v_hit = int(((bcls == "V") & flag).sum())
+    assert (ref["tp"], ref["fp"], ref["tp"] + ref["fn"], ref["tn"] + ref["fp"]) == (tp, fp, n_pos, n_neg)
+    assert panel.cell("All", "Ref") == str(n_pos) and panel.cell("All", "Flagged") == str(tp)
+    assert panel.cell("All", "Se") == f"{100 * tp / n_pos:.1f}%"
+    assert panel.cell("All", "Sp") == f"{100 * (n_neg - fp) / n_neg:.1f}%"
+    assert panel.cell("All", "+P") == f"{100 * tp / flag.sum():.1f}%"
+    assert panel.cell("V", "Ref") == str(v_ref) and panel.cell("V", "Flagged") == str(v_hit)
+    assert panel.cell("V", "Se") == f"{100 * v_hit / v_ref:.1f}%"
+    assert panel.cell("S", "Se") == "-"
+    # moves with the threshold (spin box / line all go through set_threshold)
+    window.threshold_box.setValue(float(np.percentile(scores, 97)))
+    assert panel.values["threshold"] == window.threshold and panel.values["flagged"] == int((scores >= window.threshold).sum())
+
+
+def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monkeypatch):
+    from ecgviewer.ui import export_actions as ea
+    from ecgviewer.ui.report import choose_strips, paginate
+
+    beats, result = scored_119
+    inject(window, rec_copy, scored_119)
+    rc = window.review
+    b0, b1 = _flagged_beats(window, 2)
+    window.select_beat(b0)
+    window.actions["confirm"].trigger()
+    rc.commit_note('V, "coupled"\nsecond line')
+    window.select_beat(b1)
+    window.actions["dismiss"].trigger()
+
+    assert ea.default_export_dir() != rec_copy.parent
+    asked = []
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+
+    def fake_ask(parent, title, default, flt):
+        asked.append(default)
+        return str(out_dir / ("beats.csv" if "CSV" in title else "report.pdf"))
+
+    monkeypatch.setattr(ea, "ask_save_path", fake_ask)
+    window.actions["export_csv"].trigger()
+    assert asked[0].parent == ea.default_export_dir() and asked[0].name == "119_beats.csv"
+    with open(out_dir / "beats.csv", encoding="utf-8-sig", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note"]
+    assert len(rows) == len(beats) + 1
+    by_sample = {int(r[1]): r for r in rows[1:]}
+    r0 = by_sample[int(beats.sample[b0])]
+    assert r0[6] == "Confirmed" and r0[7] == 'V, "coupled"\nsecond line' and r0[5] == "1"
+    assert r0[2] == beats.symbol[b0] and float(r0[4]) == pytest.approx(float(result.score[b0]), rel=1e-5)
+    assert r0[0] == f"{beats.sample[b0] / 360.0:.3f}"
+    assert by_sample[int(beats.sample[b1])][6] == "Dismissed"
+    assert sum(r[5] == "1" for r in rows[1:]) == len(window.flagged())
+    assert sum(r[6] == "Unreviewed" for r in rows[1:]) == len(beats) - 2
+
+    window.actions["export_pdf"].trigger()
+    pdf = out_dir / "report.pdf"
+    assert pdf.is_file() and asked[1].name == "119_report.pdf"
+    reviews = rc.store.reviews()
+    expected = len(paginate(choose_strips(beats.sample, np.asarray(result.score), window.threshold,
+                                          beats.symbol, reviews, 10)))
+    n_pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf.read_bytes()))
+    assert n_pages == expected >= 3
+    if shutil.which("pdfinfo"):
+        info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+        assert re.search(rf"Pages:\s+{expected}\b", info)
+    # nothing was written next to the record but the sidecar
+    assert sorted(p.name for p in rec_copy.parent.iterdir()) == ["119.atr", "119.dat", "119.hea", "119.rev"]
+
+
+def test_calipers_crosshair_and_rr_trend(qtbot, window, rec_copy, scored_119):
+    from ecgviewer.ui.calipers import format_hms_ms
+
+    beats, _ = scored_119
+    inject(window, rec_copy, scored_119)
+    rc = window.review
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert rc.calipers.active and window.actions["calipers"].isChecked()
+    m = rc.calipers.set_points_mv(1, 10.0, 0.25, 10.8, 1.45)
+    assert m.dt_ms == pytest.approx(800.0) and m.bpm == pytest.approx(75.0) and m.dmv == pytest.approx(1.2)
+    assert m.lead == window.record.channel_names[1]
+    assert "800 ms" in rc.calipers.label.toPlainText() and "75 bpm" in rc.calipers.label.toPlainText()
+    window.signal_view.set_gain(2.0)  # amplitude is read in mV whatever the display gain
+    m = rc.calipers.set_points_mv(0, 5.0, -0.5, 5.25, 0.5)
+    assert (m.dt_ms, m.bpm, m.dmv) == (pytest.approx(250.0), pytest.approx(240.0), pytest.approx(1.0))
+    # a mouse drag measures too
+    v = window.signal_view
+    window.signal_view.set_window(10.0, 14.0)
+    v.refresh()
+    to_px = lambda t, y: v.mapFromScene(v.vb.mapViewToScene(QPointF(t, y)))  # noqa: E731
+    qtbot.mousePress(v.viewport(), Qt.MouseButton.LeftButton, pos=to_px(11.0, 0.0))
+    from PySide6.QtGui import QMouseEvent
+    from PySide6.QtCore import QEvent
+    from PySide6.QtWidgets import QApplication
+
+    p1 = to_px(12.0, 0.0)
+    QApplication.sendEvent(v.viewport(), QMouseEvent(QEvent.Type.MouseMove, QPointF(p1), QPointF(v.viewport().mapToGlobal(p1)),
+                                                     Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton,
+                                                     Qt.KeyboardModifier.NoModifier))
+    qtbot.mouseRelease(v.viewport(), Qt.MouseButton.LeftButton, pos=p1)
+    assert rc.calipers.measurement.dt_ms == pytest.approx(1000.0, abs=15)
+    assert v.visible_range() == pytest.approx((10.0, 14.0))  # the drag did not pan
+    qtbot.keyClick(window, Qt.Key.Key_M)
+    assert not rc.calipers.active and not rc.calipers.label.isVisible()
+
+    # crosshair read-out
+    assert format_hms_ms(3723.4567) == "1:02:03.457" and format_hms_ms(0.0) == "0:00:00.000"
+    text = rc.crosshair.read(12.5, v.offset(0) + 2.0 * 0.5)
+    assert text.startswith("0:00:12.500") and "+0.500 mV (cursor)" in text
+    assert f"{window.record.signal[4500, 0]:+.3f} mV (signal)" in text
+
+    # RR trend: one point per beat pair, x-linked to the trace
+    tr = window.rr_trend
+    assert len(tr.times) == len(beats) - 1
+    np.testing.assert_allclose(tr.rr_ms, np.diff(beats.sample) / 360.0 * 1000.0)
+    np.testing.assert_allclose(tr.times, beats.sample[1:] / 360.0)
+    v.set_window(100.0, 130.0)
+    # pyqtgraph links by screen position: same left edge, same seconds per pixel
+    tvb = tr.plot.getViewBox()
+    (x0, x1), _ = tvb.viewRange()
+    assert tvb.screenGeometry().x() == pytest.approx(v.vb.screenGeometry().x(), abs=2)
+    assert x0 == pytest.approx(100.0, abs=0.1)
+    assert (x1 - x0) / tvb.width() == pytest.approx(30.0 / v.vb.width(), rel=5e-3)
+
+
+def test_shortcuts_listed_in_help():
+    from ecgviewer.ui.shortcuts import SHORTCUTS, help_rows
+
+    names = {s.name: s.keys for s in SHORTCUTS}
+    assert names["confirm"] == ("A",) and names["dismiss"] == ("D",) and names["unreview"] == ("U",)
+    assert names["undo"] == ("Ctrl+Z",) and "Ctrl+Y" in names["redo"] and names["calipers"] == ("M",)
+    keys = [k for k, _ in help_rows()]
+    assert "A" in keys and "M" in keys and "Ctrl+E" in keys and "Ctrl+P" in keys
+    all_keys = [k for s in SHORTCUTS for k in s.keys]
+    assert len(all_keys) == len(set(all_keys))  # no key does two things
