@@ -95,3 +95,17 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
         "licence": "model weights: MIT; training data: MIT-BIH, ODC-By 1.0 (attribution in the card)",
     }
     return save_model(G, card, output)
+
+
+def refresh_card_metrics(card: Path, results_dir: Path) -> Path:
+    """Rewrite a card's measured metrics from results/ (the weights and their hash are untouched)."""
+    data = json.loads(card.read_text())
+    recipe = data.get("recipe", {})
+    name = recipe.get("model", "si-beatgan-v2") + ("+rr" if data.get("score", {}).get("rhythm") else "")
+    data["metrics"] = _metrics_from(results_dir, name)
+    data["metrics_recipe_note"] = ("5-fold figures come from models trained with this card's recipe on each fold's "
+                                   "training N beats only (results/*.json)")
+    tmp = card.with_name(card.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(card)
+    return card

@@ -87,6 +87,13 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_card(args: argparse.Namespace) -> int:
+    from trainer.bundle import refresh_card_metrics
+
+    print(f"updated {refresh_card_metrics(Path(args.card), Path(args.results))}")
+    return 0
+
+
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA), help="folder with the MIT-BIH .hea/.dat/.atr files")
     p.add_argument("--cache-dir", help="dataset cache folder (default: the user cache directory)")
@@ -141,6 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--results", default="results")
     x.add_argument("--version", default="2.0.0")
     x.set_defaults(func=cmd_export)
+    c = sub.add_parser("card", help="refresh a model card's metrics from results/*.json")
+    c.add_argument("card", nargs="?", default="resources/models/si-beatgan-v2.json")
+    c.add_argument("--results", default="results")
+    c.set_defaults(func=cmd_card)
     return p
 
 
