@@ -179,12 +179,15 @@ def get_dataset(data_dir: Path, cache_dir: Path | None = None, params: BeatParam
                 rebuild: bool = False) -> tuple[BeatDataset, Path, bool]:
     """The benchmark set from the cache, building it first when needed. Returns (set, path, from_cache)."""
     data_dir = Path(data_dir)
-    path = (cache_dir or default_cache_dir()) / f"mitdb-{cache_key(data_dir, params)}.npz"
+    key = cache_key(data_dir, params)
+    path = (cache_dir or default_cache_dir()) / f"mitdb-{key}.npz"
     if path.is_file() and not rebuild:
-        return load_cached(path), path, True
-    ds = build_dataset(data_dir, params)
-    save_dataset(ds, path)
-    return ds, path, False
+        ds, cached = load_cached(path), True
+    else:
+        ds, cached = build_dataset(data_dir, params), False
+        save_dataset(ds, path)
+    ds.info["cache_key"] = key  # provenance: results name the exact set they were measured on
+    return ds, path, cached
 
 
 def download_mitdb(dest: Path) -> Path:

@@ -179,6 +179,7 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
                 d["folds"].sort(key=lambda f: f["fold"])
                 d["wall_s"] = round(sum(f["wall_s"] for f in d["folds"]), 1)
                 d["hardware"] = hardware()
+                d["dataset"] = ds.info.get("cache_key")
                 d.update(summarise(d["folds"]))
                 _write_json(paths[kind], d)
                 docs[kind] = d
