@@ -9,6 +9,7 @@ is far faster than a DataLoader on 2 CPU cores.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -225,7 +226,8 @@ class Trainer:
             loss_g = rec + cfg.w_adv * adv
             kd = torch.zeros((), device=x.device)
             if self.teacher is not None:
-                xs, _, ms = self.G(views[0], return_maps=True)
+                with frozen_bn_stats(self.G):
+                    xs, _, ms = self.G(views[0], return_maps=True)
                 with torch.no_grad():
                     xt, _, mt = self.teacher(x, return_maps=True)
                 kd = cfg.kd_out * F.mse_loss(xs.float(), xt.float())
@@ -235,8 +237,9 @@ class Trainer:
                     kd = kd + cfg.kd_tick * tick_error_kd((xs.float() - x) ** 2, (xt.float() - x) ** 2, cfg.kd_t)
                 loss_g = loss_g + kd
             if cfg.uses_con and cfg.con_place == "enc":
-                con = nt_xent(self.P(self.G.encoder(views[0]).flatten(1).float()),
-                              self.P(self.G.encoder(views[1]).flatten(1).float()), cfg.con_tau)
+                with frozen_bn_stats(self.G):
+                    z1, z2 = self.G.encoder(views[0]), self.G.encoder(views[1])
+                con = nt_xent(self.P(z1.flatten(1).float()), self.P(z2.flatten(1).float()), cfg.con_tau)
                 loss_g = loss_g + cfg.con_weight * con
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
@@ -396,6 +399,24 @@ class Trainer:
             if self.rank == 0 and threading_main():
                 signal.signal(signal.SIGINT, previous)
         return self.state
+
+
+@contextlib.contextmanager
+def frozen_bn_stats(model: nn.Module):
+    """Forward augmented views in train mode without moving BatchNorm's running statistics.
+
+    The scorer runs in eval mode on clean beats; running statistics polluted by augmented views
+    made a V2 generator's held-out error 7x worse in eval mode than with batch statistics.
+    """
+    bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [m.momentum for m in bns]
+    for m in bns:
+        m.momentum = 0.0
+    try:
+        yield
+    finally:
+        for m, mom in zip(bns, saved):
+            m.momentum = mom
 
 
 def threading_main() -> bool:
