@@ -32,7 +32,7 @@ def test_spec_is_valid_python_and_excludes_the_trainer_and_gpu_stacks():
                  '"PySide6/Qt/translations/*"', "QtWebEngineCore", "QtQuick", "torch/test/*", "nvidia/*"):
         assert name in text, name
     assert "ECGVIEWER_ALLOW_NO_MODEL" in text  # refuses to build without the model by default
-    assert "models/*" in text and "samples/*" in text and "icons/*" in text
+    assert "models/*.json" in text and "models/*.pt" in text and "samples/*" in text and "icons/*" in text
 
 
 def test_shell_scripts_parse():
