@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, Signal
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
 
 from ecgviewer.ui.signal_view import LEAD_SPACING
 
@@ -77,7 +77,6 @@ class Calipers(QObject):
         self.active = False
         self.measurement: Measurement | None = None
         self._p0: QPointF | None = None
-        self._dragging = False
         pen = pg.mkPen(CALIPER_COLOR, width=2)
         self.line = pg.PlotCurveItem(pen=pg.mkPen(CALIPER_COLOR, width=1.5, style=Qt.PenStyle.DashLine))
         self.legs = pg.PlotCurveItem(pen=pen, connect="pairs")
@@ -88,7 +87,8 @@ class Calipers(QObject):
             item.setZValue(40)
             view.plot.addItem(item, ignoreBounds=True)
         self.clear()
-        view.viewport().installEventFilter(self)
+        self._vb_drag = view.vb.mouseDragEvent
+        view.vb.mouseDragEvent = self._drag
 
     def set_active(self, on: bool) -> None:
         on = bool(on)
@@ -128,42 +128,36 @@ class Calipers(QObject):
     def _draw(self, p0: QPointF, p1: QPointF, m: Measurement) -> None:
         x0, y0, x1, y1 = p0.x(), p0.y(), p1.x(), p1.y()
         self.line.setData([x0, x1], [y0, y1])
-        leg = LEAD_SPACING * 0.15
-        self.legs.setData([x0, x0, x1, x1, x0, x1], [y0 - leg, y0 + leg, y1 - leg, y1 + leg,
-                                                      max(y0, y1) + leg, max(y0, y1) + leg])
+        leg = LEAD_SPACING * 0.12
+        # The bracket and read-out go above the points when there is room in view, else below.
+        (_, _), (ylo, yhi) = self.view.vb.viewRange()
+        room = LEAD_SPACING * 0.35
+        above = max(y0, y1) + leg + room < yhi or min(y0, y1) - leg - room < ylo
+        yb = max(y0, y1) + leg if above else min(y0, y1) - leg
+        self.legs.setData([x0, x0, x1, x1, x0, x1], [y0, yb, y1, yb, yb, yb])
         self.ends.setData([x0, x1], [y0, y1])
         self.label.setText(m.text())
-        self.label.setPos((x0 + x1) / 2, max(y0, y1) + leg)
+        self.label.setAnchor((0.5, 1.1) if above else (0.5, -0.1))
+        self.label.setPos((x0 + x1) / 2, yb)
         self.label.show()
 
     # ---- mouse ------------------------------------------------------------------------------
-    def _to_view(self, pos) -> QPointF | None:
-        scene = self.view.mapToScene(pos.toPoint() if hasattr(pos, "toPoint") else pos)
-        if not self.view.vb.sceneBoundingRect().contains(scene):
-            return None
-        return self.view.vb.mapSceneToView(scene)
+    def _drag(self, ev, axis=None) -> None:
+        """Wraps the ViewBox's mouseDragEvent: a left drag measures while active, else pans as before.
 
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
-        if not self.active or self.view.record is None:
-            return False
-        et = event.type()
-        if et == QEvent.Type.MouseButtonPress and event.button() == Qt.MouseButton.LeftButton:
-            p = self._to_view(event.position())
-            if p is None:
-                return False
-            self._p0 = p
-            self._dragging = True
-            self.set_points(p, p)
-            return True
-        if et == QEvent.Type.MouseMove and self._dragging and self._p0 is not None:
-            p = self._to_view(event.position())
-            if p is not None:
-                self.set_points(self._p0, p)
-            return True
-        if et == QEvent.Type.MouseButtonRelease and self._dragging:
-            self._dragging = False
-            return True
-        return False
+        pyqtgraph's scene calls ``item.mouseDragEvent`` as a Python attribute, so this needs no Qt
+        event filter (and no C++ virtual override) on the signal view.
+        """
+        vb = self.view.vb
+        if not self.active or self.view.record is None or ev.button() != Qt.MouseButton.LeftButton:
+            self._vb_drag(ev, axis) if axis is not None else self._vb_drag(ev)
+            return
+        ev.accept()
+        if ev.isStart() or self._p0 is None:
+            self._p0 = vb.mapSceneToView(ev.buttonDownScenePos())
+        self.set_points(self._p0, vb.mapSceneToView(ev.scenePos()))
+        if ev.isFinish():
+            self._p0 = None
 
 
 class Crosshair(QObject):

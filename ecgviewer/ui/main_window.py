@@ -149,7 +149,7 @@ class MainWindow(QMainWindow):
             "heat_less": lambda: v.set_heatmap(opacity=v.heat_opacity - 0.1),
             "next_flag": lambda: self.step_flag(1), "prev_flag": lambda: self.step_flag(-1),
             "threshold": self._focus_threshold, "table": self.table.setFocus,
-            "cancel": self.cancel_scoring, "help_keys": self.show_shortcuts, "about": self.show_about,
+            "cancel": lambda: self.review.leave_note() or self.cancel_scoring(), "help_keys": self.show_shortcuts, "about": self.show_about,
             "confirm": lambda: self.review.mark(ReviewState.CONFIRMED),
             "dismiss": lambda: self.review.mark(ReviewState.DISMISSED),
             "unreview": lambda: self.review.mark(ReviewState.UNREVIEWED),
@@ -168,13 +168,7 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             self.actions[sc.name] = act
         self.actions["heatmap"].setChecked(True)
-        stack = self.review.undo_stack
-        for name, can, text, prefix in (("undo", stack.canUndoChanged, stack.undoTextChanged, "Undo"),
-                                        ("redo", stack.canRedoChanged, stack.redoTextChanged, "Redo")):
-            act = self.actions[name]
-            act.setEnabled(False)
-            can.connect(act.setEnabled)
-            text.connect(lambda t, a=act, p=prefix: a.setText(f"&{p} {t}".strip()))
+        self.review.sync_undo_actions()
 
     def _build_menus(self) -> None:
         a = self.actions

@@ -244,29 +244,6 @@ class ReviewPanel(QWidget):
         color = STATE_COLORS.get(state, "#303030")
         self.state.setText(f"<b style='color:{color}'>{state.label}</b>")
 
-    def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().keyPressEvent(event)
-
-
-class NoteEdit(QObject):
-    """Esc in the note field: drop the edit and give the keys back to the window."""
-
-    def __init__(self, controller) -> None:
-        super().__init__(controller)
-        self.c = controller
-
-    def eventFilter(self, obj, event) -> bool:  # noqa: N802 - Qt API
-        from PySide6.QtCore import QEvent
-
-        if event.type() == QEvent.Type.ShortcutOverride and event.key() == Qt.Key.Key_Escape:
-            event.accept()  # our Esc, not the window's "cancel scoring"
-            return True
-        if event.type() == QEvent.Type.KeyPress and event.key() == Qt.Key.Key_Escape:
-            self.c.show_beat()
-            self.c.w.signal_view.setFocus()
-            return True
-        return False
-
 
 def show_mismatch(parent, text: str, details: str, on_apply) -> QMessageBox:
     """A window-modal, non-blocking warning: the review file is not applied unless the user asks."""
@@ -302,8 +279,6 @@ class ReviewController(QObject):
         self.panel.clear.clicked.connect(lambda: self.mark(ReviewState.UNREVIEWED))
         self.panel.note.returnPressed.connect(self.commit_note)
         self.panel.apply_button.clicked.connect(self.apply_pending)
-        self._note_filter = NoteEdit(self)
-        self.panel.note.installEventFilter(self._note_filter)
         self.metrics = MetricsPanel(window)
 
         dock = QDockWidget("Review", window)
@@ -331,6 +306,7 @@ class ReviewController(QObject):
     def record_opened(self, record) -> None:
         self.store = None
         self.undo_stack.clear()
+        self.sync_undo_actions()
         self._beat_index = {}
         self.marks.clear()
         self.calipers.clear()
@@ -349,6 +325,7 @@ class ReviewController(QObject):
         w = self.w
         record = w.record
         self.undo_stack.clear()
+        self.sync_undo_actions()
         self._beat_index = {int(s): i for i, s in enumerate(np.asarray(beats.sample))}
         self.metrics.set_data(record, beats.sample, np.asarray(result.score), w.threshold)
         self.metrics_dock.setWindowTitle("Flag metrics" if self.metrics.metrics is not None
@@ -425,11 +402,13 @@ class ReviewController(QObject):
         try:
             self.undo_stack.push(cmd)
         except OSError as e:
+            self.sync_undo_actions()
             from ecgviewer.ui import dialogs
 
             dialogs.show_error(self.w, "Cannot save the review", f"{self.store.save_path}: {e}")
             self._refresh_all()
             return False
+        self.sync_undo_actions()
         return True
 
     def mark(self, state: ReviewState) -> None:
@@ -459,11 +438,36 @@ class ReviewController(QObject):
             self._push(SetNote(self.store, s, text))
         self.w.signal_view.setFocus()
 
+    def leave_note(self) -> bool:
+        """Esc while the note field has focus: drop the edit, give the keys back; False otherwise."""
+        if not self.panel.note.hasFocus():
+            return False
+        self.panel.note.clearFocus()
+        self.show_beat()
+        self.w.signal_view.setFocus()
+        return True
+
     def undo(self) -> None:
         self.undo_stack.undo()
+        self.sync_undo_actions()
 
     def redo(self) -> None:
         self.undo_stack.redo()
+        self.sync_undo_actions()
+
+    def sync_undo_actions(self) -> None:
+        """Edit > Undo / Redo enabled state and text.
+
+        Set by hand after each stack operation rather than from the stack's signals: QUndoStack
+        emits them from its destructor too, into Python slots of half-destroyed objects, which
+        crashes PySide 6.12 at interpreter exit (bool_dealloc / none_dealloc).
+        """
+        st, acts = self.undo_stack, getattr(self.w, "actions", {})
+        for name, can, text in (("undo", st.canUndo(), st.undoText()), ("redo", st.canRedo(), st.redoText())):
+            act = acts.get(name)
+            if act is not None:
+                act.setEnabled(can)
+                act.setText(f"&{name.capitalize()} {text}".strip())
 
     # ---- following the store ----------------------------------------------------------------
     def _store_changed(self, samples: list[int]) -> None:
