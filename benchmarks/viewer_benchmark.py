@@ -207,4 +207,9 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # PySide6 6.12 / Python 3.11 can abort while collecting Qt wrappers at interpreter exit
+    # ("none_dealloc: deallocating None") after all results are printed: skip finalisation.
+    os._exit(rc)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QGraphicsItem
 
 from ecgviewer.ui.paper import TimeAxis
 from ecgviewer.ui.pyramid import MinMaxPyramid
@@ -33,6 +34,10 @@ class Overview(pg.PlotWidget):
         self.curve.setZValue(5)
         for item in (self.curve, self.flags, self.region):
             self.addItem(item)
+        # The envelope and the flag ticks change only with the record/threshold (or a resize), but every
+        # pan moves the region over them and repaints them: keep them as pixmaps (redrawn when they change).
+        for item in (self.curve, self.flags):
+            item.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.region.sigRegionChanged.connect(self._region_dragged)
         self.scene().sigMouseClicked.connect(self._clicked)
         self._updating = False

@@ -14,7 +14,7 @@ from PySide6.QtGui import QGuiApplication
 
 from ecgviewer.core.record import Record
 from ecgviewer.ui.paper import MM_MV, MM_S, PAPER, PaperGrid, TimeAxis
-from ecgviewer.ui.pyramid import MinMaxPyramid
+from ecgviewer.ui.pyramid import MinMaxPyramid, flag_columns
 
 LEAD_SPACING = 3.0  # mV between stacked leads at gain 1
 MAX_LABELS = 100  # annotation symbols drawn only when at most this many are in view
@@ -32,6 +32,9 @@ def heat_lut() -> np.ndarray:
     lut[:, 2] = 0
     lut[:, 3] = (255 * np.clip(t * 1.4, 0, 1)).astype(np.ubyte)
     return lut
+
+
+FLAG_LUT = np.array([[0, 0, 0, 0], [0xd0, 0, 0, 255]], np.ubyte)
 
 
 def column_max(col: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +73,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         self._ann_t = np.zeros(0)
         self._ann_sym = np.zeros(0, str)
         self._pending = False
+        self._draws = 0
         self._in_calibration = False
 
         self.plot = self.addPlot(row=0, col=0, axisItems={"bottom": TimeAxis("bottom")})
@@ -97,12 +101,17 @@ class SignalView(pg.GraphicsLayoutWidget):
         self.curves: list[pg.PlotCurveItem] = []
         self.heat_items: dict[int, pg.ImageItem] = {}
         self.flag_ticks = pg.PlotCurveItem(pen=pg.mkPen("#d00000", width=3), connect="pairs")
+        # many flags in view (coarse zoom): one row image, a red column per flagged pixel column
+        # (a width-3 pen stroke per beat costs ~3 ms for the 3 k flags of a day)
+        self.flag_band = pg.ImageItem(axisOrder="row-major")
+        self.flag_band.setLookupTable(FLAG_LUT)
+        self.flag_band.hide()
         self.flag_marks = pg.ScatterPlotItem(size=11, pen=pg.mkPen("#d00000", width=2), brush=None, symbol="o")
         self.selection = pg.LinearRegionItem(movable=False, brush=pg.mkBrush(60, 120, 255, 40),
                                              pen=pg.mkPen(60, 120, 255, 160))
         self.selection.setZValue(-50)
         self.selection.hide()
-        for item in (self.flag_ticks, self.flag_marks, self.selection):
+        for item in (self.flag_ticks, self.flag_band, self.flag_marks, self.selection):
             self.plot.addItem(item, ignoreBounds=True)
         self.labels: list[pg.TextItem] = []
 
@@ -121,7 +130,9 @@ class SignalView(pg.GraphicsLayoutWidget):
         self.score_sel.hide()
         self.score_plot.addItem(self.score_sel)
 
-        self.vb.sigXRangeChanged.connect(self._schedule)
+        # A pan/zoom redraws at once, not on the next event-loop turn: otherwise the view is painted
+        # twice per frame (stale curves first, then the redrawn ones) at every zoom level.
+        self.vb.sigXRangeChanged.connect(self._range_changed)
         self.vb.sigResized.connect(self._resized)
 
     # ---- data -------------------------------------------------------------------------------
@@ -349,7 +360,19 @@ class SignalView(pg.GraphicsLayoutWidget):
         """Coalesce several changes in one event-loop turn into one redraw."""
         if not self._pending:
             self._pending = True
-            QTimer.singleShot(0, self.refresh)
+            QTimer.singleShot(0, self._deferred_refresh)
+
+    def _deferred_refresh(self) -> None:
+        if self._pending:  # not already drawn by a range change since
+            self.refresh()
+
+    def _range_changed(self, *args) -> None:
+        self.refresh()
+        # Apply the new range to the view boxes now (pyqtgraph defers it to the paint, and the updates
+        # that causes inside the paint are queued as a second repaint of the whole plot).
+        scene = self.scene()
+        if scene is not None:
+            scene.prepareForPaint()
 
     def refresh(self) -> None:
         """Redraw everything that depends on the visible range. Cheap: O(pixels + beats in view)."""
@@ -360,7 +383,11 @@ class SignalView(pg.GraphicsLayoutWidget):
             mm = self.px_per_mm()
             t0, t1 = self.visible_range()
             if abs((t1 - t0) - min(self.vb.width() / mm * MM_S, self.record.duration)) > 1e-3 * (t1 - t0):
+                drawn = self._draws
                 self._apply_calibration()
+                if self._draws != drawn:  # the range change redrew already
+                    return
+        self._draws += 1
         t0, t1 = self.visible_range()
         n_px = max(int(self.vb.width()), 100)
         for c, (curve, pyr) in enumerate(zip(self.curves, self.pyramids)):
@@ -396,6 +423,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         if self._scores is None or not len(self._beat_t):
             for item in (self.flag_ticks, self.flag_marks, self.score_low, self.score_high):
                 item.setData([], [])
+            self.flag_band.hide()
             return
         i0, i1 = self._in_view(self._beat_t, t0, t1)
         t = self._beat_t[i0:i1]
@@ -404,7 +432,15 @@ class SignalView(pg.GraphicsLayoutWidget):
         ft = t[flagged]
         c0 = self._beat_leads[0] if self._beat_leads else 0
         top = self.offset(c0) + LEAD_SPACING * 0.40
-        self.flag_ticks.setData(np.repeat(ft, 2), np.tile([top, top - LEAD_SPACING * 0.12], len(ft)))
+        tick = LEAD_SPACING * 0.12
+        if len(ft) <= MAX_MARKERS:  # few: one stroke per flagged beat
+            self.flag_ticks.setData(np.repeat(ft, 2), np.tile([top, top - tick], len(ft)))
+            self.flag_band.hide()
+        else:  # many: the same ticks as pixel columns of one image (3 px wide, like the pen)
+            self.flag_ticks.setData([], [])
+            self.flag_band.setImage(flag_columns(ft, t0, t1, n_px)[None, :], levels=(0, 1), autoLevels=False)
+            self.flag_band.setRect(QRectF(t0, top - tick, t1 - t0, tick))
+            self.flag_band.show()
         if 0 < len(ft) <= MAX_MARKERS:
             samples = self._beat_sample[i0:i1][flagged]
             yv = self.pyramids[c0].signal[samples]
