@@ -23,7 +23,7 @@ def _command(d: dict) -> str:
             if k in {f.name for f in fields(TrainConfig)} and k != "model" and v != default.get(k)]
     name = d["model"].removesuffix("+rr")
     extra = f" --name {name}" if name != recipe.get("model") else ""
-    return (f"python -m trainer evaluate --model {recipe.get('model')} --split {d['split']}{extra} "
+    return (f"python -m trainer evaluate --data-dir DIR --model {recipe.get('model')} --split {d['split']}{extra} "
             + " ".join(opts)).strip()
 
 
@@ -49,8 +49,8 @@ def write_report(results_dir: Path, output: Path) -> Path:
             continue
         title = "Intra-patient (BeatGAN 5-fold)" if split == "intra" else "Inter-patient (DS1 -> DS2)"
         lines += [f"## {title}", "",
-                  "| model | folds | AUC | AP | S | V | F | Q | Sens@99 / Spec | train s/fold | score beats/s | hardware |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| model | folds | AUC | AP | S | V | F | Q | Sens@99 / Spec | epochs x beats | train s/fold | score beats/s | hardware |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for d in rows:
             f = d["folds"]
             by = d.get("auc_by_class", {})
@@ -60,9 +60,14 @@ def write_report(results_dir: Path, output: Path) -> Path:
             op = f"{sum(sens) / len(sens):.3f} / {sum(spec) / len(spec):.3f}" if sens else ""
             train_s = sum(x.get("train_s", 0) for x in f) / len(f)
             speed = sum(x.get("score_beats_per_s", 0) for x in f) / len(f)
+            r = d.get("recipe", {})
+            budget = f"{r.get('epochs')} x {r.get('samples_per_epoch') or 'all'} (w{r.get('width')})"
             lines.append(f"| {d['model']} | {len(f)} | {_pm(d, 'auc')} | {_pm(d, 'ap')} | " + " | ".join(cls)
-                         + f" | {op} | {train_s:.0f} | {speed:.0f} | {d.get('hardware', '')} |")
+                         + f" | {op} | {budget} | {train_s:.0f} | {speed:.0f} | {d.get('hardware', '')} |")
         lines.append("")
+    notes = results_dir / "NOTES.md"
+    if notes.is_file():
+        lines += [notes.read_text().rstrip(), ""]
     lines += ["## Commands", "", "Each row, rerun (results are resumed per fold; delete the JSON to start over):", ""]
     for d in docs:
         lines.append(f"- `{d['model']}` ({d['split']}): `{_command(d)}`")
