@@ -139,7 +139,10 @@ class Calipers(QObject):
         self.label.setText(m.text())
         self.label.setAnchor((0.5, 1.1) if above else (0.5, -0.1))
         self.label.setPos((x0 + x1) / 2, yb)
-        self.label.show()
+        # setVisible (not show) runs TextItem's own override; force the transform, since a label
+        # never painted yet has no view transform and would be culled off-screen.
+        self.label.setVisible(True)
+        self.label.updateTransform(force=True)
 
     # ---- mouse ------------------------------------------------------------------------------
     def _drag(self, ev, axis=None) -> None:

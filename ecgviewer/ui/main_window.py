@@ -4,6 +4,8 @@ API for later features (review marks, calipers, PDF export): ``open_record(path)
 ``set_record(record)``, ``record``, ``beats``, ``result``, ``threshold``/``set_threshold``,
 ``selected_beat``/``select_beat(i)``, the ``beatSelected(int)``, ``recordOpened(object)`` and
 ``scoringDone(bool)`` signals, ``actions[name]`` and ``signal_view`` (``center_on(time_s)``).
+Review marks, undo, calipers, crosshair, flag metrics and exports live in ``review``
+(ecgviewer/ui/review_panel.py ReviewController); the HR/RR trend is ``rr_trend``.
 """
 
 from __future__ import annotations

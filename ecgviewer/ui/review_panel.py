@@ -174,6 +174,10 @@ class ReviewMarks:
             return
         sig = v.record.signal[self.samples[i0:i1], self.lead]
         y = v.offset(self.lead) + v.gain * np.nan_to_num(sig)
+        # a tall R wave may run off the view: keep its mark on the edge rather than lose it
+        (_, _), (ylo, yhi) = v.vb.viewRange()
+        pad = 0.04 * (yhi - ylo)
+        y = np.clip(y, ylo + pad, yhi - pad)
         spots = []
         for t, yy, s in zip(self.times[i0:i1], y, self.states[i0:i1]):
             color = STATE_COLORS.get(ReviewState(int(s)))
