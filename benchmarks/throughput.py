@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
@@ -20,6 +19,7 @@ import torch
 
 from ecgviewer.core.models import Generator, NetConfig
 from ecgviewer.core.scoring import reconstruct
+from trainer.evaluate import hardware
 from trainer.train import TrainConfig, Trainer
 
 
@@ -65,7 +65,7 @@ def main() -> None:
     if dev == "cuda":
         rows["train: full width (w32, batch 256, bf16)"] = TrainConfig(batch=256, width=32, device=dev, amp=True)
         rows["train: full width (w32, batch 1024, bf16)"] = TrainConfig(batch=1024, width=32, device=dev, amp=True)
-    out = {"device": torch.cuda.get_device_name(0) if dev == "cuda" else platform.processor() or "cpu",
+    out = {"device": torch.cuda.get_device_name(0) if dev == "cuda" else hardware(),
            "threads": torch.get_num_threads(), "torch": torch.__version__}
     for name, cfg in rows.items():
         out[name] = round(train_rate(cfg, args.seconds), 1)

@@ -65,6 +65,19 @@ def write_report(results_dir: Path, output: Path) -> Path:
             lines.append(f"| {d['model']} | {len(f)} | {_pm(d, 'auc')} | {_pm(d, 'ap')} | " + " | ".join(cls)
                          + f" | {op} | {budget} | {train_s:.0f} | {speed:.0f} | {d.get('hardware', '')} |")
         lines.append("")
+    bench = sorted(results_dir.glob("throughput-*.json"))
+    if bench:
+        runs = [json.loads(b.read_text()) for b in bench]
+        keys = [k for k in runs[0] if k.startswith(("train:", "score:"))]
+        lines += ["## Throughput", "",
+                  "`python benchmarks/throughput.py --device cpu|cuda --json results/throughput-NAME.json`: "
+                  "samples/s (training steps, D + G) and beats/s (scoring); each file is one run, the "
+                  "reference configuration measured beside the recipes in that same run.", "",
+                  "| measure | " + " | ".join(f"{r['device']} ({r.get('threads')} threads, torch {r.get('torch')})" for r in runs) + " |",
+                  "|---|" + "---|" * len(runs)]
+        for k in keys:
+            lines.append(f"| {k} | " + " | ".join(f"{r[k]:,.0f}" if k in r else "" for r in runs) + " |")
+        lines.append("")
     notes = results_dir / "NOTES.md"
     if notes.is_file():
         lines += [notes.read_text().rstrip(), ""]
