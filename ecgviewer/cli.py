@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.self_test:
             from ecgviewer.selftest import run_self_test
 
-            return run_self_test()
+            return run_self_test(screenshot=args.screenshot)
         from ecgviewer.ui.app import run_gui
 
         return run_gui(args.record, screenshot=args.screenshot)

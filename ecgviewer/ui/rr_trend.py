@@ -52,7 +52,7 @@ class RRTrend(pg.GraphicsLayoutWidget):
             p.getAxis(name).setPen(pg.mkPen("#804040"))
             p.getAxis(name).setTextPen(pg.mkPen("#402020"))
         p.getViewBox().setMouseEnabled(x=True, y=False)
-        p.showGrid(y=True, alpha=0.25)
+        # no y grid: it made both axes repaint the whole strip on every pan (docs/viewer.md)
         self.curve = p.plot(pen=pg.mkPen("#006040", width=1), symbol="o", symbolSize=3,
                             symbolPen=None, symbolBrush=pg.mkBrush("#006040"))
         self.curve.setClipToView(True)
