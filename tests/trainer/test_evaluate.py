@@ -136,6 +136,6 @@ def test_changed_recipe_retrains(ds, small_cfg, tmp_path, monkeypatch):
     steps: list[int] = []
     real = ev.Trainer.train_step
     monkeypatch.setattr(ev.Trainer, "train_step", lambda self, xb: (steps.append(1), real(self, xb))[1])
-    ev.evaluate(ds, replace(cfg, lr=1e-3), "intra", tmp_path / "r", tmp_path / "runs", name="x", folds=[0],
+    ev.evaluate(ds, replace(cfg, lr=cfg.lr * 2), "intra", tmp_path / "r", tmp_path / "runs", name="x", folds=[0],
                 log=lambda *_: None, progress=False)
     assert steps, "the new recipe was never trained: its results are the old recipe's model"
