@@ -29,20 +29,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from trainer.evaluate import cpu_model  # noqa: E402
+
 from ecgviewer.core.beats import extract_beats  # noqa: E402
 from ecgviewer.core.record import load_record  # noqa: E402
 
 TARGETS = {"build": 60.0, "annotated": 0.3, "detected": 1.3}
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def usable_cpus() -> int:

@@ -30,6 +30,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from trainer.evaluate import cpu_model  # noqa: E402
+
 from wfdb.processing import compare_annotations  # noqa: E402
 
 from ecgviewer.core.qrs import DETECTOR_VERSION, detect_qrs  # noqa: E402
@@ -142,14 +144,6 @@ def time_24h(data_dir: Path, names: list[str]) -> tuple[float, int, int, float]:
     return time.perf_counter() - t0, sig.shape[0], beats.size, fs
 
 
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def gross(results: list[Result], vf: bool = False) -> tuple[int, int, int, float, float]:
