@@ -175,7 +175,8 @@ def main() -> int:
     res = frame_times(app, view, view.set_window, widths, day.duration, args.frames, None)
     print(f"pan/zoom frames, viewer (set range + event loop: redraw + paint {view.width()}x{view.height()} px), ms:")
     for w, ts in res.items():
-        print(f"  window {w:>8.0f} s: median {np.median(ts):6.1f}  max {np.max(ts):6.1f}")
+        print(f"  window {w:>8.0f} s: median {np.median(ts):6.1f}  p95 {np.percentile(ts, 95):6.1f}"
+              f"  max {np.max(ts):6.1f}")
     worst = max(np.max(ts) for ts in res.values())
     print(f"  worst frame {worst:.1f} ms, {len(beats)} beats, {int((result.score >= win.threshold).sum())} flagged")
     print(f"RSS after viewer {rss_mb():.0f} MB, peak {rss_mb('VmHWM'):.0f} MB")

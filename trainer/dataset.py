@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -160,13 +161,22 @@ def build_dataset(data_dir: Path, params: BeatParams = BeatParams(n_leads=2), wo
 
 
 def save_dataset(ds: BeatDataset, path: Path) -> None:
-    """Write the cache atomically (a killed build never leaves a half file under the final name)."""
+    """Write the cache atomically (a killed build never leaves a half file under the final name).
+
+    The temporary name is unique per writer: two processes building the same cache at once (two
+    training runs started together) each write their own file and the last rename wins.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        np.savez_compressed(f, x=ds.x, cls=ds.cls, record=ds.record, sample=ds.sample, rr_pre=ds.rr_pre,
-                            rr_post=ds.rr_post, rr_local=ds.rr_local, info=np.array(json.dumps(ds.info)))
-    os.replace(tmp, path)
+    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            np.savez_compressed(f, x=ds.x, cls=ds.cls, record=ds.record, sample=ds.sample, rr_pre=ds.rr_pre,
+                                rr_post=ds.rr_post, rr_local=ds.rr_local, info=np.array(json.dumps(ds.info)))
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def load_cached(path: Path) -> BeatDataset:

@@ -7,7 +7,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QGraphicsItem
 
-from ecgviewer.ui.paper import TimeAxis
+from ecgviewer.ui.paper import TimeAxis, cache_axes
 from ecgviewer.ui.pyramid import MinMaxPyramid
 
 
@@ -25,6 +25,7 @@ class Overview(pg.PlotWidget):
         self.getAxis("left").setWidth(64)
         self.getAxis("left").setStyle(showValues=False)
         self.getAxis("left").setTicks([[], []])
+        cache_axes(self.getAxis("left"), self.getAxis("bottom"))
         vb = self.getViewBox()
         vb.setMouseEnabled(x=False, y=False)
         self.curve = pg.PlotCurveItem(pen=pg.mkPen("#606060"), connect="finite", skipFiniteCheck=True)

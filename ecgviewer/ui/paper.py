@@ -12,6 +12,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QLineF, QRectF
 from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import QGraphicsItem
 
 PAPER = QColor("#fff4f4")
 MINOR = QColor("#f9dada")
@@ -82,3 +83,14 @@ class PaperGrid(pg.GraphicsObject):
                 lines += [QLineF(r.left(), y, r.right(), y) for y in ys]
             if lines:
                 p.drawLines(lines)
+
+
+def cache_axes(*axes: pg.AxisItem) -> None:
+    """Blit axes whose range a pan does not change from a pixmap instead of replaying them.
+
+    A pan repaints every axis that the moving items overlap (~10 axis paints per frame); an axis
+    whose range is unchanged then only copies its cached pixmap. ``AxisItem.update()`` on a range
+    or style change invalidates the cache, so the ticks stay right.
+    """
+    for axis in axes:
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from ecgviewer.ui.paper import PAPER
+from ecgviewer.ui.paper import PAPER, cache_axes
 
 AXIS_WIDTH = 64  # as the signal view's left axes
 
@@ -52,6 +52,7 @@ class RRTrend(pg.GraphicsLayoutWidget):
             p.getAxis(name).setPen(pg.mkPen("#804040"))
             p.getAxis(name).setTextPen(pg.mkPen("#402020"))
         p.getViewBox().setMouseEnabled(x=True, y=False)
+        cache_axes(p.getAxis("left"), p.getAxis("right"))
         # no y grid: it made both axes repaint the whole strip on every pan (docs/viewer.md)
         self.curve = p.plot(pen=pg.mkPen("#006040", width=1), symbol="o", symbolSize=3,
                             symbolPen=None, symbolBrush=pg.mkBrush("#006040"))

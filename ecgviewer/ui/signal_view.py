@@ -13,8 +13,9 @@ from PySide6.QtCore import QRectF, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 
 from ecgviewer.core.record import Record
-from ecgviewer.ui.paper import MM_MV, MM_S, PAPER, PaperGrid, TimeAxis
+from ecgviewer.ui.paper import MM_MV, MM_S, PAPER, PaperGrid, TimeAxis, cache_axes
 from ecgviewer.ui.pyramid import MinMaxPyramid, flag_columns
+from ecgviewer.ui.symbols import SymbolRow
 
 LEAD_SPACING = 3.0  # mV between stacked leads at gain 1
 MAX_LABELS = 100  # annotation symbols drawn only when at most this many are in view
@@ -90,6 +91,7 @@ class SignalView(pg.GraphicsLayoutWidget):
                 p.getAxis(name).setPen(pg.mkPen("#804040"))
                 p.getAxis(name).setTextPen(pg.mkPen("#402020"))
         self.plot.getAxis("bottom").setStyle(showValues=False)
+        cache_axes(self.plot.getAxis("left"), self.score_plot.getAxis("left"))
         self.vb.setMouseEnabled(x=True, y=False)
         self.score_plot.getViewBox().setMouseEnabled(x=True, y=False)
         self.score_plot.setLabel("left", "score")
@@ -113,7 +115,8 @@ class SignalView(pg.GraphicsLayoutWidget):
         self.selection.hide()
         for item in (self.flag_ticks, self.flag_band, self.flag_marks, self.selection):
             self.plot.addItem(item, ignoreBounds=True)
-        self.labels: list[pg.TextItem] = []
+        self.labels = SymbolRow("#203080")
+        self.plot.addItem(self.labels, ignoreBounds=True)
 
         self.score_low = pg.PlotCurveItem(pen=pg.mkPen("#707070", width=1), connect="pairs")
         self.score_high = pg.PlotCurveItem(pen=pg.mkPen("#d00000", width=2), connect="pairs")
@@ -403,21 +406,10 @@ class SignalView(pg.GraphicsLayoutWidget):
 
     def _draw_labels(self, t0: float, t1: float) -> None:
         i0, i1 = self._in_view(self._ann_t, t0, t1, 0.0)
-        show = i1 - i0 if i1 - i0 <= MAX_LABELS else 0
-        while len(self.labels) < show:
-            item = pg.TextItem(color="#203080", anchor=(0.5, 0.0))
-            self.plot.addItem(item, ignoreBounds=True)
-            self.labels.append(item)
+        if i1 - i0 > MAX_LABELS:  # too many to read: none
+            i1 = i0
         y = self.offset(0) + LEAD_SPACING * 0.49
-        for k, item in enumerate(self.labels):
-            if k < show:
-                text = str(self._ann_sym[i0 + k])
-                if item.textItem.toPlainText() != text:  # setText re-lays out the text: skip when unchanged
-                    item.setText(text)
-                item.setPos(float(self._ann_t[i0 + k]), y)
-                item.show()
-            else:
-                item.hide()
+        self.labels.set_symbols(self._ann_t[i0:i1], list(self._ann_sym[i0:i1]), y)
 
     def _draw_flags(self, t0: float, t1: float, n_px: int) -> None:
         if self._scores is None or not len(self._beat_t):

@@ -174,6 +174,25 @@ def test_cache_is_compressed_and_found_again(built, mitdb, tmp_path, monkeypatch
     assert cached and path == target
 
 
+def test_two_writers_of_one_cache_both_succeed(built, tmp_path):
+    """Two training runs started together both build the cache: neither may fail on the rename."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from trainer.dataset import load_cached, save_dataset
+
+    part = built.ds.x[:2000]
+    small = types.SimpleNamespace(x=part, cls=built.ds.cls[:2000], record=built.ds.record[:2000],
+                                  sample=built.ds.sample[:2000], rr_pre=built.ds.rr_pre[:2000],
+                                  rr_post=built.ds.rr_post[:2000], rr_local=built.ds.rr_local[:2000],
+                                  info=dict(built.ds.info))
+    target = tmp_path / "cache.npz"
+    with ThreadPoolExecutor(4) as pool:
+        for f in [pool.submit(save_dataset, small, target) for _ in range(4)]:
+            f.result()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cache.npz"]  # no temporary file left
+    np.testing.assert_array_equal(load_cached(target).x, part)
+
+
 def test_cache_key_follows_inputs_and_parameters(built, mitdb, tmp_path):
     farm = tmp_path / "mitdb"
     farm.mkdir()
