@@ -72,13 +72,13 @@ class NoNetwork:
             setattr(socket, k, v)
 
 
-def _versions() -> dict[str, str]:
+def _versions(backend: str) -> dict[str, str]:
     import numpy
-    import torch
 
-    out = {"ecgviewer": __version__, "python": platform.python_version(), "numpy": numpy.__version__,
-           "torch": torch.__version__}
-    for mod in ("scipy", "wfdb", "PySide6", "pyqtgraph"):
+    out = {"ecgviewer": __version__, "python": platform.python_version(), "numpy": numpy.__version__}
+    # the backend that runs the model must import; the other one is normally absent (installer: no torch)
+    runtime = "torch" if backend == "torch" else "onnxruntime"
+    for mod in (runtime, "scipy", "wfdb", "PySide6", "pyqtgraph"):
         try:
             out[mod] = __import__(mod).__version__
         except Exception as e:  # noqa: BLE001 - reported, and a missing viewer module fails below
@@ -101,21 +101,25 @@ def _model_path() -> Path:
 
 def _checks(out: Callable[[str], None]) -> dict:
     import numpy as np
-    import torch
 
     from ecgviewer.cli import sample_record_path
     from ecgviewer.core.errors import ModelError, RecordError
+    from ecgviewer.core.inference import default_backend
 
     report: dict = {}
     t0 = time.perf_counter()
-    versions = _versions()
+    try:
+        backend = default_backend()
+    except ModelError as e:
+        raise SelfTestError(f"model runtime: {e}") from None
+    versions = _versions(backend)
     out("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
     missing = [k for k, v in versions.items() if v.startswith("MISSING")]
     if missing:
         raise SelfTestError(f"cannot import {', '.join(missing)}")
     out(f"platform: {platform.system()} {platform.machine()}, "
         f"{'packaged (frozen)' if getattr(sys, 'frozen', False) else 'Python ' + sys.executable}, "
-        f"torch threads {torch.get_num_threads()}")
+        f"model backend {backend}")
     report["import_s"] = time.perf_counter() - t0
 
     from ecgviewer.core.record import load_record
@@ -129,8 +133,8 @@ def _checks(out: Callable[[str], None]) -> dict:
         raise SelfTestError(f"model: {e}") from None
     report["model_s"] = time.perf_counter() - t
     card = scorer.model.card
-    sha = (card.get("weights") or {}).get("sha256", "")
-    out(f"model: {scorer.name} ({path.name}), weights SHA-256 {sha[:16]}... verified, "
+    sha = (card.get("onnx" if scorer.backend == "onnx" else "weights") or {}).get("sha256", "")
+    out(f"model: {scorer.name} ({path.name}, {scorer.backend}), weights SHA-256 {sha[:16]}... verified, "
         f"threshold {scorer.threshold:.4g}, loaded in {report['model_s']:.2f} s")
 
     sample = sample_record_path()

@@ -71,7 +71,7 @@ def test_self_test_with_model_from_env_passes(dev_model):
     lines = proc.stdout.splitlines()
     assert lines[0].startswith("ecgviewer self-test")
     assert lines[1].startswith("versions: ecgviewer ")
-    assert any(ln.startswith("model: dev 0 (dev.json), weights SHA-256 ") and "verified" in ln for ln in lines)
+    assert any(ln.startswith("model: dev 0 (dev.json, torch), weights SHA-256 ") and "verified" in ln for ln in lines)
     assert any(ln.startswith("sample: record 119, 360 Hz, ") for ln in lines)
     scored = next(ln for ln in lines if ln.startswith("scored: "))
     assert "beats/s" in scored and "sensitivity" in scored

@@ -94,7 +94,7 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
         "metrics": _metrics_from(results_dir, name),
         "licence": "model weights: MIT; training data: MIT-BIH, ODC-By 1.0 (attribution in the card)",
     }
-    return save_model(G, card, output)
+    return save_model(G, card, output, onnx=True)
 
 
 def refresh_card_metrics(card: Path, results_dir: Path) -> Path:

@@ -94,6 +94,22 @@ def cmd_card(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_onnx(args: argparse.Namespace) -> int:
+    from ecgviewer.core.errors import ModelError
+    from ecgviewer.core.modelfile import add_onnx
+
+    try:
+        path = add_onnx(Path(args.card), opset=args.opset)
+    except ModelError as e:
+        print(f"trainer: error: {e}", file=sys.stderr)
+        return 2
+    except ImportError as e:
+        print(f"trainer: error: {e} (the export needs the onnx package: pip install -e '.[trainer]')", file=sys.stderr)
+        return 2
+    print(f"wrote {path} and listed it in {args.card}")
+    return 0
+
+
 def _data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data-dir", default=str(DEFAULT_DATA), help="folder with the MIT-BIH .hea/.dat/.atr files")
     p.add_argument("--cache-dir", help="dataset cache folder (default: the user cache directory)")
@@ -152,6 +168,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("card", nargs="?", default="resources/models/si-beatgan-v2.json")
     c.add_argument("--results", default="results")
     c.set_defaults(func=cmd_card)
+    o = sub.add_parser("onnx", help="export a model's generator to ONNX (for the packaged viewer) and list it in its card")
+    o.add_argument("card", nargs="?", default="resources/models/si-beatgan-v2.json")
+    o.add_argument("--opset", type=int, default=17)
+    o.set_defaults(func=cmd_onnx)
     return p
 
 

@@ -8,25 +8,12 @@ feature-matching loss (and, in SI-BeatGAN V2, the contrastive head).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import torch
 from torch import nn
 
-from ecgviewer.core.beats import WINDOW
+from ecgviewer.core.netconfig import NetConfig
 
-
-@dataclass(frozen=True)
-class NetConfig:
-    """Architecture of one model; stored in every checkpoint and model card."""
-
-    n_leads: int = 1
-    width: int = 32  # BeatGAN's ndf = ngf = 32
-    latent: int = 50  # BeatGAN's nz
-    window: int = WINDOW
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+__all__ = ["NetConfig", "Encoder", "Decoder", "Generator", "Discriminator"]
 
 
 def _down(cin: int, cout: int, bn: bool = True) -> list[nn.Module]:

@@ -10,7 +10,6 @@ import os
 from collections.abc import Callable
 
 import numpy as np
-import torch
 
 from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
 from ecgviewer.core.classes import ANOMALY_CLASSES
@@ -26,9 +25,17 @@ class Scorer:
         self.model = model
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None) -> Scorer:
-        """The model at ``path``, or the bundled SI-BeatGAN V2 when None."""
-        return cls(load_model(path if path is not None else bundled_model_path()))
+    def load(cls, path: str | os.PathLike[str] | None = None, backend: str | None = None) -> Scorer:
+        """The model at ``path``, or the bundled SI-BeatGAN V2 when None.
+
+        ``backend``: "torch" or "onnx"; None picks ``$ECGVIEWER_BACKEND``, else torch when installed.
+        """
+        return cls(load_model(path if path is not None else bundled_model_path(), backend=backend))
+
+    @property
+    def backend(self) -> str:
+        """What runs the network: "torch" or "onnx" (ONNX Runtime)."""
+        return self.model.net.backend
 
     @property
     def params(self) -> BeatParams:
@@ -48,8 +55,7 @@ class Scorer:
 
     def score(self, beats: BeatSet, progress: Callable[[int, int], None] | None = None,
               cancelled: Callable[[], bool] | None = None, batch: int = 1024) -> ScoreResult:
-        torch.manual_seed(0)  # no randomness at inference; keeps any future stochastic layer fixed
-        return score_beats(self.model.generator, beats, self.model.rhythm, batch=batch,
+        return score_beats(self.model.net, beats, self.model.rhythm, batch=batch,
                            progress=progress, cancelled=cancelled)
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from typing import Any
+
 import numpy as np
-import torch
 
 from ecgviewer.core.beats import BeatSet
-from ecgviewer.core.models import Generator
+from ecgviewer.core.inference import as_reconstructor
 
 
 @dataclass
@@ -37,19 +38,21 @@ class Cancelled(Exception):
     """Scoring was cancelled by the caller."""
 
 
-@torch.inference_mode()
-def reconstruct(generator: Generator, x: np.ndarray, batch: int = 1024,
+def reconstruct(generator: Any, x: np.ndarray, batch: int = 1024,
                 progress: Callable[[int, int], None] | None = None,
-                cancelled: Callable[[], bool] | None = None, device: str | torch.device = "cpu") -> tuple[np.ndarray, np.ndarray]:
-    """Reconstructions and per-tick squared errors of beats ``x`` (n, leads, 320)."""
-    generator.eval()
+                cancelled: Callable[[], bool] | None = None, device: Any = "cpu") -> tuple[np.ndarray, np.ndarray]:
+    """Reconstructions and per-tick squared errors of beats ``x`` (n, leads, 320).
+
+    ``generator`` is a torch ``Generator`` (run on ``device``) or a Reconstructor of
+    ``ecgviewer.core.inference`` (the ONNX Runtime one in the packaged viewer).
+    """
+    run = as_reconstructor(generator, device)
     n = len(x)
     recon = np.empty_like(x, dtype=np.float32)
     for i in range(0, n, batch):
         if cancelled is not None and cancelled():
             raise Cancelled()
-        xb = torch.from_numpy(np.ascontiguousarray(x[i:i + batch], dtype=np.float32)).to(device)
-        recon[i:i + batch] = generator(xb).float().cpu().numpy()
+        recon[i:i + batch] = run(x[i:i + batch])
         if progress is not None:
             progress(min(i + batch, n), n)
     if progress is not None and n == 0:
@@ -112,7 +115,7 @@ def _robust(v: np.ndarray) -> tuple[float, float]:
     return float(med), float(max((q3 - q1) / 1.349, 1e-8))
 
 
-def score_arrays(generator: Generator, x: np.ndarray, rhythm: RhythmModel | None = None,
+def score_arrays(generator: Any, x: np.ndarray, rhythm: RhythmModel | None = None,
                  rr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, **kw) -> ScoreResult:
     """Score beats given as arrays; ``rr`` = (rr_pre, rr_post, rr_local) when ``rhythm`` is set."""
     recon, err = reconstruct(generator, x, **kw)
@@ -125,6 +128,6 @@ def score_arrays(generator: Generator, x: np.ndarray, rhythm: RhythmModel | None
     return ScoreResult(rhythm.combine(mse, dist), mse, dist, err, recon)
 
 
-def score_beats(generator: Generator, beats: BeatSet, rhythm: RhythmModel | None = None, **kw) -> ScoreResult:
+def score_beats(generator: Any, beats: BeatSet, rhythm: RhythmModel | None = None, **kw) -> ScoreResult:
     """Score a record's beats (see :func:`score_arrays`)."""
     return score_arrays(generator, beats.x, rhythm, (beats.rr_pre, beats.rr_post, beats.rr_local), **kw)

@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "resources" / "samples" / "119"
+from ui_support import ROOT, SAMPLE  # noqa: F401 - shared with the test modules
 
 
 @pytest.fixture(scope="session")
@@ -87,19 +86,3 @@ def scored_119(scorer):
     rec = load_record(SAMPLE)
     beats = scorer.beats(rec)
     return beats, scorer.score(beats)
-
-
-def open_and_score(qtbot, window, path=SAMPLE, timeout=60_000):
-    with qtbot.waitSignal(window.scoringDone, timeout=timeout) as blocker:
-        assert window.open_record(path)
-    return blocker.args[0]
-
-
-def broken_copy(tmp_path: Path, name: str = "119") -> Path:
-    """Record 119 copied with its .dat truncated to a tenth."""
-    for ext in ("hea", "dat", "atr"):
-        shutil.copy(SAMPLE.with_suffix(f".{ext}"), tmp_path / f"{name}.{ext}")
-    dat = tmp_path / f"{name}.dat"
-    data = dat.read_bytes()
-    dat.write_bytes(data[: len(data) // 10])
-    return tmp_path / name

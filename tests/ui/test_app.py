@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QKeySequence
 
-from conftest import ROOT, SAMPLE
+from ui_support import ROOT, SAMPLE
 
 
 def test_every_action_has_a_shortcut_listed_in_help(window):
@@ -95,7 +95,7 @@ def test_screenshot_mode_in_subprocess(tmp_path, model_path):
 
 
 def test_screenshot_mode_bad_record_exits_2(tmp_path, model_path):
-    from conftest import broken_copy
+    from ui_support import broken_copy
 
     bad = broken_copy(tmp_path)
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ECGVIEWER_MODEL=str(model_path))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from conftest import SAMPLE, open_and_score
+from ui_support import SAMPLE, open_and_score
 
 from ecgviewer.core import review
 from ecgviewer.core.review import BeatReview, LoadStatus, ReviewFile, ReviewState, write_review_file
