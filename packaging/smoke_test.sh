@@ -6,8 +6,10 @@
 #    exit 0, "SELF-TEST PASSED", "packaged (frozen)".
 # 2. with strace (if installed): the self-test opens no file of a Python installation outside the folder.
 # 3. the GUI offscreen: `ecgviewer --screenshot` on the bundled sample (exit 0, a PNG), and on a
-#    10-second cut of it, which times launch -> painted window (scoring a dozen beats is ~0).
-# 4. nothing of the trainer, no CUDA library in the folder; prints the folder size.
+#    10-second cut of it, twice, with ECGVIEWER_STARTUP_TRACE=1: seconds from launch to the window
+#    painted, the model loaded, the record drawn and scored (a dozen beats), and to exit.
+# 4. nothing of the trainer, no torch and no CUDA library in the folder, the ONNX model present;
+#    prints the folder size.
 # A build without the bundled model (ECGVIEWER_ALLOW_NO_MODEL=1) needs ECGVIEWER_MODEL=/path/card.json.
 set -euo pipefail
 HERE="$(cd "$(dirname "$0")" && pwd)"
@@ -31,6 +33,7 @@ t1=$(date +%s.%N)
 cat "$TMP/selftest.txt"
 grep -q "SELF-TEST PASSED" "$TMP/selftest.txt" || fail "no SELF-TEST PASSED line"
 grep -q "packaged (frozen)" "$TMP/selftest.txt" || fail "the self-test did not run from the packaged app"
+grep -q "model backend onnx" "$TMP/selftest.txt" || fail "the packaged app did not score with ONNX Runtime"
 echo "self-test wall time: $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s"
 
 if command -v strace >/dev/null; then
@@ -59,10 +62,12 @@ sed '1s/^119 2 360 [0-9]*/119 2 360 3600/' "$SAMPLE/119.hea" > "$TMP/cut/119.hea
 head -c 10800 "$SAMPLE/119.dat" > "$TMP/cut/119.dat"   # format 212: 3 bytes per sample pair
 for i in 1 2; do  # the first start reads the folder from disk; the second is the warm start
   t0=$(date +%s.%N)
-  rc=0; "${ENVV[@]}" "$EXE" "$TMP/cut/119" --screenshot "$TMP/cut$i.png" > "$TMP/gui2.txt" 2>&1 || rc=$?
+  rc=0; "${ENVV[@]}" ECGVIEWER_STARTUP_TRACE=1 "$EXE" "$TMP/cut/119" --screenshot "$TMP/cut$i.png" > "$TMP/gui2.txt" 2>&1 || rc=$?
   [ $rc = 0 ] || { cat "$TMP/gui2.txt"; fail "--screenshot (10 s record) exit $rc"; }
   t1=$(date +%s.%N)
-  echo "10-s record, start $i: launch -> painted window saved in $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s"
+  grep -q "startup: window painted" "$TMP/gui2.txt" || { cat "$TMP/gui2.txt"; fail "no start-up trace"; }
+  echo "10-s record, start $i: $(grep '^startup:' "$TMP/gui2.txt" | sed 's/^startup: //' | paste -sd ';' | sed 's/;/; /g');" \
+       "launch -> scored window saved and exited in $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s"
 done
 [ -n "${SMOKE_KEEP_SCREENSHOT:-}" ] && cp "$TMP/shot.png" "$SMOKE_KEEP_SCREENSHOT"
 
@@ -72,5 +77,7 @@ if find "$DIST" -path '*trainer*' | grep -q .; then fail "trainer files in the f
 if find "$DIST" \( -name '*.so*' -o -name '*.dll' -o -name '*.dylib' \) \( -iname 'libcuda*' -o -iname 'libcudart*' -o -iname 'cudart*' -o -iname '*cudnn*' -o -iname '*nccl*' -o -iname '*cublas*' -o -iname '*torch_cuda*' -o -iname '*c10_cuda*' \) | grep -q .; then
   fail "CUDA libraries in the folder"
 fi
-echo "folder size: $(du -sm "$DIST" | cut -f1) MB ($DIST)"
+if find "$DIST" \( -path '*/torch/*' -o -name 'libtorch*' \) | grep -q .; then fail "torch files in the folder"; fi
+find "$DIST" -name 'si-beatgan-v2.onnx' | grep -q . || fail "the bundled ONNX model is missing"
+echo "folder size: $(du -sm "$DIST" | cut -f1) MiB ($DIST)"
 echo "smoke_test: PASSED"

@@ -292,6 +292,14 @@ class MainWindow(QMainWindow):
             return
         self._start_scoring(record)
 
+    def set_scorer(self, scorer: Scorer | None, model_error: str | None = None) -> None:
+        """Attach the model (loaded after the window is shown, so start-up paints at once)."""
+        self.scorer = scorer
+        self.model_error = model_error
+        if scorer is not None:
+            self.set_threshold(float(scorer.threshold))
+        self._update_info()
+
     def _update_info(self) -> None:
         r = self.record
         if r is None:
