@@ -25,18 +25,21 @@ DIST = Path(os.environ.get("ECGVIEWER_DIST", PKG / "dist" / "ecgviewer"))
 EXE = DIST / ("ecgviewer-cli.exe" if sys.platform == "win32" else "ecgviewer")
 
 
-def test_spec_is_valid_python_and_excludes_the_trainer_and_gpu_stacks():
+def test_spec_is_valid_python_and_excludes_the_trainer_torch_and_gpu_stacks():
     text = (PKG / "ecgviewer.spec").read_text()
     ast.parse(text)
-    for name in ('"trainer"', '"triton"', '"caffe2"', '"tensorboard"', '"torch.utils.tensorboard"', '"matplotlib"',
-                 '"PySide6/Qt/translations/*"', "QtWebEngineCore", "QtQuick", "torch/test/*", "nvidia/*"):
+    for name in ('"trainer"', '"torch"', '"triton"', '"caffe2"', '"tensorboard"', '"onnx"', '"matplotlib"',
+                 '"PySide6/Qt/translations/*"', "QtWebEngineCore", "QtQuick", "nvidia/*"):
         assert name in text, name
     assert "ECGVIEWER_ALLOW_NO_MODEL" in text  # refuses to build without the model by default
-    assert "models/*.json" in text and "models/*.pt" in text and "samples/*" in text and "icons/*" in text
+    assert "python -m trainer onnx" in text  # ... or without the model's ONNX export
+    # the card and its ONNX export, not the torch weights; sample record files, not review sidecars
+    assert "models/*.json" in text and "models/*.onnx" in text and "models/*.pt" not in text
+    assert "samples/*.dat" in text and '"samples/*"' not in text and "icons/*" in text
 
 
 def test_shell_scripts_parse():
-    for script in ("build.sh", "smoke_test.sh", "linux/make_tarball.sh", "linux/make_deb.sh", "linux/install.sh",
+    for script in ("build.sh", "smoke_test.sh", "compare_backends.sh", "linux/make_tarball.sh", "linux/make_deb.sh", "linux/install.sh",
                    "macos/make_dmg.sh"):
         path = PKG / script
         assert os.access(path, os.X_OK), f"{script} is not executable"
@@ -90,20 +93,21 @@ def test_icons_are_valid_containers():
 def test_pyproject_packaging_extra_and_icons_are_package_data():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert any(r.startswith("pyinstaller") for r in py["project"]["optional-dependencies"]["packaging"])
+    assert any(r.startswith("onnxruntime") for r in py["project"]["optional-dependencies"]["packaging"])
     data = py["tool"]["setuptools"]["package-data"]["ecgviewer.resources"]
-    assert "icons/*" in data and "*.md" in data
+    assert "icons/*" in data and "*.md" in data and "models/*.onnx" in data
 
 
 def test_third_party_notices_cover_the_bundled_components():
     text = (ROOT / "resources" / "LICENSES.md").read_text()
-    for needle in ("Qt 6", "LGPL-3.0", "PyTorch", "BSD-3-Clause", "pyqtgraph", "wfdb", "NumPy", "SciPy", "pandas",
+    for needle in ("Qt 6", "LGPL-3.0", "ONNX Runtime", "ThirdPartyNotices", "PyTorch", "BSD-3-Clause", "pyqtgraph", "wfdb", "NumPy", "SciPy", "pandas",
                    "ODC-By", "PyInstaller bootloader"):
         assert needle in text, needle
 
 
 def test_build_outputs_are_ignored_by_git():
     ignore = (PKG / ".gitignore").read_text().split()
-    assert "/build/" in ignore and "/dist/" in ignore
+    assert "/build/" in ignore and "/dist/" in ignore and "/dist-torch/" in ignore
 
 
 @pytest.mark.slow

@@ -52,13 +52,22 @@ def _source_md() -> str:
         return "MIT-BIH Arrhythmia Database, ODC-By 1.0 (see resources/samples/SOURCE.md)."
 
 
-def about_text(card: dict | None, model_error: str | None = None) -> str:
+def licenses_path() -> Path:
+    """The third-party notices shipped with the app (resources/LICENSES.md)."""
+    from importlib import resources
+
+    return Path(str(resources.files("ecgviewer.resources") / "LICENSES.md"))
+
+
+def about_text(card: dict | None, model_error: str | None = None, backend: str | None = None) -> str:
     """Markdown for Help > About: version, model card summary, licences and attribution."""
     lines = [f"# ecgviewer {__version__}", "",
              "Review long ECG recordings; a BeatGAN-style autoencoder (SI-BeatGAN V2) flags beats "
              "whose shape it cannot reconstruct, and shows where inside each beat.", ""]
     if card:
         lines += ["## Model", "", f"- Name: {card.get('name', '?')}", f"- Version: {card.get('version', '?')}"]
+        if backend:
+            lines.append(f"- Runs on: {'ONNX Runtime' if backend == 'onnx' else 'PyTorch'} (CPU)")
         thr = card.get("threshold", {})
         if thr:
             lines.append(f"- Default threshold: {thr.get('value')}" + (f" ({thr['rule']})" if thr.get("rule") else ""))
@@ -68,21 +77,25 @@ def about_text(card: dict | None, model_error: str | None = None) -> str:
         lines.append("")
     elif model_error:
         lines += ["## Model", "", f"No model loaded: {model_error}", ""]
+    notices = licenses_path()
     lines += ["## Licences", "",
               "- ecgviewer: MIT licence.",
-              "- Qt / PySide6: LGPLv3. pyqtgraph: MIT. PyTorch: BSD-3-Clause. NumPy: BSD-3-Clause. "
-              "wfdb-python: MIT. platformdirs: MIT.", "",
+              "- Qt / PySide6: LGPLv3. pyqtgraph: MIT. ONNX Runtime: MIT (installer) or PyTorch: BSD-3-Clause "
+              "(Python install). NumPy, SciPy, pandas: BSD-3-Clause. wfdb-python: MIT. platformdirs: MIT.",
+              f"- Every bundled component, its licence and source: [{notices.name}]({notices.as_uri()})"
+              if notices.is_file() else "- Third-party notices: resources/LICENSES.md", "",
               "## Sample data", "", _source_md()]
     return "\n".join(lines)
 
 
 class AboutDialog(QDialog):
-    def __init__(self, card: dict | None, model_error: str | None = None, parent: QWidget | None = None) -> None:
+    def __init__(self, card: dict | None, model_error: str | None = None, parent: QWidget | None = None,
+                 backend: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About ecgviewer")
         self.browser = QTextBrowser(self)
         self.browser.setOpenExternalLinks(True)
-        self.browser.setMarkdown(about_text(card, model_error))
+        self.browser.setMarkdown(about_text(card, model_error, backend))
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, self)
         buttons.rejected.connect(self.reject)
         lay = QVBoxLayout(self)

@@ -492,7 +492,8 @@ class MainWindow(QMainWindow):
         ShortcutsDialog(self).exec()
 
     def show_about(self) -> None:
-        AboutDialog(self.scorer.model.card if self.scorer else None, self.model_error, self).exec()
+        AboutDialog(self.scorer.model.card if self.scorer else None, self.model_error, self,
+                    backend=self.scorer.backend if self.scorer else None).exec()
 
     # ---- drag and drop, closing -------------------------------------------------------------
     @staticmethod

@@ -29,9 +29,13 @@ def test_about_names_version_model_and_licences(window):
     from ecgviewer import __version__
     from ecgviewer.ui.dialogs import about_text
 
-    text = about_text(window.scorer.model.card)
+    from ecgviewer.ui.dialogs import licenses_path
+
+    text = about_text(window.scorer.model.card, backend="onnx")
     assert __version__ in text and window.scorer.model.card["name"] in text
     assert "ODC-By" in text and "Moody" in text
+    assert "ONNX Runtime (CPU)" in text and "SciPy" in text and "pandas" in text
+    assert licenses_path().is_file() and licenses_path().as_uri() in text  # the full notices, one click away
 
 
 def test_excepthook_logs_and_shows_a_dialog(tmp_path, errors, monkeypatch):
