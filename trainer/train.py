@@ -184,6 +184,9 @@ class Trainer:
         perm = torch.randperm(len(self.x), generator=g)
         if self.cfg.samples_per_epoch:
             perm = perm[: self.cfg.samples_per_epoch]
+        # every rank gets the same number of beats, so all take the same number of steps (a rank
+        # with one step more would wait forever in its gradient all-reduce)
+        perm = perm[: len(perm) - len(perm) % self.world]
         return perm[self.rank :: self.world]
 
     def steps_per_epoch(self) -> int:
@@ -219,8 +222,10 @@ class Trainer:
         # generator: reconstruction + feature matching (+ distillation, + contrastive on the code)
         with self._autocast():
             x_hat, z, maps = self.G(x, return_maps=True) if self.world == 1 else (G(x), None, None)
-            _, f_real = D(x)
-            _, f_fake = D(x_hat)
+            # the plain D, not its DDP wrapper: this backward is for G (D's output layer gets no
+            # gradient here, which DDP would refuse, and D's gradients are not synchronised for nothing)
+            _, f_real = self.D(x)
+            _, f_fake = self.D(x_hat)
             rec = F.mse_loss(x_hat.float(), x)
             adv = F.mse_loss(f_fake.float(), f_real.detach().float())
             loss_g = rec + cfg.w_adv * adv
@@ -247,11 +252,43 @@ class Trainer:
         if self.teacher is not None and not cfg.teacher:
             self._ema_update()
         ld = float(loss_d.detach())
+        if self.world > 1:  # one decision for all ranks: re-initialising D on one rank only would fork the models
+            ld = self._mean_over_ranks(ld)
         if ld < cfg.d_reinit_below:
             self.D.apply(init_weights)
             self.d_reinits += 1
         return {"loss_d": ld, "loss_g": float(loss_g.detach()), "rec": float(rec.detach()),
                 "adv": float(adv.detach()), "kd": float(kd.detach()), "con": float(con.detach())}
+
+    def _mean_over_ranks(self, value: float) -> float:
+        t = torch.tensor([value], dtype=torch.float64, device=self.device)
+        torch.distributed.all_reduce(t)
+        return float(t.item()) / self.world
+
+    @torch.no_grad()
+    def _sync_buffers(self) -> None:
+        """Average BatchNorm's running statistics over the ranks before a checkpoint.
+
+        DDP broadcasts rank 0's buffers at each forward, but every rank then updates them with its
+        own batch; averaging at the end of an epoch gives all ranks, and the checkpoint, statistics
+        of all shards.
+        """
+        if self.world == 1:
+            return
+        nets = [self.G, self.D] + ([self.teacher] if self.teacher is not None and not self.cfg.teacher else [])
+        for net in nets:
+            for b in net.buffers():
+                if b.is_floating_point():
+                    torch.distributed.all_reduce(b)
+                    b.div_(self.world)
+
+    def _any_rank(self, flag: bool) -> bool:
+        """True on every rank when it is True on one (Ctrl-C reaching one worker stops them all)."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        return bool(t.item() > 0)
 
     @torch.no_grad()
     def _ema_update(self) -> None:
@@ -331,7 +368,7 @@ class Trainer:
         def on_sigint(signum, frame):  # finish the step, save, exit
             interrupted["flag"] = True
 
-        if self.rank == 0 and threading_main():
+        if threading_main():  # every rank: torchrun passes Ctrl-C to all workers
             signal.signal(signal.SIGINT, on_sigint)
         self.G.train()
         self.D.train()
@@ -367,8 +404,10 @@ class Trainer:
                         sys.stderr.write(f"\repoch {self.state.epoch + 1}/{cfg.epochs} [{bar:<20}] {s + 1}/{spe} "
                                          f"rec {losses['rec']:.4f} adv {losses['adv']:.4f} D {losses['loss_d']:.3f} "
                                          f"kd {losses['kd']:.4f} con {losses['con']:.3f} {rate:.0f} samples/s  ")
+                    interrupted["flag"] = self._any_rank(interrupted["flag"])
                     stop = interrupted["flag"] or (max_steps is not None and done_steps >= max_steps)
                     if stop and s + 1 < spe:  # at an epoch's last step, log and save the epoch first
+                        self._sync_buffers()
                         self.save()
                         if progress and self.rank == 0:
                             sys.stderr.write("\n")
@@ -385,6 +424,7 @@ class Trainer:
                 self.state.epoch += 1
                 self.state.step_in_epoch = 0
                 self.state.partial = {}
+                self._sync_buffers()
                 self.save()
                 if self.rank == 0:
                     if progress:
@@ -396,7 +436,7 @@ class Trainer:
                         self.log(f"interrupted: checkpoint saved to {self.out / 'ckpt.pt'}; rerun with --resume")
                     return self.state
         finally:
-            if self.rank == 0 and threading_main():
+            if threading_main():
                 signal.signal(signal.SIGINT, previous)
         return self.state
 
