@@ -88,10 +88,16 @@ def test_record_without_beats_opens_and_says_so(qtbot, window, tmp_path):
 
 def test_screenshot_mode_in_subprocess(tmp_path, model_path):
     png = tmp_path / "shot.png"
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ECGVIEWER_MODEL=str(model_path))
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", ECGVIEWER_MODEL=str(model_path), ECGVIEWER_STARTUP_TRACE="1")
     proc = subprocess.run([sys.executable, "-m", "ecgviewer", str(SAMPLE), "--screenshot", str(png)],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # start-up order: the window is painted before the model and the record load, then scoring ends
+    steps = [ln.split("startup: ", 1)[1] for ln in proc.stderr.splitlines() if ln.startswith("startup: ")]
+    names = [st.rsplit(" at ", 1)[0] for st in steps]
+    times = [float(st.rsplit(" at ", 1)[1].split()[0]) for st in steps]
+    assert names == ["window painted", "model loaded", "record drawn", "scoring done (scored)"], names
+    assert times == sorted(times) and 0 < times[0]
     from PySide6.QtGui import QImage
 
     img = QImage(str(png))
