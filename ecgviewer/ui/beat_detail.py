@@ -30,7 +30,7 @@ class BeatDetail(pg.GraphicsLayoutWidget):
             top = self.addPlot(row=1 + 2 * k, col=0)
             bottom = self.addPlot(row=2 + 2 * k, col=0)
             bottom.setXLink(top)
-            top.addLegend(offset=(5, 5), labelTextColor="#202020")
+            top.addLegend(offset=(5, 5), labelTextColor="#202020", brush=pg.mkBrush(255, 255, 255, 210))  # readable over the traces
             top.plot(pen=pg.mkPen("#101010", width=2), name="beat")
             top.plot(pen=pg.mkPen("#1060e0", width=2, style=pg.QtCore.Qt.PenStyle.DashLine), name="reconstruction")
             bottom.plot(pen=pg.mkPen("#d00000"), fillLevel=0, brush=pg.mkBrush(220, 0, 0, 90))

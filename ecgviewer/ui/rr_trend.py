@@ -44,11 +44,10 @@ class RRTrend(pg.GraphicsLayoutWidget):
         p.showAxis("right")
         p.getAxis("left").setWidth(AXIS_WIDTH)
         p.getAxis("right").setWidth(46)
-        p.getAxis("bottom").setStyle(showValues=False)
-        p.getAxis("bottom").setHeight(6)
+        p.hideAxis("bottom")  # time labels are on the score track above; this one only cost repaints
         p.setLabel("left", "HR bpm")
         p.setLabel("right", "RR ms")
-        for name in ("left", "bottom", "right"):
+        for name in ("left", "right"):
             p.getAxis(name).setPen(pg.mkPen("#804040"))
             p.getAxis(name).setTextPen(pg.mkPen("#402020"))
         p.getViewBox().setMouseEnabled(x=True, y=False)

@@ -90,7 +90,9 @@ class SignalView(pg.GraphicsLayoutWidget):
             for name in ("left", "bottom"):
                 p.getAxis(name).setPen(pg.mkPen("#804040"))
                 p.getAxis(name).setTextPen(pg.mkPen("#402020"))
-        self.plot.getAxis("bottom").setStyle(showValues=False)
+        # the score track right below carries the time labels; an unlabelled axis here only cost
+        # tick generation and a repaint on every pan (docs/viewer.md)
+        self.plot.hideAxis("bottom")
         cache_axes(self.plot.getAxis("left"), self.score_plot.getAxis("left"))
         self.vb.setMouseEnabled(x=True, y=False)
         self.score_plot.getViewBox().setMouseEnabled(x=True, y=False)
