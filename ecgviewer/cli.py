@@ -90,7 +90,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         b["flagged"] = bool(s >= threshold)
     payload["threshold"] = threshold
     payload["model"] = {"name": scorer.model.card.get("name"), "version": scorer.model.card.get("version"),
-                        "path": str(scorer.model.path)}
+                        "path": str(scorer.model.path), "backend": scorer.backend}
     payload["summary"] = flag_summary(beats, result, threshold)
     s = payload["summary"]
     extra = ""

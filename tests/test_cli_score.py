@@ -74,6 +74,7 @@ def test_json_matches_scorer(tiny_model, expected):
     assert out["threshold"] == thr
     assert out["model"]["name"] == "test" and out["model"]["version"] == "0"
     assert Path(out["model"]["path"]) == tiny_model
+    assert out["model"]["backend"] == "torch"  # torch is installed; ECGVIEWER_BACKEND=onnx would say onnx
     rows = out["beats"]
     assert [r["sample"] for r in rows] == beats.sample.tolist()
     assert [r["class"] or "" for r in rows] == beats.cls.tolist()
