@@ -81,8 +81,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from trainer.bundle import train_bundled_model
 
+    from ecgviewer.core.errors import ModelError
+
     ds, _, _ = _dataset(args)
-    path = train_bundled_model(ds, _config(args), Path(args.output), Path(args.results), version=args.version)
+    try:
+        path = train_bundled_model(ds, _config(args), Path(args.output), Path(args.results), version=args.version)
+    except ModelError as e:  # the weights and card are written before the ONNX export is tried
+        print(f"trainer: error: {e}; the weights and card are saved: add the export later with "
+              f"python -m trainer onnx {Path(args.output).with_suffix('.json')}", file=sys.stderr)
+        return 2
     print(f"wrote {path}")
     return 0
 

@@ -128,6 +128,9 @@ def export_onnx(generator: Any, opset: int = 17) -> bytes:
             torch.onnx.export(generator, (dummy,), buf, input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
                               dynamic_axes={ONNX_INPUT: {0: "n"}, ONNX_OUTPUT: {0: "n"}},
                               opset_version=opset, dynamo=False)
+    except Exception as e:  # the exporter raises its own error types, e.g. when onnx is missing
+        hint = " (install the trainer extra: pip install -e '.[trainer]')" if not have("onnx") else ""
+        raise ModelError(f"ONNX export failed: {str(e).splitlines()[0][:200]}{hint}") from None
     finally:
         generator.train(was_training)
     return buf.getvalue()

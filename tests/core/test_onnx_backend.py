@@ -144,3 +144,18 @@ def test_viewer_core_runs_without_torch(tmp_path):
     assert out.returncode == 0, out.stderr
     backend, n, flagged = out.stdout.split()
     assert backend == "onnx" and int(n) > 1900 and int(flagged) > 0
+
+
+def test_export_without_the_onnx_package_says_what_to_install(monkeypatch, tmp_path):
+    import torch
+
+    from ecgviewer.core import inference
+    from ecgviewer.core.models import Generator, NetConfig
+
+    def no_onnx(*a, **k):
+        raise ImportError("Module onnx is not installed!")
+
+    monkeypatch.setattr(torch.onnx, "export", no_onnx)
+    monkeypatch.setattr(inference, "have", lambda name: name != "onnx")
+    with pytest.raises(ModelError, match=r"ONNX export failed: Module onnx is not installed!.*trainer\]"):
+        inference.export_onnx(Generator(NetConfig(width=4, latent=8)))
