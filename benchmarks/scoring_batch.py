@@ -1,0 +1,56 @@
+"""Scoring speed of the bundled model by backend and batch size, runs alternated in one process.
+
+Why: the Scorer's batch size is a speed choice (the viewer, the CLI and the self-test use it); this
+measures it on the beats of the bundled sample 119 (repeated 5x) with each backend that is installed.
+
+Usage: python benchmarks/scoring_batch.py [--rounds 3] [--batches 128 256 512 1024]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ecgviewer.core.beats import extract_beats  # noqa: E402
+from ecgviewer.core.inference import have  # noqa: E402
+from ecgviewer.core.modelfile import bundled_model_path, load_model  # noqa: E402
+from ecgviewer.core.record import load_record  # noqa: E402
+from ecgviewer.core.scoring import reconstruct  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--batches", type=int, nargs="+", default=[128, 256, 512, 1024])
+    args = ap.parse_args()
+    models = {b: load_model(bundled_model_path(), backend=b) for b in ("torch", "onnx")
+              if have("torch" if b == "torch" else "onnxruntime")}
+    if "torch" in models:
+        import torch
+
+        torch.set_num_threads(min(os.cpu_count() or 1, 8))
+    first = next(iter(models.values()))
+    beats = extract_beats(load_record(bundled_model_path().parents[1] / "samples" / "119"), first.params)
+    x = np.concatenate([beats.x] * 5)
+    print(f"{len(x)} beats, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; beats/s per round:")
+    rates: dict[tuple[str, int], list[float]] = {}
+    for _ in range(args.rounds):
+        for bs in args.batches:
+            for name, m in models.items():
+                t = time.perf_counter()
+                reconstruct(m.net, x, batch=bs)
+                rates.setdefault((name, bs), []).append(len(x) / (time.perf_counter() - t))
+    for (name, bs), r in rates.items():
+        print(f"  {name:5s} batch {bs:5d}: median {np.median(r):7.0f}  ({', '.join(f'{v:.0f}' for v in r)})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
