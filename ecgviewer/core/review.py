@@ -281,6 +281,17 @@ def sidecar_path(record_path: Path) -> Path:
     return record_path.with_name(f"{record_path.name}.{REVIEW_ANNOTATOR}")
 
 
+def is_bundled(record_path: Path) -> bool:
+    """True for the sample records shipped inside the app: their reviews never go into the install folder."""
+    from importlib import resources
+
+    try:
+        samples = Path(str(resources.files("ecgviewer.resources") / "samples")).resolve()
+        return Path(record_path).resolve().parent == samples
+    except (OSError, ModuleNotFoundError):
+        return False
+
+
 def dir_writable(folder: Path) -> bool:
     """True when a file can really be created in ``folder``.
 
@@ -343,7 +354,7 @@ class ReviewStore:
     # where ------------------------------------------------------------------------------------
     def _choose_save_path(self) -> Path:
         folder = self.record_path.parent
-        if dir_writable(folder):
+        if not is_bundled(self.record_path) and dir_writable(folder):
             return sidecar_path(self.record_path)
         return fallback_path(self.record_path)
 
