@@ -52,7 +52,8 @@ job full-b "python3 -m trainer evaluate --model beatgan --name beatgan-w32 --wid
 job full-v "python3 -m trainer evaluate --model si-beatgan-v2 --name si-beatgan-v2-w32 --width 32 $R"
 job ref "python3 -m trainer evaluate --model beatgan --name beatgan-reference --reference --width 32 --folds 0 --data-dir /tmp/mitdb --results $W/results --runs $W/runs --quiet --epochs 20"
 fi
-# the bundled model: V2 on every benchmark N beat
+# the bundled model: V2 on every benchmark N beat. The GPU image has no `onnx` package: the weights and
+# card are written, the ONNX copy is not (exit 2); back here run `python -m trainer onnx CARD`.
 job export "python3 -m trainer export --model si-beatgan-v2 --width $WIDTH --epochs $EPOCHS --data-dir /tmp/mitdb --output $W/model/si-beatgan-v2 --results $W/results"
 wait
 echo "total $(( $(date +%s) - t0 )) s" >> $W/logs/gpu.txt
