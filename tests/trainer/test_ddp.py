@@ -36,7 +36,7 @@ def test_two_ranks_stay_identical_and_rank0_checkpoints(model, mitdb, tmp_path):
     if model == "beatgan":
         assert r0["d_reinits"] > 0  # the re-init path ran, on both ranks alike
     # one checkpoint and one log, written by rank 0, holding the trained networks
-    ck = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=False)
+    ck = torch.load(out / "ckpt.pt", map_location="cpu", weights_only=True)
     assert ck["epoch"] == 2
     assert {k: float(v.double().sum()) for k, v in ck["G"].items() if v.is_floating_point()} == r0["G"]
     log = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
