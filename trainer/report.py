@@ -81,9 +81,12 @@ def write_report(results_dir: Path, output: Path) -> Path:
     notes = results_dir / "NOTES.md"
     if notes.is_file():
         lines += [notes.read_text().rstrip(), ""]
-    lines += ["## Commands", "", "Each row, rerun (results are resumed per fold; delete the JSON to start over):", ""]
+    lines += ["## Commands", "", "Each row, rerun (results are resumed per fold; delete the JSON to start over). "
+              "A `+rr` row comes from the same run as the row above it (the same trained models, scored "
+              "with the rhythm term too):", ""]
     for d in docs:
-        lines.append(f"- `{d['model']}` ({d['split']}): `{_command(d)}`")
+        if not d["model"].endswith("+rr"):
+            lines.append(f"- `{d['model']}` ({d['split']}): `{_command(d)}`")
     lines.append("")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines))

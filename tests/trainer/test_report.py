@@ -1,0 +1,39 @@
+"""docs/results.md is generated from results/*.json: the tables say what the files say."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from trainer.report import write_report
+
+
+def _result(model: str, split: str, aucs: list[float], recipe: dict) -> dict:
+    folds = [{"fold": k, "auc": a, "ap": a - 0.05, "train_s": 100.0 + k, "score_beats_per_s": 5000.0,
+              "sens_at_val99": 0.4, "spec_at_val99": 0.99} for k, a in enumerate(aucs)]
+    mean = sum(aucs) / len(aucs)
+    return {"model": model, "split": split, "folds": folds, "mean_auc": mean, "std_auc": 0.01,
+            "mean_ap": mean - 0.05, "std_ap": 0.02, "auc_by_class": {"S": {"mean": 0.7}, "V": {"mean": 0.95}},
+            "recipe": recipe, "hardware": "test box"}
+
+
+def test_tables_rows_commands_and_notes(tmp_path: Path) -> None:
+    recipe = {"model": "si-beatgan", "width": 16, "epochs": 8, "samples_per_epoch": 32768}
+    files = {"si-beatgan-intra": _result("si-beatgan", "intra", [0.91, 0.92], recipe),
+             "si-beatgan+rr-intra": _result("si-beatgan+rr", "intra", [0.94, 0.95], recipe),
+             "beatgan-r2-intra": _result("beatgan-r2", "intra", [0.90], {**recipe, "model": "beatgan"}),
+             "beatgan-inter": _result("beatgan", "inter", [0.77], {"model": "beatgan", "width": 16, "epochs": 8})}
+    for name, d in files.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps(d))
+    (tmp_path / "NOTES.md").write_text("## Notes\n\nhand-written\n")
+    text = write_report(tmp_path, tmp_path / "results.md").read_text()
+    intra = text[text.index("## Intra-patient"):text.index("## Inter-patient")]
+    rows = [ln for ln in intra.splitlines() if ln.startswith("| ") and not ln.startswith("| model")]
+    # the report's order: BeatGAN rows first, each +rr row right after its model
+    assert [r.split(" | ")[0][2:] for r in rows] == ["beatgan-r2", "si-beatgan", "si-beatgan+rr"]
+    assert "| si-beatgan | 2 | 0.9150 ± 0.0100 | 0.8650 ± 0.0200 | 0.700 | 0.950 |  |  | 0.400 / 0.990 | 8 x 32768 (w16) | 100 | 5000 | test box |" in rows
+    assert "hand-written" in text
+    commands = text[text.index("## Commands"):]
+    # one command per run: the +rr rows come from the same run
+    assert commands.count("--name beatgan-r2") == 1 and "si-beatgan+rr" not in commands
+    assert "`si-beatgan` (intra): `python -m trainer evaluate --data-dir DIR --model si-beatgan --split intra" in commands
