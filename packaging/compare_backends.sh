@@ -11,16 +11,13 @@ ROOT="$(dirname "$HERE")"
 PYTHON="${PYTHON:-$ROOT/.venv/bin/python}"
 cd "$ROOT"
 ROUNDS="${ROUNDS:-3}"
-TMP="$(mktemp -d)"; trap 'rm -rf "$TMP"' EXIT
+TMP="$(mktemp -d)"; trap 'rm -rf "$TMP" "$HERE/.ecgviewer-torch.spec"' EXIT
 
 # both folders are rebuilt from the current sources (REUSE=1 keeps existing ones)
 [ "${REUSE:-0}" = 1 ] && [ -x "$HERE/dist/ecgviewer/ecgviewer" ] || "$HERE/build.sh" --no-installer
 git show 8a1c298:packaging/ecgviewer.spec \
   | sed 's/"sympy", "mpmath", "networkx", "jinja2", "torchvision", "torchaudio",/&\n    "onnxruntime", "onnx",/' \
-  > "$HERE/ecgviewer-torch.spec.tmp"
-mv "$HERE/ecgviewer-torch.spec.tmp" "$TMP/ecgviewer-torch.spec"
-cp "$TMP/ecgviewer-torch.spec" "$HERE/.ecgviewer-torch.spec"   # SPECPATH must be packaging/
-trap 'rm -rf "$TMP" "$HERE/.ecgviewer-torch.spec"' EXIT
+  > "$HERE/.ecgviewer-torch.spec"   # in packaging/: the spec finds the repository from its own folder
 if [ "${REUSE:-0}" != 1 ] || [ ! -x "$HERE/dist-torch/ecgviewer/ecgviewer" ]; then
   "$PYTHON" -m PyInstaller --noconfirm --clean --log-level ERROR \
       --distpath "$HERE/dist-torch" --workpath "$HERE/build-torch" "$HERE/.ecgviewer-torch.spec"

@@ -142,9 +142,7 @@ def load_model(path: str | os.PathLike[str], backend: str | None = None) -> Load
     try:
         wpath = jpath.with_name(card["weights"]["file"])
         expected = card["weights"]["sha256"]
-        arch = {k: v for k, v in card["architecture"].items() if k != "generator"}
-        cfg = NetConfig(**arch)
-        n_leads, window = int(cfg.n_leads), int(cfg.window)
+        cfg = NetConfig(**{k: v for k, v in card["architecture"].items() if k != "generator"})
         # what scoring reads later: check it now, so a bad card is refused here and not mid-score
         params = LoadedModel(None, card, None, jpath).params  # type: ignore[arg-type]
         float(card["threshold"]["value"])
@@ -155,14 +153,14 @@ def load_model(path: str | os.PathLike[str], backend: str | None = None) -> Load
             opath, onnx_sha = jpath.with_name(onnx_entry["file"]), onnx_entry["sha256"]
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise ModelError(f"{jpath}: model card is incomplete ({type(e).__name__}: {e})") from None
-    if params.n_leads != n_leads or params.before + params.after != window:
+    if params.n_leads != cfg.n_leads or params.before + params.after != cfg.window:
         raise ModelError(f"{jpath}: the card's preprocessing ({params.n_leads} leads, {params.before + params.after} "
-                         f"ticks) does not fit its architecture ({n_leads} leads, {window} ticks)")
+                         f"ticks) does not fit its architecture ({cfg.n_leads} leads, {cfg.window} ticks)")
     backend = backend or default_backend()
     if backend == "onnx":
         if onnx_entry is None:
             raise ModelError(f"{jpath}: this model has no ONNX export (add one: python -m trainer onnx {jpath})")
-        net: Reconstructor = _load_onnx(opath, onnx_sha, n_leads, window)
+        net: Reconstructor = _load_onnx(opath, onnx_sha, cfg)
     elif backend == "torch":
         net = _load_torch(wpath, expected, cfg)
     else:
@@ -194,19 +192,19 @@ def _load_torch(wpath: Path, sha256: str, cfg: NetConfig) -> Reconstructor:
     return TorchReconstructor(gen.eval())
 
 
-def _load_onnx(opath: Path, sha256: str, n_leads: int, window: int) -> Reconstructor:
+def _load_onnx(opath: Path, sha256: str, cfg: NetConfig) -> Reconstructor:
     import numpy as np
 
     data = _read_checked(opath, sha256, "ONNX weights")
     try:
         net = OnnxReconstructor(data)
-        out = net(np.zeros((1, n_leads, window), np.float32))
+        out = net(np.zeros((1, cfg.n_leads, cfg.window), np.float32))
     except ModelError as e:
         raise ModelError(f"{opath}: {e}") from None
     except Exception as e:  # not an ONNX graph, or one of another shape
         raise ModelError(f"{opath}: not an ONNX export of this model ({str(e).splitlines()[0][:200]})") from None
-    if out.shape != (1, n_leads, window):
-        raise ModelError(f"{opath}: the ONNX graph returns {out.shape[1:]}, expected ({n_leads}, {window})")
+    if out.shape != (1, cfg.n_leads, cfg.window):
+        raise ModelError(f"{opath}: the ONNX graph returns {out.shape[1:]}, expected ({cfg.n_leads}, {cfg.window})")
     return net
 
 
