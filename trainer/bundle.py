@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.beats import BeatParams
 from ecgviewer.core.modelfile import save_model
 from ecgviewer.core.scoring import RhythmModel, rhythm_features, score_arrays
@@ -105,7 +106,5 @@ def refresh_card_metrics(card: Path, results_dir: Path) -> Path:
     data["metrics"] = _metrics_from(results_dir, name)
     data["metrics_recipe_note"] = ("5-fold figures come from models trained with this card's recipe on each fold's "
                                    "training N beats only (results/*.json)")
-    tmp = card.with_name(card.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(card)
+    write_text_atomic(card, json.dumps(data, indent=2) + "\n")
     return card

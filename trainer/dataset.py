@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.core.atomic import atomic_write
 from ecgviewer.core.beats import BeatParams, extract_beats
 from ecgviewer.core.classes import CLASSES
 from ecgviewer.core.record import load_record
@@ -167,16 +167,9 @@ def save_dataset(ds: BeatDataset, path: Path) -> None:
     training runs started together) each write their own file and the last rename wins.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez_compressed(f, x=ds.x, cls=ds.cls, record=ds.record, sample=ds.sample, rr_pre=ds.rr_pre,
-                                rr_post=ds.rr_post, rr_local=ds.rr_local, info=np.array(json.dumps(ds.info)))
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        np.savez_compressed(f, x=ds.x, cls=ds.cls, record=ds.record, sample=ds.sample, rr_pre=ds.rr_pre,
+                            rr_post=ds.rr_post, rr_local=ds.rr_local, info=np.array(json.dumps(ds.info)))
 
 
 def load_cached(path: Path) -> BeatDataset:

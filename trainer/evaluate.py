@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.scoring import RhythmModel, rhythm_features, score_arrays
 from trainer.dataset import BeatDataset
@@ -75,9 +76,7 @@ def summarise(folds: list[dict]) -> dict:
 
 def _write_json(path: Path, payload: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(payload, indent=1) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(payload, indent=1) + "\n")
 
 
 @contextlib.contextmanager
@@ -102,7 +101,11 @@ def _load(path: Path) -> dict | None:
 
 
 def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log=print, progress: bool = True) -> dict:
-    """Train (or resume) one fold and score its test set; returns metrics for both score kinds."""
+    """Train (or resume) one fold and score its test set; returns metrics for each score kind.
+
+    Kinds: "mse" (reconstruction error), "rr" (plus rhythm); with an EMA teacher also "ema_mse"
+    and "ema_rr", the same scores from the teacher's weights.
+    """
     x = ds.leads(cfg.n_leads)
     t0 = time.perf_counter()
     tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log)
@@ -120,25 +123,34 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     if tr.state.epoch < cfg.epochs:
         raise KeyboardInterrupt
     train_s = time.perf_counter() - t0
-    G = tr.G.eval()
-    t1 = time.perf_counter()
-    test = score_arrays(G, x[split.test], device=tr.device)
-    score_s = time.perf_counter() - t1
-    val = score_arrays(G, x[split.val], device=tr.device)
-    # rhythm context, fitted on normal beats only: RR features of the training N beats, scale of
-    # the reconstruction error from the held-out N beats
-    feats = rhythm_features(ds.rr_pre[split.train], ds.rr_post[split.train], ds.rr_local[split.train])
-    rhythm = RhythmModel.fit(feats, val.mse)
-    combined = rhythm.combine(test.mse, rhythm.distance(rhythm_features(
-        ds.rr_pre[split.test], ds.rr_post[split.test], ds.rr_local[split.test])))
+    rr_train = rhythm_features(ds.rr_pre[split.train], ds.rr_post[split.train], ds.rr_local[split.train])
+    rr_test = rhythm_features(ds.rr_pre[split.test], ds.rr_post[split.test], ds.rr_local[split.test])
+    rr_val = rhythm_features(ds.rr_pre[split.val], ds.rr_post[split.val], ds.rr_local[split.val])
     cls = ds.cls[split.test]
-    val_combined = rhythm.combine(val.mse, rhythm.distance(rhythm_features(
-        ds.rr_pre[split.val], ds.rr_post[split.val], ds.rr_local[split.val])))
-    common = {"fold": split.fold, "train_s": round(train_s, 1), "score_beats_per_s": round(len(test.mse) / score_s, 1),
-              "n_train": int(len(split.train)), "epochs": tr.state.epoch,
-              "final_val_mse": tr.state.history[-1]["val_mse"] if tr.state.history else None}
-    return {"mse": {**common, **fold_metrics(cls, test.mse), **operating_point(cls, test.mse, val.mse)},
-            "rr": {**common, **fold_metrics(cls, combined), **operating_point(cls, combined, val_combined)}}
+    common = {"fold": split.fold, "train_s": round(train_s, 1), "n_train": int(len(split.train)),
+              "epochs": tr.state.epoch}
+    out = {}
+    # the trained generator; for the self-distilled models also their EMA teacher (a Polyak average
+    # of the generator's weights), which is scored the same way and chosen by held-out normal error
+    nets = {"": tr.G}
+    if tr.teacher is not None and not cfg.teacher:
+        nets["ema_"] = tr.teacher
+    for prefix, net in nets.items():
+        G = net.eval()
+        t1 = time.perf_counter()
+        test = score_arrays(G, x[split.test], device=tr.device)
+        score_s = time.perf_counter() - t1
+        val = score_arrays(G, x[split.val], device=tr.device)
+        # rhythm context, fitted on normal beats only: RR features of the training N beats, scale of
+        # the reconstruction error from the held-out N beats
+        rhythm = RhythmModel.fit(rr_train, val.mse)
+        combined = rhythm.combine(test.mse, rhythm.distance(rr_test))
+        val_combined = rhythm.combine(val.mse, rhythm.distance(rr_val))
+        both = {**common, "score_beats_per_s": round(len(test.mse) / score_s, 1),
+                "final_val_mse": float(val.mse.mean()) if len(val.mse) else None}
+        out[prefix + "mse"] = {**both, **fold_metrics(cls, test.mse), **operating_point(cls, test.mse, val.mse)}
+        out[prefix + "rr"] = {**both, **fold_metrics(cls, combined), **operating_point(cls, combined, val_combined)}
+    return out
 
 
 def operating_point(cls: np.ndarray, scores: np.ndarray, val_normal: np.ndarray, specificity: float = 0.99) -> dict:
@@ -149,32 +161,45 @@ def operating_point(cls: np.ndarray, scores: np.ndarray, val_normal: np.ndarray,
             "spec_at_val99": float((~flagged[cls == "N"]).mean())}
 
 
+SCORE_TEXT = {
+    "mse": "mean squared reconstruction error",
+    "rr": "reconstruction z-score + RR-ratio Mahalanobis z-score (normal beats only)",
+    "ema_mse": "mean squared reconstruction error of the EMA teacher's weights",
+    "ema_rr": "EMA teacher's reconstruction z-score + RR-ratio Mahalanobis z-score (normal beats only)",
+}
+
+
+def result_name(name: str, kind: str) -> str:
+    """The results/ name of a score kind: NAME, NAME+rr, NAME-ema, NAME-ema+rr."""
+    return name + ("-ema" if kind.startswith("ema_") else "") + ("+rr" if kind.endswith("rr") else "")
+
+
 def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Path, runs_dir: Path,
              name: str | None = None, folds: list[int] | None = None, log=print, progress: bool = True) -> dict:
-    """Run the protocol for one model and split; results/<name>-<split>.json and <name>+rr-<split>.json."""
+    """Run the protocol for one model and split into results/<name>-<split>.json, <name>+rr-<split>.json
+    and, for the self-distilled models, <name>-ema-<split>.json and <name>-ema+rr-<split>.json."""
     name = name or cfg.model
     splits = get_splits(split_name, ds.cls, ds.record)
     if folds is not None:
         splits = [s for s in splits if s.fold in folds]
-    paths = {"mse": results_dir / f"{name}-{split_name}.json", "rr": results_dir / f"{name}+rr-{split_name}.json"}
+    kinds = ["mse", "rr"] + (["ema_mse", "ema_rr"] if cfg.uses_kd and not cfg.teacher else [])
+    paths = {k: results_dir / f"{result_name(name, k)}-{split_name}.json" for k in kinds}
     docs = {}
     for kind, p in paths.items():
         prev = _load(p)
         if prev is None or prev.get("recipe") != asdict(cfg):
-            prev = {"model": name if kind == "mse" else f"{name}+rr", "split": split_name, "folds": [],
-                    "recipe": asdict(cfg), "score": "mean squared reconstruction error" if kind == "mse"
-                    else "reconstruction z-score + RR-ratio Mahalanobis z-score (normal beats only)",
-                    "hardware": hardware(), "wall_s": 0.0}
+            prev = {"model": result_name(name, kind), "split": split_name, "folds": [],
+                    "recipe": asdict(cfg), "score": SCORE_TEXT[kind], "hardware": hardware(), "wall_s": 0.0}
         docs[kind] = prev
     for sp in splits:
-        if any(f["fold"] == sp.fold for f in docs["mse"]["folds"]) and any(f["fold"] == sp.fold for f in docs["rr"]["folds"]):
+        if all(any(f["fold"] == sp.fold for f in docs[k]["folds"]) for k in kinds):
             log(f"{name} {split_name} fold {sp.fold}: already done")
             continue
         t0 = time.perf_counter()
         fold_cfg = replace(cfg, teacher=cfg.teacher.format(fold=sp.fold)) if cfg.teacher else cfg
         res = run_fold(ds, fold_cfg, sp, runs_dir / f"{name}-{split_name}" / f"fold{sp.fold}", log=log, progress=progress)
         wall = time.perf_counter() - t0
-        for kind in ("mse", "rr"):
+        for kind in kinds:
             with _locked(paths[kind]):
                 # merge with what other processes (other folds of the same model) wrote meanwhile
                 on_disk = _load(paths[kind])
@@ -189,4 +214,8 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
                 docs[kind] = d
         log(f"{name} {split_name} fold {sp.fold}: AUC {res['mse']['auc']:.4f} AP {res['mse']['ap']:.4f} | "
             f"+rr AUC {res['rr']['auc']:.4f} AP {res['rr']['ap']:.4f} ({wall:.0f} s)")
+        if "ema_mse" in res:
+            log(f"{name} {split_name} fold {sp.fold} EMA teacher: AUC {res['ema_mse']['auc']:.4f} "
+                f"+rr AUC {res['ema_rr']['auc']:.4f} (held-out normal MSE {res['ema_mse']['final_val_mse']:.5f}"
+                f" vs {res['mse']['final_val_mse']:.5f})")
     return docs

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ecgviewer.core.atomic import atomic_write
 from ecgviewer.core.models import Discriminator, Generator, NetConfig, init_weights
 from trainer.augment import augment
 from trainer.losses import attention_transfer, nt_xent, tick_error_kd
@@ -331,9 +332,8 @@ class Trainer:
             return self.out / name
         self.out.mkdir(parents=True, exist_ok=True)
         path = self.out / name
-        tmp = path.with_name(path.name + ".tmp")
-        torch.save(self.checkpoint(), tmp)
-        os.replace(tmp, path)
+        with atomic_write(path) as f:
+            torch.save(self.checkpoint(), f)
         return path
 
     def resume(self, path: Path) -> None:

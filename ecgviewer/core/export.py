@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import csv
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.core.atomic import atomic_write
 from ecgviewer.core.classes import BEATGAN_CLASSES
 from ecgviewer.core.review import EMPTY, BeatReview
 
@@ -54,16 +54,8 @@ def export_csv(path: str | os.PathLike[str], sample: np.ndarray, fs: float, scor
     """
     path = Path(path)
     rows = beat_rows(sample, fs, scores, threshold, reference, reviews)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(tmp, "w", encoding=ENCODING, newline="") as f:
-            w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
-            w.writerow(COLUMNS)
-            w.writerows(rows)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_write(path, "w", fsync=True, encoding=ENCODING, newline="") as f:
+        w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        w.writerow(COLUMNS)
+        w.writerows(rows)
     return path

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from typing import Any
 
+from ecgviewer.core.atomic import write_bytes_atomic
 from ecgviewer.core.beats import BeatParams
 from ecgviewer.core.errors import ModelError
 from ecgviewer.core.netconfig import NetConfig
@@ -67,12 +68,6 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def _write_atomic(target: Path, payload: bytes) -> None:
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_bytes(payload)
-    os.replace(tmp, target)
-
-
 def save_model(generator: Any, card: dict, path: str | os.PathLike[str], onnx: bool = False) -> Path:
     """Write ``path``.pt and ``path``.json; the card gets the weights' SHA-256 and architecture.
 
@@ -91,8 +86,8 @@ def save_model(generator: Any, card: dict, path: str | os.PathLike[str], onnx: b
     card["architecture"] = {"generator": "BeatGAN", **generator.cfg.as_dict()}
     card["weights"] = {"file": wpath.name, "sha256": sha256_bytes(data), "bytes": len(data)}
     jpath.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(wpath, data)
-    _write_atomic(jpath, (json.dumps(card, indent=2) + "\n").encode())
+    write_bytes_atomic(wpath, data)
+    write_bytes_atomic(jpath, (json.dumps(card, indent=2) + "\n").encode())
     if onnx:
         add_onnx(jpath)
     return jpath
@@ -119,8 +114,8 @@ def add_onnx(path: str | os.PathLike[str], opset: int = 17) -> Path:
     card = dict(model.card)
     card["onnx"] = {"file": opath.name, "sha256": sha256_bytes(data), "bytes": len(data), "opset": opset,
                     "max_abs_diff_vs_torch": diff}
-    _write_atomic(opath, data)
-    _write_atomic(model.path, (json.dumps(card, indent=2) + "\n").encode())
+    write_bytes_atomic(opath, data)
+    write_bytes_atomic(model.path, (json.dumps(card, indent=2) + "\n").encode())
     return opath
 
 

@@ -1,0 +1,180 @@
+"""How much of BeatGAN's published AUC comes from choosing the epoch with anomaly labels?
+
+The reference code (hi-bingo/BeatGAN) trains 100 epochs at a constant learning rate and keeps the
+epoch whose AUC is best on a validation set of 10 % of the training N beats plus 10 % of every
+anomaly class, drawn from the same records as the test anomalies. This script trains that recipe
+on one fold, checkpoints every ``--every`` of an epoch, and records at each checkpoint:
+
+- the held-out normal reconstruction error (``val_mse``: needs no label; what this project uses),
+- the reference's validation AUC (``val_auc``: uses anomaly labels),
+- the test AUC / AP on the fold's N beats plus the other 90 % of anomalies,
+
+for the generator and for an exponential moving average (EMA) of its weights. The summary then
+compares the test AUC at the last checkpoint, at the label-chosen one (the reference's rule), at
+the normal-only one (lowest ``val_mse``) and the best any rule could pick (an oracle).
+
+Results go to ``results/selection-study/<name>-fold<k>.jsonl`` (one line per checkpoint, written as
+it is measured) and a ``...-summary.json``; a rerun resumes from ``runs/selection-study``.
+
+    python scripts/selection_study.py --data-dir ../shared/data/mitdb --minutes 100
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from ecgviewer.core.classes import ANOMALY_CLASSES  # noqa: E402
+from ecgviewer.core.scoring import score_arrays  # noqa: E402
+from trainer.metrics import average_precision, roc_auc  # noqa: E402
+
+REF_VAL_ANOMALY_FRACTION = 0.1  # the reference's getPercent(..., 0.1) on each anomaly class
+
+
+def reference_val_split(cls: np.ndarray, test: np.ndarray, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Move 10 % of each anomaly class out of ``test`` into a labelled validation set, as the reference."""
+    rng = np.random.default_rng(seed + 2024)
+    val_anom = []
+    for c in ANOMALY_CLASSES:
+        idx = test[cls[test] == c]
+        if len(idx):
+            k = int(round(len(idx) * REF_VAL_ANOMALY_FRACTION))
+            val_anom.append(rng.permutation(idx)[:k])
+    val_anom = np.sort(np.concatenate(val_anom)) if val_anom else np.zeros(0, int)
+    return np.setdiff1d(test, val_anom), val_anom
+
+
+def choose(rows: list[dict], prefix: str = "") -> dict:
+    """Test AUC/AP of the checkpoint each rule picks (ties: the earliest)."""
+    def at(i: int, rule: str) -> dict:
+        r = rows[i]
+        return {"rule": rule, "checkpoint": r["checkpoint"], "epochs": r["epochs"], "test_auc": r[prefix + "test_auc"],
+                "test_ap": r[prefix + "test_ap"]}
+
+    test = [r[prefix + "test_auc"] for r in rows]
+    return {
+        "last": at(len(rows) - 1, "last checkpoint (fixed schedule)"),
+        "normal_only": at(int(np.argmin([r[prefix + "val_mse"] for r in rows])), "lowest held-out normal MSE"),
+        "labels": at(int(np.argmax([r[prefix + "val_auc"] for r in rows])), "best validation AUC (reference)"),
+        "oracle": at(int(np.argmax(test)), "best test AUC (oracle, no rule can know it)"),
+    }
+
+
+def measure(G, x: np.ndarray, cls: np.ndarray, val_n: np.ndarray, val_a: np.ndarray, test: np.ndarray,
+            device) -> dict:
+    G.eval()
+    mse_val_n = score_arrays(G, x[val_n], device=device).mse
+    mse_val_a = score_arrays(G, x[val_a], device=device).mse
+    mse_test = score_arrays(G, x[test], device=device).mse
+    yv = np.r_[np.zeros(len(val_n), bool), np.ones(len(val_a), bool)]
+    yt = cls[test] != "N"
+    by = {}
+    for c in ANOMALY_CLASSES:
+        m = (cls[test] == c) | (cls[test] == "N")
+        if (cls[test] == c).any():
+            by[c] = roc_auc(cls[test][m] == c, mse_test[m])
+    return {"val_mse": float(mse_val_n.mean()), "val_auc": roc_auc(yv, np.r_[mse_val_n, mse_val_a]),
+            "test_auc": roc_auc(yt, mse_test), "test_ap": average_precision(yt, mse_test), "test_auc_by_class": by}
+
+
+def main(argv: list[str] | None = None) -> int:
+    import torch
+
+    from trainer.dataset import get_dataset
+    from trainer.splits import get_splits
+    from trainer.train import REFERENCE, TrainConfig, Trainer
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data-dir", required=True)
+    p.add_argument("--fold", type=int, default=0)
+    p.add_argument("--width", type=int, default=32, help="the reference's 32")
+    p.add_argument("--every", type=float, default=0.25, help="checkpoint every this fraction of an epoch")
+    p.add_argument("--minutes", type=float, default=100, help="stop after this much wall time (resumable)")
+    p.add_argument("--max-epochs", type=float, default=100)
+    p.add_argument("--ema", type=float, default=0.999, help="EMA decay per step")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--name", default="beatgan-reference")
+    p.add_argument("--results", default=str(ROOT / "results" / "selection-study"))
+    p.add_argument("--runs", default=str(ROOT / "runs" / "selection-study"))
+    args = p.parse_args(argv)
+
+    ds = get_dataset(Path(args.data_dir))[0]
+    split = get_splits("intra", ds.cls, ds.record)[args.fold]
+    test, val_a = reference_val_split(ds.cls, split.test, seed=args.fold)
+    x = ds.leads(1)
+    n_train = len(split.train)
+    chunk = int(round(n_train * args.every))
+    # constant learning rate (the reference's), so the "epochs" field only bounds the run
+    cfg = replace(TrainConfig(**REFERENCE), model="beatgan", width=args.width, samples_per_epoch=chunk,
+                  epochs=int(np.ceil(args.max_epochs / args.every)), threads=args.threads)
+    run_dir = Path(args.runs) / f"{args.name}-fold{args.fold}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    out = Path(args.results)
+    out.mkdir(parents=True, exist_ok=True)
+    log_path = out / f"{args.name}-fold{args.fold}.jsonl"
+
+    tr = Trainer(cfg, x[split.train], x[split.val], run_dir)
+    ema = copy.deepcopy(tr.G).eval()
+    for q in ema.parameters():
+        q.requires_grad_(False)
+    if (run_dir / "ckpt.pt").is_file():
+        tr.resume(run_dir / "ckpt.pt")
+        ema.load_state_dict(torch.load(run_dir / "ema.pt", map_location="cpu", weights_only=True))
+    step = tr.train_step
+
+    def train_step_with_ema(xb):
+        losses = step(xb)
+        with torch.no_grad():
+            for pe, pg in zip(ema.parameters(), tr.G.parameters()):
+                pe.mul_(args.ema).add_(pg.detach(), alpha=1 - args.ema)
+            for be, bg in zip(ema.buffers(), tr.G.buffers()):
+                be.copy_(bg)
+        return losses
+
+    tr.train_step = train_step_with_ema
+    rows = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.is_file() else []
+    rows = rows[: tr.state.epoch]  # never more lines than checkpoints
+    t_end = time.monotonic() + args.minutes * 60
+    spe = tr.steps_per_epoch()
+    print(f"fold {args.fold}: {n_train} training N beats, checkpoint every {spe * cfg.batch} samples; "
+          f"test {len(test)} beats, labelled validation {len(split.val)} N + {len(val_a)} anomalies", flush=True)
+    while tr.state.epoch < cfg.epochs and time.monotonic() < t_end:
+        t0 = time.perf_counter()
+        tr.fit(max_steps=spe, progress=False)
+        train_s = time.perf_counter() - t0
+        torch.save(ema.state_dict(), run_dir / "ema.pt")
+        row = {"checkpoint": tr.state.epoch, "samples": tr.state.epoch * spe * cfg.batch,
+               "epochs": round(tr.state.epoch * spe * cfg.batch / n_train, 3), "train_s": round(train_s, 1)}
+        row.update(measure(tr.G, x, ds.cls, split.val, val_a, test, tr.device))
+        row.update({f"ema_{k}": v for k, v in measure(ema, x, ds.cls, split.val, val_a, test, tr.device).items()})
+        tr.G.train()
+        rows.append(row)
+        with open(log_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+        print(f"{row['epochs']:6.2f} ep  val_mse {row['val_mse']:.5f}  val_auc {row['val_auc']:.4f}  "
+              f"test {row['test_auc']:.4f}/{row['test_ap']:.4f}  EMA test {row['ema_test_auc']:.4f}  "
+              f"({train_s:.0f} s)", flush=True)
+    if rows:
+        summary = {"name": args.name, "fold": args.fold, "recipe": {**REFERENCE, "width": args.width,
+                   "n_leads": 1, "checkpoint_every_epochs": args.every, "ema": args.ema},
+                   "checkpoints": len(rows), "epochs": rows[-1]["epochs"],
+                   "train_s": round(sum(r["train_s"] for r in rows), 1),
+                   "generator": choose(rows), "ema": choose(rows, "ema_"),
+                   "command": "python scripts/selection_study.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+        (out / f"{args.name}-fold{args.fold}-summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        print(json.dumps({k: summary[k] for k in ("generator", "ema")}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
