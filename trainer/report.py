@@ -8,7 +8,12 @@ from pathlib import Path
 
 from trainer.train import TrainConfig
 
-ORDER = ["beatgan", "beatgan-r2", "si-beatgan", "si-beatgan-v2", "si-beatgan-v2-small"]
+ORDER = ["beatgan", "beatgan-r2", "si-beatgan", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-small"]
+
+
+def run_name(model: str) -> str:
+    """The run a result row comes from: NAME for NAME, NAME+rr, NAME-ema and NAME-ema+rr."""
+    return model.removesuffix("+rr").removesuffix("-ema")
 
 
 def _pm(d: dict, key: str) -> str:
@@ -21,16 +26,16 @@ def _command(d: dict) -> str:
     default = asdict(TrainConfig(model=recipe.get("model", "beatgan")))
     opts = [f"--{k.replace('_', '-')} {v}" for k, v in recipe.items()
             if k in {f.name for f in fields(TrainConfig)} and k != "model" and v != default.get(k)]
-    name = d["model"].removesuffix("+rr")
+    name = run_name(d["model"])
     extra = f" --name {name}" if name != recipe.get("model") else ""
     return (f"python -m trainer evaluate --data-dir DIR --model {recipe.get('model')} --split {d['split']}{extra} "
             + " ".join(opts)).strip()
 
 
 def _sort_key(d: dict) -> tuple:
-    base = d["model"].removesuffix("+rr")
+    base = run_name(d["model"])
     rank = next((i for i, o in enumerate(ORDER) if base == o), len(ORDER))
-    return (d["split"], rank, base, d["model"].endswith("+rr"))
+    return (d["split"], rank, base, "-ema" in d["model"], d["model"].endswith("+rr"))
 
 
 def write_report(results_dir: Path, output: Path) -> Path:
@@ -78,16 +83,40 @@ def write_report(results_dir: Path, output: Path) -> Path:
         for k in keys:
             lines.append(f"| {k} | " + " | ".join(f"{r[k]:,.0f}" if k in r else "" for r in runs) + " |")
         lines.append("")
+    lines += _selection_study(results_dir / "selection-study")
     notes = results_dir / "NOTES.md"
     if notes.is_file():
         lines += [notes.read_text().rstrip(), ""]
     lines += ["## Commands", "", "Each row, rerun (results are resumed per fold; delete the JSON to start over). "
-              "A `+rr` row comes from the same run as the row above it (the same trained models, scored "
-              "with the rhythm term too):", ""]
+              "`+rr` and `-ema` rows come from the same run as their row (the same trained models, scored "
+              "with the rhythm term too, or with the EMA teacher's weights):", ""]
     for d in docs:
-        if not d["model"].endswith("+rr"):
+        if d["model"] == run_name(d["model"]):
             lines.append(f"- `{d['model']}` ({d['split']}): `{_command(d)}`")
     lines.append("")
     output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text("\n".join(lines))
     return output
+
+
+def _selection_study(folder: Path) -> list[str]:
+    """The table of scripts/selection_study.py: test AUC of the checkpoint each selection rule picks."""
+    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*-summary.json"))]
+    if not runs:
+        return []
+    lines = ["## Epoch selection study", "",
+             "`python scripts/selection_study.py` trains the reference recipe on one fold, measures every "
+             "checkpoint, and asks which checkpoint each rule picks. Test = the fold's N beats + 90 % of the "
+             "anomalies; the reference's labelled validation set = held-out N beats + the other 10 %.", "",
+             "| run | fold | epochs | checkpoints | train s | weights | last | lowest normal MSE | best val AUC (labels) | oracle |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in runs:
+        for kind in ("generator", "ema"):
+            c = r[kind]
+            cells = [f"{c[k]['test_auc']:.4f} / {c[k]['test_ap']:.4f} (ep {c[k]['epochs']:.2f})"
+                     for k in ("last", "normal_only", "labels", "oracle")]
+            lines.append(f"| {r['name']} | {r['fold']} | {r['epochs']:.2f} | {r['checkpoints']} | {r['train_s']:.0f} | "
+                         f"{kind} | " + " | ".join(cells) + " |")
+    lines += ["", "Cells: test AUC / AP of the chosen checkpoint (its epoch). Commands: "
+              + "; ".join(f"`{r['command']}`" for r in runs), ""]
+    return lines

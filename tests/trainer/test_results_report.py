@@ -37,3 +37,29 @@ def test_tables_rows_commands_and_notes(tmp_path: Path) -> None:
     # one command per run: the +rr rows come from the same run
     assert commands.count("--name beatgan-r2") == 1 and "si-beatgan+rr" not in commands
     assert "`si-beatgan` (intra): `python -m trainer evaluate --data-dir DIR --model si-beatgan --split intra" in commands
+
+
+def test_ema_rows_follow_their_run_and_share_its_command(tmp_path: Path) -> None:
+    recipe = {"model": "si-beatgan-v2", "width": 16, "epochs": 12, "samples_per_epoch": 32768}
+    for model, auc in [("si-beatgan-v2-long-ema+rr", 0.95), ("si-beatgan-v2-long", 0.91),
+                       ("si-beatgan-v2-long-ema", 0.92), ("si-beatgan-v2-long+rr", 0.94)]:
+        (tmp_path / f"{model}-intra.json").write_text(json.dumps(_result(model, "intra", [auc], recipe)))
+    text = write_report(tmp_path, tmp_path / "results.md").read_text()
+    rows = [ln.split(" | ")[0][2:] for ln in text.splitlines() if ln.startswith("| si-beatgan")]
+    assert rows == ["si-beatgan-v2-long", "si-beatgan-v2-long+rr", "si-beatgan-v2-long-ema", "si-beatgan-v2-long-ema+rr"]
+    commands = text[text.index("## Commands"):]
+    assert commands.count("python -m trainer evaluate") == 1
+    assert "--name si-beatgan-v2-long --width 16 --epochs 12 --samples-per-epoch 32768`" in commands
+
+
+def test_selection_study_table(tmp_path: Path) -> None:
+    pick = {k: {"checkpoint": i + 1, "epochs": 0.25 * (i + 1), "test_auc": 0.90 + i / 100, "test_ap": 0.80 + i / 100}
+            for i, k in enumerate(("last", "normal_only", "labels", "oracle"))}
+    summary = {"name": "beatgan-reference", "fold": 0, "epochs": 1.0, "checkpoints": 4, "train_s": 500.0,
+               "generator": pick, "ema": pick, "command": "python scripts/selection_study.py --fold 0"}
+    (tmp_path / "selection-study").mkdir()
+    (tmp_path / "selection-study" / "beatgan-reference-fold0-summary.json").write_text(json.dumps(summary))
+    text = write_report(tmp_path, tmp_path / "results.md").read_text()
+    assert ("| beatgan-reference | 0 | 1.00 | 4 | 500 | generator | 0.9000 / 0.8000 (ep 0.25) | "
+            "0.9100 / 0.8100 (ep 0.50) | 0.9200 / 0.8200 (ep 0.75) | 0.9300 / 0.8300 (ep 1.00) |") in text
+    assert "`python scripts/selection_study.py --fold 0`" in text
