@@ -90,7 +90,9 @@ def measure(G, x: np.ndarray, cls: np.ndarray, val_n: np.ndarray, val_a: np.ndar
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from ecgviewer.core.atomic import write_text_atomic
     from trainer.dataset import get_dataset
+    from trainer.evaluate import hardware
     from trainer.splits import get_splits
     from trainer.train import REFERENCE, TrainConfig, Trainer
 
@@ -148,6 +150,7 @@ def main(argv: list[str] | None = None) -> int:
     spe = tr.steps_per_epoch()
     print(f"fold {args.fold}: {n_train} training N beats, checkpoint every {spe * cfg.batch} samples; "
           f"test {len(test)} beats, labelled validation {len(split.val)} N + {len(val_a)} anomalies", flush=True)
+    summary = None
     while tr.state.epoch < cfg.epochs and time.monotonic() < t_end:
         t0 = time.perf_counter()
         tr.fit(max_steps=spe, progress=False)
@@ -164,14 +167,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{row['epochs']:6.2f} ep  val_mse {row['val_mse']:.5f}  val_auc {row['val_auc']:.4f}  "
               f"test {row['test_auc']:.4f}/{row['test_ap']:.4f}  EMA test {row['ema_test_auc']:.4f}  "
               f"({train_s:.0f} s)", flush=True)
-    if rows:
+        # the summary is rewritten at every checkpoint, so a run stopped at any time has one
         summary = {"name": args.name, "fold": args.fold, "recipe": {**REFERENCE, "width": args.width,
                    "n_leads": 1, "checkpoint_every_epochs": args.every, "ema": args.ema},
                    "checkpoints": len(rows), "epochs": rows[-1]["epochs"],
-                   "train_s": round(sum(r["train_s"] for r in rows), 1),
+                   "train_s": round(sum(r["train_s"] for r in rows), 1), "hardware": hardware(),
                    "generator": choose(rows), "ema": choose(rows, "ema_"),
                    "command": "python scripts/selection_study.py " + " ".join(argv if argv is not None else sys.argv[1:])}
-        (out / f"{args.name}-fold{args.fold}-summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        write_text_atomic(out / f"{args.name}-fold{args.fold}-summary.json", json.dumps(summary, indent=1) + "\n")
+    if summary is not None:
         print(json.dumps({k: summary[k] for k in ("generator", "ema")}, indent=1))
     return 0
 
