@@ -25,10 +25,8 @@ fi
 
 ENVV=(env -i PATH=/usr/bin:/bin HOME="$TMP/home" LANG=C.UTF-8 QT_QPA_PLATFORM=offscreen
       ECGVIEWER_CONFIG_DIR="$TMP/config" ECGVIEWER_LOG_DIR="$TMP/log")
-mkdir -p "$TMP/home" "$TMP/cut"
-SAMPLE="$ROOT/resources/samples"
-sed '1s/^119 2 360 [0-9]*/119 2 360 3600/' "$SAMPLE/119.hea" > "$TMP/cut/119.hea"
-head -c 10800 "$SAMPLE/119.dat" > "$TMP/cut/119.dat"
+mkdir -p "$TMP/home"
+bash "$ROOT/packaging/cut_sample.sh" "$ROOT/resources/samples" "$TMP/cut"
 secs() { local t0 t1; t0=$(date +%s.%N); "$@" > "$TMP/out.txt" 2>&1 || { cat "$TMP/out.txt"; exit 1; }; t1=$(date +%s.%N)
          awk "BEGIN{printf \"%.2f\", $t1 - $t0}"; }
 

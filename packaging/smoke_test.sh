@@ -57,9 +57,7 @@ head -c 8 "$TMP/shot.png" | od -An -c | grep -q "P   N   G" || fail "screenshot 
 echo "sample record (1987 beats): launch -> scored window saved in $(awk "BEGIN{printf \"%.2f\", $t1 - $t0}") s"
 SAMPLE="$DIST/_internal/ecgviewer/resources/samples"
 [ -d "$SAMPLE" ] || SAMPLE="$(dirname "$DIST")/Resources/ecgviewer/resources/samples"  # macOS .app layout
-mkdir -p "$TMP/cut"
-sed '1s/^119 2 360 [0-9]*/119 2 360 3600/' "$SAMPLE/119.hea" > "$TMP/cut/119.hea"
-head -c 10800 "$SAMPLE/119.dat" > "$TMP/cut/119.dat"   # format 212: 3 bytes per sample pair
+bash "$HERE/cut_sample.sh" "$SAMPLE" "$TMP/cut"
 for i in 1 2; do  # the first start reads the folder from disk; the second is the warm start
   t0=$(date +%s.%N)
   rc=0; "${ENVV[@]}" ECGVIEWER_STARTUP_TRACE=1 "$EXE" "$TMP/cut/119" --screenshot "$TMP/cut$i.png" > "$TMP/gui2.txt" 2>&1 || rc=$?

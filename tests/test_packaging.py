@@ -39,7 +39,7 @@ def test_spec_is_valid_python_and_excludes_the_trainer_torch_and_gpu_stacks():
 
 
 def test_shell_scripts_parse():
-    for script in ("build.sh", "smoke_test.sh", "compare_backends.sh", "linux/make_tarball.sh", "linux/make_deb.sh", "linux/install.sh",
+    for script in ("build.sh", "smoke_test.sh", "compare_backends.sh", "cut_sample.sh", "linux/make_tarball.sh", "linux/make_deb.sh", "linux/install.sh",
                    "macos/make_dmg.sh"):
         path = PKG / script
         assert os.access(path, os.X_OK), f"{script} is not executable"

@@ -49,14 +49,14 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setWindowTitle("ecgviewer")
         self.setAcceptDrops(True)
-        self.scorer = scorer
-        self.model_error = model_error
+        self.scorer: Scorer | None = None  # set_scorer, below, attaches the model and its threshold
+        self.model_error: str | None = None
         self.settings = settings or Settings()
         self.record: Record | None = None
         self.beats = None
         self.result = None
         self.selected_beat: int | None = None
-        self._threshold = float(scorer.threshold) if scorer is not None else 0.0
+        self._threshold = 0.0
         self._job: ScoringJob | None = None
         self._notes: list[str] = []
 
@@ -68,6 +68,7 @@ class MainWindow(QMainWindow):
         self._build_actions()
         self._build_menus()
         self._restore()
+        self.set_scorer(scorer, model_error)
 
         self.signal_view.rangeChanged.connect(self.overview.set_visible)
         self.signal_view.thresholdChanged.connect(self.set_threshold)
@@ -298,6 +299,7 @@ class MainWindow(QMainWindow):
         self.model_error = model_error
         if scorer is not None:
             self.set_threshold(float(scorer.threshold))
+            self.threshold_box.setSingleStep(max(abs(self._threshold) / 20, 1e-4))  # until scores arrive
         self._update_info()
 
     def _update_info(self) -> None:
