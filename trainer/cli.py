@@ -85,7 +85,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     ds, _, _ = _dataset(args)
     try:
-        path = train_bundled_model(ds, _config(args), Path(args.output), Path(args.results), version=args.version)
+        path = train_bundled_model(ds, _config(args), Path(args.output), Path(args.results), version=args.version,
+                                   weights=args.weights, result_name=args.result_name)
     except ModelError as e:  # the weights and card are written before the ONNX export is tried
         print(f"trainer: error: {e}; the weights and card are saved: add the export later with "
               f"python -m trainer onnx {Path(args.output).with_suffix('.json')}", file=sys.stderr)
@@ -170,6 +171,9 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--output", default="resources/models/si-beatgan-v2")
     x.add_argument("--results", default="results")
     x.add_argument("--version", default="2.0.0")
+    x.add_argument("--weights", choices=("auto", "generator", "ema"), default="auto",
+                   help="ship the generator or its EMA teacher (auto: lower held-out normal error)")
+    x.add_argument("--result-name", help="the results/ rows the card quotes (default: the model name)")
     x.set_defaults(func=cmd_export)
     c = sub.add_parser("card", help="refresh a model card's metrics from results/*.json")
     c.add_argument("card", nargs="?", default="resources/models/si-beatgan-v2.json")

@@ -139,3 +139,24 @@ def test_changed_recipe_retrains(ds, small_cfg, tmp_path, monkeypatch):
     ev.evaluate(ds, replace(cfg, lr=cfg.lr * 2), "intra", tmp_path / "r", tmp_path / "runs", name="x", folds=[0],
                 log=lambda *_: None, progress=False)
     assert steps, "the new recipe was never trained: its results are the old recipe's model"
+
+
+def test_self_distilled_model_also_scores_its_ema_teacher(ds, small_cfg, tmp_path):
+    cfg = small_cfg(model="si-beatgan", epochs=1, width=4, batch=32)
+    log: list[str] = []
+    ev.evaluate(ds, cfg, "intra", tmp_path / "r", tmp_path / "runs", name="si", folds=[0], log=log.append,
+                progress=False)
+    docs = {n: json.loads((tmp_path / "r" / f"{n}-intra.json").read_text())
+            for n in ("si", "si+rr", "si-ema", "si-ema+rr")}
+    for name, doc in docs.items():
+        _check_doc(doc, name, "intra", [0], cfg)
+    g, e = docs["si"]["folds"][0], docs["si-ema"]["folds"][0]
+    # two different sets of weights: different held-out errors and scores, the same test beats
+    assert g["final_val_mse"] != e["final_val_mse"] and g["n_test"] == e["n_test"]
+    assert any("EMA teacher" in line for line in log)
+
+
+def test_plain_beatgan_has_no_ema_rows(ds, small_cfg, tmp_path):
+    ev.evaluate(ds, _cfg(small_cfg), "intra", tmp_path / "r", tmp_path / "runs", name="b", folds=[0],
+                log=lambda *_: None, progress=False)
+    assert sorted(p.name for p in (tmp_path / "r").glob("*.json")) == ["b+rr-intra.json", "b-intra.json"]
