@@ -50,6 +50,8 @@ job v2two "python3 -m trainer evaluate --model si-beatgan-v2 --name v2-2leads --
 # full width (BeatGAN's 32) and the reference recipe (batch 64, lr 1e-4, constant; 20 of its 100 epochs)
 job full-b "python3 -m trainer evaluate --model beatgan --name beatgan-w32 --width 32 $R"
 job full-v "python3 -m trainer evaluate --model si-beatgan-v2 --name si-beatgan-v2-w32 --width 32 $R"
+# how much the reference's label-chosen epoch is worth (scripts/selection_study.py), within the deadline
+job study "python3 scripts/selection_study.py --data-dir /tmp/mitdb --minutes $(( (DEADLINE - 90) / 60 )) --results $W/results/selection-study --runs $W/runs/selection-study"
 job ref "python3 -m trainer evaluate --model beatgan --name beatgan-reference --reference --width 32 --folds 0 --data-dir /tmp/mitdb --results $W/results --runs $W/runs --quiet --epochs 20"
 fi
 # the bundled model: V2 on every benchmark N beat. The GPU image has no `onnx` package: the weights and
@@ -57,6 +59,6 @@ fi
 job export "python3 -m trainer export --model si-beatgan-v2 --width $WIDTH --epochs $EPOCHS --data-dir /tmp/mitdb --output $W/model/si-beatgan-v2 --results $W/results"
 wait
 echo "total $(( $(date +%s) - t0 )) s" >> $W/logs/gpu.txt
-rm -f $W/runs/*/fold*/ckpt.pt.tmp
+rm -f $W/runs/*/fold*/.*.tmp  # a write cut by the deadline (ecgviewer.core.atomic)
 tar czf "$OUT/campaign.tar.gz" -C $W logs results $(cd $W && ls model/*.pt model/*.json model/.*-run/log.jsonl runs/*/fold*/log.jsonl 2>/dev/null)
 ls -la "$OUT"
