@@ -66,7 +66,7 @@ def cmd_beats(args: argparse.Namespace) -> int:
     from ecgviewer.core.record import load_record
 
     record = load_record(args.record, annotator=None if args.detect else args.annotator)
-    from ecgviewer.core.beats import BeatParams, extract_beats  # after loading: scipy takes a second to import
+    from ecgviewer.core.beats import BeatParams, extract_beats
 
     beats = extract_beats(record, BeatParams(n_leads=args.leads), detect=args.detect)
     payload = _beats_payload(record, beats)
