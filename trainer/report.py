@@ -8,7 +8,7 @@ from pathlib import Path
 
 from trainer.train import TrainConfig
 
-ORDER = ["beatgan", "beatgan-r2", "si-beatgan", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-small"]
+ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "si-beatgan", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-small"]
 
 
 def run_name(model: str) -> str:
