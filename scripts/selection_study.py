@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from ecgviewer.core.classes import ANOMALY_CLASSES  # noqa: E402
 from ecgviewer.core.scoring import score_arrays  # noqa: E402
-from trainer.metrics import average_precision, roc_auc  # noqa: E402
+from trainer.evaluate import fold_metrics  # noqa: E402
+from trainer.metrics import roc_auc  # noqa: E402
 
 REF_VAL_ANOMALY_FRACTION = 0.1  # the reference's getPercent(..., 0.1) on each anomaly class
 
@@ -77,14 +78,9 @@ def measure(G, x: np.ndarray, cls: np.ndarray, val_n: np.ndarray, val_a: np.ndar
     mse_val_a = score_arrays(G, x[val_a], device=device).mse
     mse_test = score_arrays(G, x[test], device=device).mse
     yv = np.r_[np.zeros(len(val_n), bool), np.ones(len(val_a), bool)]
-    yt = cls[test] != "N"
-    by = {}
-    for c in ANOMALY_CLASSES:
-        m = (cls[test] == c) | (cls[test] == "N")
-        if (cls[test] == c).any():
-            by[c] = roc_auc(cls[test][m] == c, mse_test[m])
+    m = fold_metrics(cls[test], mse_test)
     return {"val_mse": float(mse_val_n.mean()), "val_auc": roc_auc(yv, np.r_[mse_val_n, mse_val_a]),
-            "test_auc": roc_auc(yt, mse_test), "test_ap": average_precision(yt, mse_test), "test_auc_by_class": by}
+            "test_auc": m["auc"], "test_ap": m["ap"], "test_auc_by_class": m["auc_by_class"]}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -94,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.dataset import get_dataset
     from trainer.evaluate import hardware
     from trainer.splits import get_splits
-    from trainer.train import REFERENCE, TrainConfig, Trainer
+    from trainer.train import REFERENCE, TrainConfig, Trainer, ema_update
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", required=True)
@@ -136,11 +132,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def train_step_with_ema(xb):
         losses = step(xb)
-        with torch.no_grad():
-            for pe, pg in zip(ema.parameters(), tr.G.parameters()):
-                pe.mul_(args.ema).add_(pg.detach(), alpha=1 - args.ema)
-            for be, bg in zip(ema.buffers(), tr.G.buffers()):
-                be.copy_(bg)
+        ema_update(ema, tr.G, args.ema)
         return losses
 
     tr.train_step = train_step_with_ema

@@ -64,7 +64,7 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     # the generator, or its EMA teacher when it has one: whichever reconstructs the held-out normal
     # beats better (the rule the evaluation's -ema rows are compared by; no anomaly label)
     candidates = {"generator": tr.G.cpu().eval()}
-    if tr.teacher is not None and not cfg.teacher:
+    if cfg.has_ema_teacher:
         candidates["ema"] = tr.teacher.cpu().eval()
     cal_by = {k: score_arrays(g, x[cal]) for k, g in candidates.items()}
     held_out = {k: float(v.mse.mean()) for k, v in cal_by.items()}

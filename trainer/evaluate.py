@@ -133,7 +133,7 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     # the trained generator; for the self-distilled models also their EMA teacher (a Polyak average
     # of the generator's weights), which is scored the same way and chosen by held-out normal error
     nets = {"": tr.G}
-    if tr.teacher is not None and not cfg.teacher:
+    if cfg.has_ema_teacher:
         nets["ema_"] = tr.teacher
     for prefix, net in nets.items():
         G = net.eval()
@@ -182,7 +182,7 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
     splits = get_splits(split_name, ds.cls, ds.record)
     if folds is not None:
         splits = [s for s in splits if s.fold in folds]
-    kinds = ["mse", "rr"] + (["ema_mse", "ema_rr"] if cfg.uses_kd and not cfg.teacher else [])
+    kinds = ["mse", "rr"] + (["ema_mse", "ema_rr"] if cfg.has_ema_teacher else [])
     paths = {k: results_dir / f"{result_name(name, k)}-{split_name}.json" for k in kinds}
     docs = {}
     for kind, p in paths.items():

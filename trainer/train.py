@@ -72,6 +72,11 @@ class TrainConfig:
         return self.model in ("si-beatgan", "si-beatgan-v2") or bool(self.teacher)
 
     @property
+    def has_ema_teacher(self) -> bool:
+        """A one-stage self-teacher (EMA of the generator), as opposed to a frozen trained teacher."""
+        return self.uses_kd and not self.teacher
+
+    @property
     def uses_con(self) -> bool:
         return self.model == "si-beatgan-v2" and self.con_weight > 0
 
@@ -250,7 +255,7 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        if self.teacher is not None and not cfg.teacher:
+        if cfg.has_ema_teacher:
             self._ema_update()
         ld = float(loss_d.detach())
         if self.world > 1:  # one decision for all ranks: re-initialising D on one rank only would fork the models
@@ -276,7 +281,7 @@ class Trainer:
         """
         if self.world == 1:
             return
-        nets = [self.G, self.D] + ([self.teacher] if self.teacher is not None and not self.cfg.teacher else [])
+        nets = [self.G, self.D] + ([self.teacher] if self.cfg.has_ema_teacher else [])
         for net in nets:
             for b in net.buffers():
                 if b.is_floating_point():
@@ -291,13 +296,8 @@ class Trainer:
         torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
         return bool(t.item() > 0)
 
-    @torch.no_grad()
     def _ema_update(self) -> None:
-        d = self.cfg.ema
-        for pt, ps in zip(self.teacher.parameters(), self.G.parameters()):
-            pt.mul_(d).add_(ps.detach(), alpha=1 - d)
-        for bt, bs in zip(self.teacher.buffers(), self.G.buffers()):
-            bt.copy_(bs)
+        ema_update(self.teacher, self.G, self.cfg.ema)
 
     @torch.no_grad()
     def val_mse(self) -> float | None:
@@ -321,7 +321,7 @@ class Trainer:
               "history": json.dumps(self.state.history), "partial": json.dumps(self.state.partial),
               "aug_rng": self.aug_gen.get_state(),
               "torch_rng": torch.get_rng_state(), "d_reinits": self.d_reinits}
-        if self.teacher is not None and not self.cfg.teacher:
+        if self.cfg.has_ema_teacher:
             ck["T"] = self.teacher.state_dict()
         if self.P is not None:
             ck["P"] = self.P.state_dict()
@@ -439,6 +439,16 @@ class Trainer:
             if threading_main():
                 signal.signal(signal.SIGINT, previous)
         return self.state
+
+
+@torch.no_grad()
+def ema_update(average: nn.Module, model: nn.Module, decay: float) -> None:
+    """One step of an exponential moving average of ``model``'s weights; buffers (BatchNorm
+    statistics) are copied, not averaged."""
+    for pa, pm in zip(average.parameters(), model.parameters()):
+        pa.mul_(decay).add_(pm.detach(), alpha=1 - decay)
+    for ba, bm in zip(average.buffers(), model.buffers()):
+        ba.copy_(bm)
 
 
 @contextlib.contextmanager
