@@ -50,6 +50,9 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     one with the lower held-out normal error). ``result_name``: the results/ rows whose figures the
     card quotes (default: the recipe's model name).
     """
+    available = ["generator"] + (["ema"] if cfg.has_ema_teacher else [])
+    if weights not in ("auto", *available):  # checked before hours of training, not after
+        raise ValueError(f"weights {weights!r}: this model has {' and '.join(available)} weights only")
     t0 = time.perf_counter()
     normal = np.flatnonzero(ds.cls == "N")
     perm = np.random.default_rng(CALIBRATION_SEED).permutation(normal)

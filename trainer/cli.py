@@ -87,6 +87,9 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         path = train_bundled_model(ds, _config(args), Path(args.output), Path(args.results), version=args.version,
                                    weights=args.weights, result_name=args.result_name)
+    except ValueError as e:
+        print(f"trainer: error: {e}", file=sys.stderr)
+        return 2
     except ModelError as e:  # the weights and card are written before the ONNX export is tried
         print(f"trainer: error: {e}; the weights and card are saved: add the export later with "
               f"python -m trainer onnx {Path(args.output).with_suffix('.json')}", file=sys.stderr)

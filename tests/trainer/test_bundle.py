@@ -46,3 +46,10 @@ def test_export_can_be_told_which_weights(ds, small_cfg, tmp_path):
     cfg = small_cfg(model="si-beatgan", epochs=1, width=4, batch=32)
     train_bundled_model(ds, cfg, tmp_path / "m", tmp_path, weights="generator")
     assert json.loads((tmp_path / "m.json").read_text())["training"]["weights"] == "generator"
+
+
+def test_asking_for_ema_weights_of_a_model_without_them_is_refused(ds, small_cfg, tmp_path):
+    with pytest.raises(ValueError, match="generator weights only"):
+        train_bundled_model(ds, small_cfg(model="beatgan", epochs=1, width=4, batch=32), tmp_path / "m", tmp_path,
+                            weights="ema")
+    assert not (tmp_path / "m.json").exists()
