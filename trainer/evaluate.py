@@ -174,6 +174,11 @@ def result_name(name: str, kind: str) -> str:
     return name + ("-ema" if kind.startswith("ema_") else "") + ("+rr" if kind.endswith("rr") else "")
 
 
+def run_name(model: str) -> str:
+    """The inverse of :func:`result_name`: the run a row comes from (NAME for NAME, NAME+rr, NAME-ema...)."""
+    return model.removesuffix("+rr").removesuffix("-ema")
+
+
 def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Path, runs_dir: Path,
              name: str | None = None, folds: list[int] | None = None, log=print, progress: bool = True) -> dict:
     """Run the protocol for one model and split into results/<name>-<split>.json, <name>+rr-<split>.json

@@ -6,14 +6,11 @@ import json
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from trainer.evaluate import run_name
 from trainer.train import TrainConfig
 
 ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "si-beatgan", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-small"]
 
-
-def run_name(model: str) -> str:
-    """The run a result row comes from: NAME for NAME, NAME+rr, NAME-ema and NAME-ema+rr."""
-    return model.removesuffix("+rr").removesuffix("-ema")
 
 
 def _pm(d: dict, key: str) -> str:
