@@ -4,8 +4,10 @@
 
 Training: BeatGAN steps (D + G) on random beats, for the CPU recipe (width 16, batch 256), the
 full-width model at batch 256, and the reference configuration (width 32, batch 64, lr 1e-4,
-fp32); on CUDA also with bf16 autocast. Scoring: the generator's forward pass in batches of 1024
-through the core's ``reconstruct`` (the path the viewer and CLI use), full width and width 16.
+fp32); on CUDA also with bf16 autocast; on a CPU with native bf16, the reference network and
+batch with bf16 autocast (``--cpu-bf16``) and SI-BeatGAN V2 at that size in fp32 and bf16.
+Scoring: the generator's forward pass in batches of 1024 through the core's ``reconstruct``
+(the path the viewer and CLI use), full width and width 16.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import torch
 from ecgviewer.core.models import Generator, NetConfig
 from ecgviewer.core.scoring import reconstruct
 from trainer.evaluate import hardware
-from trainer.train import TrainConfig, Trainer
+from trainer.train import TrainConfig, Trainer, cpu_has_native_bf16
 
 
 def train_rate(cfg: TrainConfig, seconds: float) -> float:
@@ -62,6 +64,13 @@ def main() -> None:
         "train: full width (w32, batch 256)": TrainConfig(batch=256, width=32, device=dev, amp=False),
         "train: CPU recipe (w16, batch 256)": TrainConfig(batch=256, width=16, device=dev, amp=False),
     }
+    if dev == "cpu" and cpu_has_native_bf16():
+        rows["train: reference net and batch, bf16 (w32, batch 64)"] = TrainConfig(
+            batch=64, lr=1e-4, width=32, device=dev, cpu_bf16=True)
+        rows["train: SI-BeatGAN V2 (w32, batch 64, fp32)"] = TrainConfig(
+            model="si-beatgan-v2", batch=64, lr=1e-4, width=32, device=dev)
+        rows["train: SI-BeatGAN V2 (w32, batch 64, bf16)"] = TrainConfig(
+            model="si-beatgan-v2", batch=64, lr=1e-4, width=32, device=dev, cpu_bf16=True)
     if dev == "cuda":
         rows["train: full width (w32, batch 256, bf16)"] = TrainConfig(batch=256, width=32, device=dev, amp=True)
         rows["train: full width (w32, batch 1024, bf16)"] = TrainConfig(batch=1024, width=32, device=dev, amp=True)

@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
-from trainer.train import MODELS, REFERENCE, TrainConfig
+from trainer.train import MODELS, REFERENCE, TrainConfig, TrainError, check_config
 
 DEFAULT_DATA = Path("data/mitdb")
 
@@ -39,15 +39,17 @@ def _config(args: argparse.Namespace) -> TrainConfig:
     if args.reference:
         cfg = replace(cfg, **REFERENCE)
     over = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
-    return replace(cfg, **over)
+    cfg = replace(cfg, **over)
+    check_config(cfg)
+    return cfg
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from trainer.splits import get_splits
     from trainer.train import Trainer
 
-    ds, _, _ = _dataset(args)
     cfg = _config(args)
+    ds, _, _ = _dataset(args)
     sp = get_splits(args.split, ds.cls, ds.record)[args.fold]
     x = ds.leads(cfg.n_leads)
     out = Path(args.out or f"runs/{cfg.model}-{args.split}/fold{args.fold}")
@@ -63,8 +65,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from trainer.evaluate import evaluate
 
-    ds, _, _ = _dataset(args)
     cfg = _config(args)
+    ds, _, _ = _dataset(args)
     evaluate(ds, cfg, args.split, Path(args.results), Path(args.runs), name=args.name,
              folds=args.folds, progress=not args.quiet)
     return 0
@@ -83,9 +85,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     from ecgviewer.core.errors import ModelError
 
+    cfg = _config(args)
     ds, _, _ = _dataset(args)
     try:
-        path = train_bundled_model(ds, _config(args), Path(args.output), Path(args.results), version=args.version,
+        path = train_bundled_model(ds, cfg, Path(args.output), Path(args.results), version=args.version,
                                    weights=args.weights, result_name=args.result_name)
     except ValueError as e:
         print(f"trainer: error: {e}", file=sys.stderr)
@@ -193,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, TrainError) as e:
         print(f"trainer: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
