@@ -128,14 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     if (run_dir / "ckpt.pt").is_file():
         tr.resume(run_dir / "ckpt.pt")
         ema.load_state_dict(torch.load(run_dir / "ema.pt", map_location="cpu", weights_only=True))
-    step = tr.train_step
 
-    def train_step_with_ema(xb):
-        losses = step(xb)
+    def update_ema(_losses: dict) -> None:
         ema_update(ema, tr.G, args.ema)
-        return losses
 
-    tr.train_step = train_step_with_ema
     rows = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.is_file() else []
     rows = rows[: tr.state.epoch]  # never more lines than checkpoints
     t_end = time.monotonic() + args.minutes * 60
@@ -145,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = None
     while tr.state.epoch < cfg.epochs and time.monotonic() < t_end:
         t0 = time.perf_counter()
-        tr.fit(max_steps=spe, progress=False)
+        tr.fit(max_steps=spe, progress=False, on_step=update_ema)
         train_s = time.perf_counter() - t0
         torch.save(ema.state_dict(), run_dir / "ema.pt")
         row = {"checkpoint": tr.state.epoch, "samples": tr.state.epoch * spe * cfg.batch,

@@ -9,7 +9,8 @@ from pathlib import Path
 from trainer.evaluate import run_name
 from trainer.train import TrainConfig
 
-ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "si-beatgan", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-small"]
+ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "beatgan-r4", "si-beatgan", "si-beatgan-v2", "si-beatgan-v2-long",
+         "si-beatgan-v2-r3", "si-beatgan-v2-small"]
 
 
 
@@ -63,7 +64,8 @@ def write_report(results_dir: Path, output: Path) -> Path:
             train_s = sum(x.get("train_s", 0) for x in f) / len(f)
             speed = sum(x.get("score_beats_per_s", 0) for x in f) / len(f)
             r = d.get("recipe", {})
-            budget = f"{r.get('epochs')} x {r.get('samples_per_epoch') or 'all'} (w{r.get('width')})"
+            precision = ", bf16" if r.get("cpu_bf16") or (r.get("amp") and "GPU" in d.get("hardware", "")) else ""
+            budget = f"{r.get('epochs')} x {r.get('samples_per_epoch') or 'all'} (w{r.get('width')}{precision})"
             lines.append(f"| {d['model']} | {len(f)} | {_pm(d, 'auc')} | {_pm(d, 'ap')} | " + " | ".join(cls)
                          + f" | {op} | {budget} | {train_s:.0f} | {speed:.0f} | {d.get('hardware', '')} |")
         lines.append("")

@@ -17,6 +17,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -379,8 +380,13 @@ class Trainer:
         self.d_reinits = int(ck["d_reinits"])
 
     # ---- the loop -------------------------------------------------------------------------------
-    def fit(self, max_steps: int | None = None, progress: bool = True) -> TrainState:
-        """Train to ``cfg.epochs`` (or ``max_steps`` more steps); checkpoint every epoch; Ctrl-C saves."""
+    def fit(self, max_steps: int | None = None, progress: bool = True,
+            on_step: Callable[[dict[str, float]], None] | None = None) -> TrainState:
+        """Train to ``cfg.epochs`` (or ``max_steps`` more steps); checkpoint every epoch; Ctrl-C saves.
+
+        ``on_step`` is called with each step's losses after the step (studies keep their own weight
+        averages or traces with it, without wrapping ``train_step``).
+        """
         cfg = self.cfg
         spe = self.steps_per_epoch()
         if spe == 0:
@@ -415,6 +421,8 @@ class Trainer:
                             grp["lr"] = lr
                     idx = order[s * cfg.batch : (s + 1) * cfg.batch].to(self.device)
                     losses = self.train_step(self.x[idx])
+                    if on_step is not None:
+                        on_step(losses)
                     for k, v in losses.items():
                         sums[k] = sums.get(k, 0.0) + v
                     n_seen += 1

@@ -308,3 +308,16 @@ def test_seed_changes_the_beat_order(n_beats, small_cfg, tmp_path):
     assert not torch.equal(a.epoch_order(0), a.epoch_order(1))
     assert not torch.equal(a.epoch_order(0), b.epoch_order(0))
     assert sorted(a.epoch_order(0).tolist()) == list(range(96))
+
+
+def test_on_step_sees_every_step_in_order(n_beats, small_cfg, tmp_path):
+    """fit's step hook: called once per step, after it, with that step's losses (what studies use)."""
+    cfg = small_cfg(model="beatgan", epochs=2)
+    tr = Trainer(cfg, n_beats[:128], None, tmp_path, log=_quiet)
+    seen: list[tuple[int, dict]] = []
+    tr.fit(progress=False, on_step=lambda losses: seen.append((tr.state.step_in_epoch, losses)))
+    assert len(seen) == 2 * tr.steps_per_epoch() == 8
+    assert [s for s, _ in seen] == [0, 1, 2, 3] * 2  # the step's own bookkeeping comes after the hook
+    assert all({"rec", "adv", "loss_d"} <= set(losses) for _, losses in seen)
+    assert [h["rec"] for h in tr.state.history] == pytest.approx(
+        [float(np.mean([l["rec"] for _, l in seen[:4]])), float(np.mean([l["rec"] for _, l in seen[4:]]))])
