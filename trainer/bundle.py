@@ -60,9 +60,7 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     cal, train = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
     x = ds.leads(cfg.n_leads)
     tr = Trainer(cfg, x[train], x[cal], output.parent / f".{output.name}-run")
-    ck = output.parent / f".{output.name}-run" / "ckpt.pt"
-    if ck.is_file():
-        tr.resume(ck)
+    tr.resume_or_restart()  # an interrupted export continues; a run of another recipe is set aside
     tr.fit()
     # the generator, or its EMA teacher when it has one: whichever reconstructs the held-out normal
     # beats better (the rule the evaluation's -ema rows are compared by; no anomaly label)

@@ -8,7 +8,7 @@ import sys
 from dataclasses import fields, replace
 from pathlib import Path
 
-from trainer.train import MODELS, REFERENCE, TrainConfig, TrainError, check_config
+from trainer.train import MODELS, REFERENCE, TrainConfig, TrainError, check_config, end_distributed
 
 DEFAULT_DATA = Path("data/mitdb")
 
@@ -58,6 +58,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         tr.resume(out / "ckpt.pt")
         print(f"resumed at epoch {tr.state.epoch} step {tr.state.step_in_epoch}", file=sys.stderr)
     tr.fit(max_steps=args.max_steps)
+    end_distributed()  # under torchrun: every rank leaves the process group together (not after an
+    # error: a barrier then could wait forever for a rank that failed; torchrun stops the others)
     print(json.dumps(tr.state.history[-1] if tr.state.history else {}))
     return 0
 

@@ -24,7 +24,7 @@ from ecgviewer.core.scoring import RhythmModel, rhythm_features, score_arrays
 from trainer.dataset import BeatDataset
 from trainer.metrics import average_precision, roc_auc, threshold_at_specificity
 from trainer.splits import Split, get_splits
-from trainer.train import TrainConfig, Trainer
+from trainer.train import TrainConfig, Trainer, recipe_differences
 
 
 def cpu_model() -> str:
@@ -109,16 +109,7 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     x = ds.leads(cfg.n_leads)
     t0 = time.perf_counter()
     tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log)
-    ck = run_dir / "ckpt.pt"
-    if ck.is_file():
-        import torch
-
-        saved = torch.load(ck, map_location="cpu", weights_only=True)["cfg"]
-        if saved == asdict(cfg):
-            tr.resume(ck)
-        else:  # a run of another recipe: keep it aside, start over
-            os.replace(run_dir, run_dir.with_name(f"{run_dir.name}.old-{int(time.time())}"))
-            run_dir.mkdir(parents=True)
+    tr.resume_or_restart(log=log)
     tr.fit(progress=progress)
     if tr.state.epoch < cfg.epochs:
         raise KeyboardInterrupt
@@ -192,7 +183,7 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
     docs = {}
     for kind, p in paths.items():
         prev = _load(p)
-        if prev is None or prev.get("recipe") != asdict(cfg):
+        if prev is None or "recipe" not in prev or recipe_differences(prev["recipe"], cfg):
             prev = {"model": result_name(name, kind), "split": split_name, "folds": [],
                     "recipe": asdict(cfg), "score": SCORE_TEXT[kind], "hardware": hardware(), "wall_s": 0.0}
         docs[kind] = prev
@@ -208,7 +199,8 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
             with _locked(paths[kind]):
                 # merge with what other processes (other folds of the same model) wrote meanwhile
                 on_disk = _load(paths[kind])
-                d = on_disk if on_disk is not None and on_disk.get("recipe") == asdict(cfg) else docs[kind]
+                same = on_disk is not None and "recipe" in on_disk and not recipe_differences(on_disk["recipe"], cfg)
+                d = on_disk if same else docs[kind]
                 d["folds"] = [f for f in d["folds"] if f["fold"] != sp.fold] + [{**res[kind], "wall_s": round(wall, 1)}]
                 d["folds"].sort(key=lambda f: f["fold"])
                 d["wall_s"] = round(sum(f["wall_s"] for f in d["folds"]), 1)

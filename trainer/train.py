@@ -101,6 +101,24 @@ def cpu_has_native_bf16() -> bool:
         return False
 
 
+RESUMABLE_CHANGES = ("threads", "device")  # a run may continue on another machine or thread count
+
+
+def recipe_differences(saved: dict, cfg: TrainConfig) -> list[str]:
+    """Recipe fields in which a checkpoint's saved config differs from ``cfg`` (fields a checkpoint
+    predates count as their default, so older checkpoints of the same recipe still resume)."""
+    now, default = asdict(cfg), asdict(TrainConfig(model=cfg.model))
+    return sorted(k for k in now if k not in RESUMABLE_CHANGES and saved.get(k, default[k]) != now[k])
+
+
+def end_distributed() -> None:
+    """Leave the process group together: a rank that tears gloo down while another still talks to
+    it aborts ("terminate called without an active exception"), so all ranks meet first."""
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
+
+
 def check_config(cfg: TrainConfig) -> None:
     """Refuse, before any work, a recipe this machine cannot run as asked."""
     if cfg.cpu_bf16 and pick_device(cfg.device).type == "cpu" and not cpu_has_native_bf16():
@@ -363,7 +381,12 @@ class Trainer:
         return path
 
     def resume(self, path: Path) -> None:
+        """Continue the run saved at ``path``; refused if it was made with another recipe."""
         ck = torch.load(path, map_location=self.device, weights_only=True)
+        differ = recipe_differences(ck.get("cfg", {}), self.cfg)
+        if differ:
+            raise TrainError(f"{path} was saved by a run of another recipe (it differs in {', '.join(differ)}): "
+                             "continuing it would mix two recipes. Use another run folder, or delete that one.")
         self.G.load_state_dict(ck["G"])
         self.D.load_state_dict(ck["D"])
         self.opt_g.load_state_dict(ck["opt_g"])
@@ -378,6 +401,22 @@ class Trainer:
         self.aug_gen.set_state(ck["aug_rng"].cpu())
         torch.set_rng_state(ck["torch_rng"].cpu())
         self.d_reinits = int(ck["d_reinits"])
+
+    def resume_or_restart(self, log=print) -> bool:
+        """Resume this run folder's checkpoint if it is of this recipe; otherwise move the folder
+        aside (``NAME.old-TIME``, nothing is deleted) and start over. True if it resumed."""
+        ck = self.out / "ckpt.pt"
+        if not ck.is_file():
+            return False
+        saved = torch.load(ck, map_location="cpu", weights_only=True).get("cfg", {})
+        if recipe_differences(saved, self.cfg):
+            aside = self.out.with_name(f"{self.out.name}.old-{int(time.time())}")
+            os.replace(self.out, aside)
+            self.out.mkdir(parents=True)
+            log(f"{ck} is of another recipe: moved to {aside}, starting over")
+            return False
+        self.resume(ck)
+        return True
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, max_steps: int | None = None, progress: bool = True,

@@ -321,3 +321,32 @@ def test_on_step_sees_every_step_in_order(n_beats, small_cfg, tmp_path):
     assert all({"rec", "adv", "loss_d"} <= set(losses) for _, losses in seen)
     assert [h["rec"] for h in tr.state.history] == pytest.approx(
         [float(np.mean([l["rec"] for _, l in seen[:4]])), float(np.mean([l["rec"] for _, l in seen[4:]]))])
+
+
+def test_resume_refuses_a_checkpoint_of_another_recipe(n_beats, small_cfg, tmp_path):
+    """A checkpoint continues only under its own recipe (another thread count is fine): mixing
+    two recipes in one run, or shipping an old run under a new card, must not happen silently."""
+    from trainer.train import TrainError
+
+    Trainer(small_cfg(), n_beats[:64], None, tmp_path / "a", log=_quiet).fit(progress=False)
+    ck = tmp_path / "a" / "ckpt.pt"
+    with pytest.raises(TrainError, match=r"differs in epochs, lr"):
+        Trainer(small_cfg(lr=5e-4, epochs=2), n_beats[:64], None, tmp_path / "b", log=_quiet).resume(ck)
+    tr = Trainer(small_cfg(threads=2), n_beats[:64], None, tmp_path / "c", log=_quiet)
+    tr.resume(ck)
+    assert tr.state.epoch == 1
+
+
+def test_resume_or_restart_sets_another_recipe_aside(n_beats, small_cfg, tmp_path):
+    run = tmp_path / "run"
+    Trainer(small_cfg(), n_beats[:64], None, run, log=_quiet).fit(progress=False)
+    old = (run / "ckpt.pt").read_bytes()
+    same = Trainer(small_cfg(), n_beats[:64], None, run, log=_quiet)
+    assert same.resume_or_restart(log=_quiet) and same.state.epoch == 1
+    other = Trainer(small_cfg(width=8), n_beats[:64], None, run, log=_quiet)
+    assert not other.resume_or_restart(log=_quiet) and other.state.epoch == 0
+    aside = list(tmp_path.glob("run.old-*"))
+    assert len(aside) == 1 and (aside[0] / "ckpt.pt").read_bytes() == old  # kept, not deleted
+    assert run.is_dir() and not (run / "ckpt.pt").exists()
+    other.fit(progress=False)
+    assert other.state.epoch == 1
