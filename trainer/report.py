@@ -72,7 +72,7 @@ def write_report(results_dir: Path, output: Path) -> Path:
     bench = sorted(results_dir.glob("throughput-*.json"))
     if bench:
         runs = [json.loads(b.read_text()) for b in bench]
-        keys = [k for k in runs[0] if k.startswith(("train:", "score:"))]
+        keys = list(dict.fromkeys(k for r in runs for k in r if k.startswith(("train:", "score:"))))  # every run's rows
         lines += ["## Throughput", "",
                   "`python benchmarks/throughput.py --device cpu|cuda --json results/throughput-NAME.json`: "
                   "samples/s (training steps, D + G) and beats/s (scoring); each file is one run, the "
