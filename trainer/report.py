@@ -13,7 +13,6 @@ ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "beatgan-r4", "si-beatgan", "si-
          "si-beatgan-v2-r3", "si-beatgan-v2-small"]
 
 
-
 def _pm(d: dict, key: str) -> str:
     m, s = d.get(f"mean_{key}"), d.get(f"std_{key}")
     return "" if m is None else f"{m:.4f} ± {s:.4f}"
