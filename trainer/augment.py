@@ -43,3 +43,34 @@ def augment(x: torch.Tensor, g: torch.Generator, strength: float = 1.0) -> torch
     m = (use[:, None] & (idx >= start[:, None]) & (idx < start[:, None] + 16))[:, None, :]
     out = torch.where(m, out.mean(dim=-1, keepdim=True), out)
     return _rescale(out)
+
+
+def local_time_warp(x: torch.Tensor, g: torch.Generator, r_tick: int = 140, moves: int = 7) -> torch.Tensor:
+    """BeatGAN's augmentation ("BeatGAN + aug", Zhou et al. 2019): a local time warp of each beat.
+
+    On each side of the R peak, ``moves`` random ticks are dropped and ``moves`` others are doubled
+    (a midpoint inserted after them), so the waves stretch and shrink locally while the length and
+    the R peak's tick stay put. Rescaled to [-1, 1] like every model input.
+    """
+    n, c, t = x.shape
+    # emitted output points per input tick: 0 (dropped), 2 (doubled), else 1
+    counts = torch.ones(n, t, dtype=torch.long)
+    for lo, hi in ((0, r_tick), (r_tick + 1, t - 1)):  # the R tick itself is kept; the last has no midpoint after it
+        pick = torch.argsort(torch.rand(n, hi - lo, generator=g), dim=1)[:, : 2 * moves] + lo
+        counts.scatter_(1, pick[:, :moves], 0)
+        counts.scatter_(1, pick[:, moves:], 2)
+    # position of each output point on the input's time axis: tick i, or i + 0.5 for its double
+    ticks = torch.arange(t).expand(n, t)
+    src = torch.repeat_interleave(ticks.reshape(-1), counts.reshape(-1)).reshape(n, t).float()
+    first = torch.ones(n * t, dtype=torch.bool)
+    starts = torch.cumsum(counts.reshape(-1), 0) - counts.reshape(-1)  # first output slot of each input tick
+    doubled = (counts.reshape(-1) == 2).nonzero().squeeze(1)
+    first[starts[doubled] + 1] = False
+    src = src + (~first).reshape(n, t).float() * 0.5
+    src = src.to(x.device)
+    i0 = src.floor().long().clamp(max=t - 1)
+    i1 = (i0 + 1).clamp(max=t - 1)
+    w = (src - i0.float())[:, None, :]
+    out = torch.gather(x, 2, i0[:, None, :].expand(n, c, t)) * (1 - w) + \
+        torch.gather(x, 2, i1[:, None, :].expand(n, c, t)) * w
+    return _rescale(out)

@@ -28,7 +28,7 @@ from torch import nn
 
 from ecgviewer.core.atomic import atomic_write
 from ecgviewer.core.models import Discriminator, Generator, NetConfig, init_weights
-from trainer.augment import augment
+from trainer.augment import augment, local_time_warp
 from trainer.losses import attention_transfer, nt_xent, tick_error_kd
 
 MODELS = ("beatgan", "si-beatgan", "si-beatgan-v2")
@@ -50,6 +50,7 @@ class TrainConfig:
     w_adv: float = 1.0
     samples_per_epoch: int = 0  # 0 = every training beat each epoch
     d_reinit_below: float = 1e-5  # the reference re-initialises D when its loss collapses
+    warp_frac: float = 0.0  # share of training beats replaced by a local time warp (BeatGAN + aug: 3 copies, 0.75)
     # self-knowledge distillation (si-beatgan, v2, student)
     kd_out: float = 1.0  # alpha: student's reconstruction of an augmented view vs teacher's of the clean beat
     kd_at: float = 10.0  # beta: attention transfer on the encoder's feature maps
@@ -128,6 +129,8 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.cpu_bf16 and pick_device(cfg.device).type == "cpu" and not cpu_has_native_bf16():
         raise TrainError("--cpu-bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); this one would "
                          "emulate it, slower than fp32. Leave --cpu-bf16 off.")
+    if not 0.0 <= cfg.warp_frac <= 1.0:
+        raise TrainError(f"--warp-frac is a share of the training beats, 0 to 1; got {cfg.warp_frac}")
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -253,6 +256,9 @@ class Trainer:
     def train_step(self, x: torch.Tensor) -> dict[str, float]:
         cfg = self.cfg
         G, D = self.g_ddp, self.d_ddp
+        if cfg.warp_frac > 0:
+            warp = (torch.rand(len(x), generator=self.aug_gen) < cfg.warp_frac).to(x.device)
+            x = torch.where(warp[:, None, None], local_time_warp(x, self.aug_gen), x)
         views = None
         if cfg.uses_kd or cfg.uses_con:
             views = (augment(x, self.aug_gen, cfg.aug_strength), augment(x, self.aug_gen, cfg.aug_strength))

@@ -242,17 +242,18 @@ def test_attention_transfer_and_tick_kd():
 # ---- 3. resume: continue exactly where the run stopped ------------------------------------------
 
 RESUME_CASES = [
-    ("beatgan", "disc", 3),  # mid first epoch
-    ("si-beatgan", "disc", 7),  # mid second epoch: EMA teacher restored
-    ("si-beatgan-v2", "disc", 3),  # augmentation RNG and projection head restored
-    ("si-beatgan-v2", "enc", 5),  # exactly at the epoch boundary
-    ("si-beatgan-v2", "enc", 7),
+    ("beatgan", "disc", 3, 0.0),  # mid first epoch
+    ("beatgan", "disc", 7, 0.75),  # time-warp augmentation: its random draws restored
+    ("si-beatgan", "disc", 7, 0.0),  # mid second epoch: EMA teacher restored
+    ("si-beatgan-v2", "disc", 3, 0.0),  # augmentation RNG and projection head restored
+    ("si-beatgan-v2", "enc", 5, 0.0),  # exactly at the epoch boundary
+    ("si-beatgan-v2", "enc", 7, 0.5),
 ]
 
 
-@pytest.mark.parametrize("model,con_place,k", RESUME_CASES)
-def test_resume_matches_uninterrupted(model, con_place, k, n_beats, small_cfg, tmp_path):
-    cfg = small_cfg(model=model, con_place=con_place, epochs=2, seed=5)
+@pytest.mark.parametrize("model,con_place,k,warp", RESUME_CASES)
+def test_resume_matches_uninterrupted(model, con_place, k, warp, n_beats, small_cfg, tmp_path):
+    cfg = small_cfg(model=model, con_place=con_place, epochs=2, seed=5, warp_frac=warp)
     x, xv = n_beats[:160], n_beats[-16:]  # 5 steps per epoch, 10 in all
     ref = Trainer(cfg, x, xv, tmp_path / "a", log=_quiet)
     ref_steps = _record_steps(ref)
