@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / f"{args.name}-fold{args.fold}.jsonl"
 
-    tr = Trainer(cfg, x[split.train], x[split.val], run_dir)
+    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, groups=ds.record[split.train])
     ema = copy.deepcopy(tr.G).eval()
     for q in ema.parameters():
         q.requires_grad_(False)

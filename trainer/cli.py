@@ -53,7 +53,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     sp = get_splits(args.split, ds.cls, ds.record)[args.fold]
     x = ds.leads(cfg.n_leads)
     out = Path(args.out or f"runs/{cfg.model}-{args.split}/fold{args.fold}")
-    tr = Trainer(cfg, x[sp.train], x[sp.val], out)
+    tr = Trainer(cfg, x[sp.train], x[sp.val], out, groups=ds.record[sp.train])
     if args.resume and (out / "ckpt.pt").is_file():
         tr.resume(out / "ckpt.pt")
         print(f"resumed at epoch {tr.state.epoch} step {tr.state.step_in_epoch}", file=sys.stderr)

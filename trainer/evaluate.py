@@ -100,6 +100,14 @@ def _load(path: Path) -> dict | None:
         return None
 
 
+def _record_mean(values: np.ndarray, record: np.ndarray) -> float | None:
+    """Mean over records of each record's mean value."""
+    if not len(values):
+        return None
+    names, inverse = np.unique(record, return_inverse=True)
+    return float(np.mean(np.bincount(inverse, weights=values) / np.bincount(inverse)))
+
+
 def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log=print, progress: bool = True) -> dict:
     """Train (or resume) one fold and score its test set; returns metrics for each score kind.
 
@@ -108,7 +116,7 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     """
     x = ds.leads(cfg.n_leads)
     t0 = time.perf_counter()
-    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log)
+    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log, groups=ds.record[split.train])
     tr.resume_or_restart(log=log)
     tr.fit(progress=progress)
     if tr.state.epoch < cfg.epochs:
@@ -138,7 +146,9 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
         combined = rhythm.combine(test.mse, rhythm.distance(rr_test))
         val_combined = rhythm.combine(val.mse, rhythm.distance(rr_val))
         both = {**common, "score_beats_per_s": round(len(test.mse) / score_s, 1),
-                "final_val_mse": float(val.mse.mean()) if len(val.mse) else None}
+                "final_val_mse": float(val.mse.mean()) if len(val.mse) else None,
+                # the same, each record counting once: the criterion for recipes that reweight records
+                "final_val_mse_record_mean": _record_mean(val.mse, ds.record[split.val])}
         out[prefix + "mse"] = {**both, **fold_metrics(cls, test.mse), **operating_point(cls, test.mse, val.mse)}
         out[prefix + "rr"] = {**both, **fold_metrics(cls, combined), **operating_point(cls, combined, val_combined)}
     return out

@@ -49,6 +49,7 @@ class TrainConfig:
     beta1: float = 0.5
     w_adv: float = 1.0
     samples_per_epoch: int = 0  # 0 = every training beat each epoch
+    record_balance: float = 0.0  # draw a beat with weight (its record's N count) ** -this: 0 uniform, 1 each record alike
     d_reinit_below: float = 1e-5  # the reference re-initialises D when its loss collapses
     warp_frac: float = 0.0  # share of training beats replaced by a local time warp (BeatGAN + aug: 3 copies, 0.75)
     # self-knowledge distillation (si-beatgan, v2, student)
@@ -129,6 +130,8 @@ def check_config(cfg: TrainConfig) -> None:
     if cfg.cpu_bf16 and pick_device(cfg.device).type == "cpu" and not cpu_has_native_bf16():
         raise TrainError("--cpu-bf16 needs a CPU with native bf16 (AVX512-BF16 or AMX); this one would "
                          "emulate it, slower than fp32. Leave --cpu-bf16 off.")
+    if not 0.0 <= cfg.record_balance <= 1.0:
+        raise TrainError(f"--record-balance is an exponent from 0 (uniform) to 1 (each record alike); got {cfg.record_balance}")
     if not 0.0 <= cfg.warp_frac <= 1.0:
         raise TrainError(f"--warp-frac is a share of the training beats, 0 to 1; got {cfg.warp_frac}")
 
@@ -181,11 +184,18 @@ class Trainer:
     """Holds the networks, optimisers and data of one training run; ``fit`` runs it."""
 
     def __init__(self, cfg: TrainConfig, x_train: np.ndarray, x_val: np.ndarray | None, out_dir: Path,
-                 log=print) -> None:
+                 log=print, groups: np.ndarray | None = None) -> None:
+        """``groups``: the record of each training beat, needed by ``cfg.record_balance``."""
         self.cfg = cfg
         self.out = Path(out_dir)
         self.log = log
         check_config(cfg)
+        if cfg.record_balance and (groups is None or len(groups) != len(x_train)):
+            raise TrainError("--record-balance needs the record of every training beat")
+        self.beat_weights = None
+        if cfg.record_balance:
+            _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+            self.beat_weights = torch.from_numpy(counts[inverse].astype(np.float64) ** -cfg.record_balance)
         self.rank, self.world = _ddp()
         if self.world > 1 and not torch.distributed.is_initialized():
             torch.distributed.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
@@ -235,7 +245,10 @@ class Trainer:
     def epoch_order(self, epoch: int) -> torch.Tensor:
         """The beats of one epoch, a function of (seed, epoch) only: resume replays it exactly."""
         g = torch.Generator().manual_seed(self.cfg.seed * 100_003 + epoch)
-        perm = torch.randperm(len(self.x), generator=g)
+        if self.beat_weights is not None:  # as many draws as beats, with replacement, by record weight
+            perm = torch.multinomial(self.beat_weights, len(self.x), replacement=True, generator=g)
+        else:
+            perm = torch.randperm(len(self.x), generator=g)
         if self.cfg.samples_per_epoch:
             perm = perm[: self.cfg.samples_per_epoch]
         # every rank gets the same number of beats, so all take the same number of steps (a rank

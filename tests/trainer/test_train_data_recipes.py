@@ -1,7 +1,8 @@
-"""BeatGAN's time-warp augmentation: what it does to a beat, and that training uses it as asked."""
+"""Training-data recipes: BeatGAN's time-warp augmentation and per-record balancing of the N beats."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -66,3 +67,24 @@ def test_warp_frac_changes_training_and_zero_draws_nothing(n_beats, small_cfg, t
 def test_warp_frac_out_of_range_is_refused(bad, n_beats, small_cfg, tmp_path):
     with pytest.raises(TrainError, match="--warp-frac"):
         Trainer(small_cfg(warp_frac=bad), n_beats[:64], None, tmp_path, log=_quiet)
+
+
+# ---- record balancing (the redundant normal beats of the big records) -----------------------------
+
+def test_record_balance_evens_out_records(n_beats, small_cfg, tmp_path):
+    groups = np.array(["100"] * 256 + ["119"] * 128)  # the fixture's beats: 2:1
+    draws = {}
+    for balance in (0.0, 1.0):
+        tr = Trainer(small_cfg(record_balance=balance), n_beats, None, tmp_path / str(balance), log=_quiet, groups=groups)
+        order = torch.cat([tr.epoch_order(e) for e in range(20)]).numpy()
+        assert torch.equal(tr.epoch_order(3), tr.epoch_order(3))  # a function of (seed, epoch): resumable
+        draws[balance] = float((groups[order] == "119").mean())
+    assert draws[0.0] == pytest.approx(1 / 3)  # uniform: every beat once an epoch
+    assert draws[1.0] == pytest.approx(0.5, abs=0.03)  # each record alike
+
+
+def test_record_balance_needs_the_records(n_beats, small_cfg, tmp_path):
+    with pytest.raises(TrainError, match="record of every training beat"):
+        Trainer(small_cfg(record_balance=0.5), n_beats, None, tmp_path, log=_quiet)
+    with pytest.raises(TrainError, match="--record-balance"):
+        Trainer(small_cfg(record_balance=2.0), n_beats, None, tmp_path, log=_quiet, groups=np.zeros(len(n_beats)))
