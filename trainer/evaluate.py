@@ -127,7 +127,7 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     rr_val = rhythm_features(ds.rr_pre[split.val], ds.rr_post[split.val], ds.rr_local[split.val])
     cls = ds.cls[split.test]
     common = {"fold": split.fold, "train_s": round(train_s, 1), "n_train": int(len(split.train)),
-              "epochs": tr.state.epoch}
+              "epochs": tr.state.epoch, "precision": "bf16" if tr.amp or tr.cpu_bf16 else "fp32"}
     out = {}
     # the trained generator; for the self-distilled models also their EMA teacher (a Polyak average
     # of the generator's weights), which is scored the same way and chosen by held-out normal error

@@ -63,8 +63,14 @@ def write_report(results_dir: Path, output: Path) -> Path:
             train_s = sum(x.get("train_s", 0) for x in f) / len(f)
             speed = sum(x.get("score_beats_per_s", 0) for x in f) / len(f)
             r = d.get("recipe", {})
-            precision = ", bf16" if r.get("cpu_bf16") or (r.get("amp") and "GPU" in d.get("hardware", "")) else ""
-            budget = f"{r.get('epochs')} x {r.get('samples_per_epoch') or 'all'} (w{r.get('width')}{precision})"
+            trained = {x["precision"] for x in f if "precision" in x}
+            if not trained:  # rows written before folds recorded it: what the recipe asked for on that hardware
+                trained = {"bf16" if r.get("cpu_bf16") or (r.get("amp") and "GPU" in d.get("hardware", "")) else "fp32"}
+            extras = [p for p in sorted(trained) if p != "fp32"]
+            extras += [f"warp {r['warp_frac']:g}"] if r.get("warp_frac") else []
+            extras += [f"record balance {r['record_balance']:g}"] if r.get("record_balance") else []
+            budget = f"{r.get('epochs')} x {r.get('samples_per_epoch') or 'all'} (w{r.get('width')}" + \
+                "".join(f", {e}" for e in extras) + ")"
             lines.append(f"| {d['model']} | {len(f)} | {_pm(d, 'auc')} | {_pm(d, 'ap')} | " + " | ".join(cls)
                          + f" | {op} | {budget} | {train_s:.0f} | {speed:.0f} | {d.get('hardware', '')} |")
         lines.append("")

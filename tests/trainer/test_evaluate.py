@@ -81,6 +81,9 @@ def test_evaluate_intra_writes_results_and_resumes(ds, small_cfg, tmp_path, monk
     _check_doc(mse, "tiny", "intra", [0, 1], cfg)
     _check_doc(rr, "tiny+rr", "intra", [0, 1], cfg)
     assert (runs / "tiny-intra" / "fold0" / "ckpt.pt").is_file()
+    for f in mse["folds"]:
+        assert f["precision"] == "fp32"  # what the fold actually trained in, not what was asked
+        assert f["final_val_mse_record_mean"] > 0
     # the rhythm term knows S beats are premature: with it, S separates from N
     assert rr["auc_by_class"]["S"]["mean"] > 0.9
     assert rr["auc_by_class"]["S"]["mean"] > mse["auc_by_class"]["S"]["mean"]
@@ -160,3 +163,8 @@ def test_plain_beatgan_has_no_ema_rows(ds, small_cfg, tmp_path):
     ev.evaluate(ds, _cfg(small_cfg), "intra", tmp_path / "r", tmp_path / "runs", name="b", folds=[0],
                 log=lambda *_: None, progress=False)
     assert sorted(p.name for p in (tmp_path / "r").glob("*.json")) == ["b+rr-intra.json", "b-intra.json"]
+
+
+def test_record_mean_counts_each_record_once():
+    assert ev._record_mean(np.array([1.0, 1.0, 4.0]), np.array(["a", "a", "b"])) == pytest.approx(2.5)
+    assert ev._record_mean(np.array([]), np.array([])) is None
