@@ -3,7 +3,11 @@
 Why: the Scorer's batch size is a speed choice (the viewer, the CLI and the self-test use it); this
 measures it on the beats of the bundled sample 119 (repeated 5x) with each backend that is installed.
 
-Usage: python benchmarks/scoring_batch.py [--rounds 3] [--batches 128 256 512 1024]
+Usage: python benchmarks/scoring_batch.py [--rounds 3] [--batches 128 256 512 1024] [--onnx-1d]
+
+``--onnx-1d`` adds the same generator exported as plain 1-D layers (how the ONNX export was made
+before the 2-D lifting of ``export_onnx``), run by ONNX Runtime beside the bundled export; it needs
+torch and the onnx package.
 """
 
 from __future__ import annotations
@@ -25,13 +29,35 @@ from ecgviewer.core.record import load_record  # noqa: E402
 from ecgviewer.core.scoring import reconstruct  # noqa: E402
 
 
+def _onnx_1d(generator):
+    """The generator exported without the 2-D lifting, in an ONNX Runtime session like the bundled one."""
+    import io
+    import warnings
+
+    import torch
+
+    from ecgviewer.core.inference import ONNX_INPUT, ONNX_OUTPUT, OnnxReconstructor
+
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(generator.eval(), (torch.zeros(2, generator.cfg.n_leads, generator.cfg.window),), buf,
+                          input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
+                          dynamic_axes={ONNX_INPUT: {0: "n"}, ONNX_OUTPUT: {0: "n"}}, opset_version=17, dynamo=False)
+    return OnnxReconstructor(buf.getvalue())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--batches", type=int, nargs="+", default=[128, 256, 512, 1024])
+    ap.add_argument("--onnx-1d", action="store_true", help="also time the generator exported as 1-D layers")
     args = ap.parse_args()
     models = {b: load_model(bundled_model_path(), backend=b) for b in ("torch", "onnx")
               if have("torch" if b == "torch" else "onnxruntime")}
+    nets = {name: m.net for name, m in models.items()}
+    if args.onnx_1d:
+        nets["onnx-1d"] = _onnx_1d(models["torch"].net.generator)
     if "torch" in models:
         import torch
 
@@ -43,12 +69,12 @@ def main() -> int:
     rates: dict[tuple[str, int], list[float]] = {}
     for _ in range(args.rounds):
         for bs in args.batches:
-            for name, m in models.items():
+            for name, net in nets.items():
                 t = time.perf_counter()
-                reconstruct(m.net, x, batch=bs)
+                reconstruct(net, x, batch=bs)
                 rates.setdefault((name, bs), []).append(len(x) / (time.perf_counter() - t))
     for (name, bs), r in rates.items():
-        print(f"  {name:5s} batch {bs:5d}: median {np.median(r):7.0f}  ({', '.join(f'{v:.0f}' for v in r)})")
+        print(f"  {name:7s} batch {bs:5d}: median {np.median(r):7.0f}  ({', '.join(f'{v:.0f}' for v in r)})")
     return 0
 
 
