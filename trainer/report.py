@@ -9,8 +9,9 @@ from pathlib import Path
 from trainer.evaluate import run_name
 from trainer.train import TrainConfig
 
-ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "beatgan-r4", "si-beatgan", "si-beatgan-v2", "si-beatgan-v2-long",
-         "si-beatgan-v2-r3", "si-beatgan-v2-small"]
+ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "beatgan-r4", "beatgan-warp", "beatgan-bal", "si-beatgan",
+         "si-beatgan-r3", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-r3", "si-beatgan-v2-warp",
+         "si-beatgan-v2-bal", "si-beatgan-v2-small", "si-beatgan-v2-small-r3"]
 
 
 def _pm(d: dict, key: str) -> str:
@@ -88,6 +89,7 @@ def write_report(results_dir: Path, output: Path) -> Path:
             lines.append(f"| {k} | " + " | ".join(f"{r[k]:,.0f}" if k in r else "" for r in runs) + " |")
         lines.append("")
     lines += _selection_study(results_dir / "selection-study")
+    lines += _nfilter_study(results_dir / "nfilter-study.json")
     notes = results_dir / "NOTES.md"
     if notes.is_file():
         lines += [notes.read_text().rstrip(), ""]
@@ -124,3 +126,25 @@ def _selection_study(folder: Path) -> list[str]:
     lines += ["", "Cells: test AUC / AP of the chosen checkpoint (its epoch). Commands: "
               + "; ".join(f"`{r['command']}`" for r in runs), ""]
     return lines
+
+
+def _nfilter_study(path: Path) -> list[str]:
+    """The table of scripts/nfilter_study.py: the same trained models, the test N beats filtered two ways."""
+    if not path.is_file():
+        return []
+    d = json.loads(path.read_text())
+    worst = sorted(d["dropped_by_record"].items(), key=lambda kv: -kv[1])[:3]
+    lines = ["## The N-beat filter (a study of the benchmark, not a benchmark change)", "",
+             "`python scripts/nfilter_study.py` re-scores finished runs with the test N beats kept two ways: "
+             "this benchmark's filter (the project's detector, peak within 10 samples), and that filter plus "
+             "an emulation of the reference code's (its peaks moved to the maximum of the band-passed MLII "
+             f"within 50 ms, kept below 10 samples). The emulation drops {d['n_N_dropped_by_reference_filter']:,} "
+             f"more of {d['n_N']:,} N beats ({100 * d['n_N_dropped_by_reference_filter'] / d['n_N']:.1f} %; most from "
+             + ", ".join(f"record {r} ({n:,})" for r, n in worst) + "). Anomalies are never filtered.", "",
+             "| run | folds | AUC / AP, this benchmark | AUC / AP, reference filter | +rr, this benchmark | +rr, reference filter |",
+             "|---|---|---|---|---|---|"]
+    for r in d["runs"]:
+        m = r["mean"]
+        cell = [f"{m[f'{w}_{k}_auc']:.4f} / {m[f'{w}_{k}_ap']:.4f}" for k in ("mse", "rr") for w in ("ours", "reference_filter")]
+        lines.append(f"| {r['run']} | {len(r['folds'])} | {cell[0]} | {cell[1]} | {cell[2]} | {cell[3]} |")
+    return lines + [""]

@@ -63,3 +63,15 @@ def test_selection_study_table(tmp_path: Path) -> None:
     assert ("| beatgan-reference | 0 | 1.00 | 4 | 500 | generator | 0.9000 / 0.8000 (ep 0.25) | "
             "0.9100 / 0.8100 (ep 0.50) | 0.9200 / 0.8200 (ep 0.75) | 0.9300 / 0.8300 (ep 1.00) |") in text
     assert "`python scripts/selection_study.py --fold 0`" in text
+
+
+def test_nfilter_study_table(tmp_path: Path) -> None:
+    mean = {f"{w}_{k}_{m}": v for w, base in (("ours", 0.93), ("reference_filter", 0.94))
+            for k, add in (("mse", 0.0), ("rr", 0.01)) for m, v in (("auc", base + add), ("ap", base + add - 0.05))}
+    study = {"n_N": 1000, "n_N_dropped_by_reference_filter": 30, "dropped_by_record": {"117": 5, "207": 25},
+             "runs": [{"run": "beatgan-r3", "folds": [{}, {}], "mean": mean}]}
+    (tmp_path / "nfilter-study.json").write_text(json.dumps(study))
+    text = write_report(tmp_path, tmp_path / "results.md").read_text()
+    assert "drops 30 more of 1,000 N beats (3.0 %; most from record 207 (25), record 117 (5))" in text
+    assert "| beatgan-r3 | 2 | 0.9300 / 0.8800 | 0.9400 / 0.8900 | 0.9400 / 0.8900 | 0.9500 / 0.9000 |" in text
+    assert "| nfilter" not in text  # the study file is not a results row
