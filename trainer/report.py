@@ -16,7 +16,9 @@ ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "beatgan-r4", "beatgan-warp", "b
 
 def _pm(d: dict, key: str) -> str:
     m, s = d.get(f"mean_{key}"), d.get(f"std_{key}")
-    return "" if m is None else f"{m:.4f} ± {s:.4f}"
+    if m is None:
+        return ""
+    return f"{m:.4f}" if len(d.get("folds", [])) == 1 else f"{m:.4f} ± {s:.4f}"  # one fold has no spread
 
 
 def _command(d: dict) -> str:

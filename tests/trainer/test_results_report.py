@@ -75,3 +75,9 @@ def test_nfilter_study_table(tmp_path: Path) -> None:
     assert "drops 30 more of 1,000 N beats (3.0 %; most from record 207 (25), record 117 (5))" in text
     assert "| beatgan-r3 | 2 | 0.9300 / 0.8800 | 0.9400 / 0.8900 | 0.9400 / 0.8900 | 0.9500 / 0.9000 |" in text
     assert "| nfilter" not in text  # the study file is not a results row
+
+
+def test_a_one_fold_row_shows_no_spread(tmp_path: Path) -> None:
+    (tmp_path / "x-intra.json").write_text(json.dumps(_result("x", "intra", [0.9], {"model": "beatgan"})))
+    text = write_report(tmp_path, tmp_path / "results.md").read_text()
+    assert "| x | 1 | 0.9000 | 0.8500 |" in text and "± 0.0000" not in text
