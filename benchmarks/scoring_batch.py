@@ -23,28 +23,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from ecgviewer.core.beats import extract_beats  # noqa: E402
-from ecgviewer.core.inference import have  # noqa: E402
+from ecgviewer.core.inference import OnnxReconstructor, export_onnx, have  # noqa: E402
 from ecgviewer.core.modelfile import bundled_model_path, load_model  # noqa: E402
 from ecgviewer.core.record import load_record  # noqa: E402
 from ecgviewer.core.scoring import reconstruct  # noqa: E402
-
-
-def _onnx_1d(generator):
-    """The generator exported without the 2-D lifting, in an ONNX Runtime session like the bundled one."""
-    import io
-    import warnings
-
-    import torch
-
-    from ecgviewer.core.inference import ONNX_INPUT, ONNX_OUTPUT, OnnxReconstructor
-
-    buf = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch.onnx.export(generator.eval(), (torch.zeros(2, generator.cfg.n_leads, generator.cfg.window),), buf,
-                          input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
-                          dynamic_axes={ONNX_INPUT: {0: "n"}, ONNX_OUTPUT: {0: "n"}}, opset_version=17, dynamo=False)
-    return OnnxReconstructor(buf.getvalue())
 
 
 def main() -> int:
@@ -57,7 +39,7 @@ def main() -> int:
               if have("torch" if b == "torch" else "onnxruntime")}
     nets = {name: m.net for name, m in models.items()}
     if args.onnx_1d:
-        nets["onnx-1d"] = _onnx_1d(models["torch"].net.generator)
+        nets["onnx-1d"] = OnnxReconstructor(export_onnx(models["torch"].net.generator, lift=False))
     if "torch" in models:
         import torch
 

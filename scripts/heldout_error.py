@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from ecgviewer.core.scoring import score_arrays  # noqa: E402
 from trainer.dataset import get_dataset  # noqa: E402
-from trainer.evaluate import _record_mean  # noqa: E402
+from trainer.evaluate import record_mean  # noqa: E402
 from trainer.splits import get_splits  # noqa: E402
 from trainer.train import load_generator  # noqa: E402
 
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
             g = load_generator(ck)
             mse = score_arrays(g, ds.leads(g.cfg.n_leads)[split.val]).mse
             rows.append({"run": name, "fold": split.fold, "val_mse": float(mse.mean()),
-                         "val_mse_record_mean": _record_mean(mse, ds.record[split.val])})
+                         "val_mse_record_mean": record_mean(mse, ds.record[split.val])})
             print(json.dumps(rows[-1]), flush=True)
     return 0 if rows else 1
 

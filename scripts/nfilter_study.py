@@ -31,9 +31,9 @@ sys.path.insert(0, str(ROOT))
 from ecgviewer.core.filters import bandpass  # noqa: E402
 from ecgviewer.core.qrs import detect_qrs  # noqa: E402
 from ecgviewer.core.record import load_record  # noqa: E402
-from ecgviewer.core.scoring import RhythmModel, rhythm_features, score_arrays  # noqa: E402
+from ecgviewer.core.scoring import RhythmModel, score_arrays  # noqa: E402
 from trainer.dataset import BENCHMARK_RECORDS, get_dataset, nearest_distance  # noqa: E402
-from trainer.metrics import average_precision, roc_auc  # noqa: E402
+from trainer.evaluate import fold_metrics  # noqa: E402
 from trainer.splits import get_splits  # noqa: E402
 from trainer.train import load_generator  # noqa: E402
 
@@ -65,8 +65,8 @@ def reference_keep(data_dir: Path, ds) -> np.ndarray:
 
 
 def metrics(cls: np.ndarray, scores: np.ndarray) -> dict:
-    y = cls != "N"
-    return {"auc": roc_auc(y, scores), "ap": average_precision(y, scores)}
+    m = fold_metrics(cls, scores)
+    return {"auc": m["auc"], "ap": m["ap"]}
 
 
 def study_run(ds, keep: np.ndarray, runs_dir: Path, name: str) -> dict | None:
@@ -79,10 +79,8 @@ def study_run(ds, keep: np.ndarray, runs_dir: Path, name: str) -> dict | None:
         x = ds.leads(g.cfg.n_leads)
         test = score_arrays(g, x[split.test])
         val = score_arrays(g, x[split.val])
-        rr = {k: rhythm_features(ds.rr_pre[idx], ds.rr_post[idx], ds.rr_local[idx])
-              for k, idx in (("train", split.train), ("test", split.test))}
-        rhythm = RhythmModel.fit(rr["train"], val.mse)
-        combined = rhythm.combine(test.mse, rhythm.distance(rr["test"]))
+        rhythm = RhythmModel.fit(ds.rhythm(split.train), val.mse)  # as trainer.evaluate.run_fold
+        combined = rhythm.combine(test.mse, rhythm.distance(ds.rhythm(split.test)))
         cls = ds.cls[split.test]
         kept = keep[split.test]
         folds.append({"fold": split.fold, "n_test_N": int((cls == "N").sum()), "n_test_N_kept": int((kept & (cls == "N")).sum()),

@@ -59,15 +59,12 @@ def local_time_warp(x: torch.Tensor, g: torch.Generator, r_tick: int = 140, move
         pick = torch.argsort(torch.rand(n, hi - lo, generator=g), dim=1)[:, : 2 * moves] + lo
         counts.scatter_(1, pick[:, :moves], 0)
         counts.scatter_(1, pick[:, moves:], 2)
-    # position of each output point on the input's time axis: tick i, or i + 0.5 for its double
-    ticks = torch.arange(t).expand(n, t)
-    src = torch.repeat_interleave(ticks.reshape(-1), counts.reshape(-1)).reshape(n, t).float()
-    first = torch.ones(n * t, dtype=torch.bool)
-    starts = torch.cumsum(counts.reshape(-1), 0) - counts.reshape(-1)  # first output slot of each input tick
-    doubled = (counts.reshape(-1) == 2).nonzero().squeeze(1)
-    first[starts[doubled] + 1] = False
-    src = src + (~first).reshape(n, t).float() * 0.5
-    src = src.to(x.device)
+    # output point j comes from input tick i, the one whose emitted points cover j; the second point
+    # of a doubled tick sits half a tick after it
+    ends = counts.cumsum(dim=1)
+    j = torch.arange(t).expand(n, t).contiguous()
+    i = torch.searchsorted(ends, j, right=True)
+    src = (i + 0.5 * (j - (ends.gather(1, i) - counts.gather(1, i)))).to(x.device)
     i0 = src.floor().long().clamp(max=t - 1)
     i1 = (i0 + 1).clamp(max=t - 1)
     w = (src - i0.float())[:, None, :]

@@ -13,7 +13,7 @@ import numpy as np
 from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.beats import BeatParams
 from ecgviewer.core.modelfile import save_model
-from ecgviewer.core.scoring import RhythmModel, rhythm_features, score_arrays
+from ecgviewer.core.scoring import RhythmModel, score_arrays
 from trainer.dataset import BeatDataset
 from trainer.evaluate import hardware
 from trainer.metrics import threshold_at_specificity
@@ -74,9 +74,9 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     rhythm = None
     scores = cal_scores.mse
     if use_rhythm:
-        rhythm = RhythmModel.fit(rhythm_features(ds.rr_pre[train], ds.rr_post[train], ds.rr_local[train]), cal_scores.mse)
+        rhythm = RhythmModel.fit(ds.rhythm(train), cal_scores.mse)
         scores = rhythm.combine(cal_scores.mse, rhythm.distance(
-            rhythm_features(ds.rr_pre[cal], ds.rr_post[cal], ds.rr_local[cal])))
+            ds.rhythm(cal)))
     threshold = threshold_at_specificity(scores, SPECIFICITY)
     name = (result_name or cfg.model) + ("+rr" if use_rhythm else "")
     card = {

@@ -23,6 +23,7 @@ from ecgviewer.core.atomic import atomic_write
 from ecgviewer.core.beats import BeatParams, extract_beats
 from ecgviewer.core.classes import CLASSES
 from ecgviewer.core.record import load_record
+from ecgviewer.core.scoring import rhythm_features
 
 ALL_RECORDS = (
     "100 101 102 103 104 105 106 107 108 109 111 112 113 114 115 116 117 118 119 121 122 123 124 "
@@ -52,6 +53,10 @@ class BeatDataset:
 
     def counts(self) -> dict[str, int]:
         return {c: int((self.cls == c).sum()) for c in CLASSES}
+
+    def rhythm(self, idx: np.ndarray) -> np.ndarray:
+        """The rhythm-context features (``core.scoring.rhythm_features``) of the beats ``idx``."""
+        return rhythm_features(self.rr_pre[idx], self.rr_post[idx], self.rr_local[idx])
 
     def leads(self, n_leads: int) -> np.ndarray:
         """Beats with the first ``n_leads`` leads (1: MLII alone, as the reference run)."""

@@ -20,7 +20,7 @@ import numpy as np
 
 from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.classes import ANOMALY_CLASSES
-from ecgviewer.core.scoring import RhythmModel, rhythm_features, score_arrays
+from ecgviewer.core.scoring import RhythmModel, score_arrays
 from trainer.dataset import BeatDataset
 from trainer.metrics import average_precision, roc_auc, threshold_at_specificity
 from trainer.splits import Split, get_splits
@@ -100,7 +100,7 @@ def _load(path: Path) -> dict | None:
         return None
 
 
-def _record_mean(values: np.ndarray, record: np.ndarray) -> float | None:
+def record_mean(values: np.ndarray, record: np.ndarray) -> float | None:
     """Mean over records of each record's mean value."""
     if not len(values):
         return None
@@ -122,9 +122,7 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     if tr.state.epoch < cfg.epochs:
         raise KeyboardInterrupt
     train_s = time.perf_counter() - t0
-    rr_train = rhythm_features(ds.rr_pre[split.train], ds.rr_post[split.train], ds.rr_local[split.train])
-    rr_test = rhythm_features(ds.rr_pre[split.test], ds.rr_post[split.test], ds.rr_local[split.test])
-    rr_val = rhythm_features(ds.rr_pre[split.val], ds.rr_post[split.val], ds.rr_local[split.val])
+    rr_train, rr_test, rr_val = ds.rhythm(split.train), ds.rhythm(split.test), ds.rhythm(split.val)
     cls = ds.cls[split.test]
     common = {"fold": split.fold, "train_s": round(train_s, 1), "n_train": int(len(split.train)),
               "epochs": tr.state.epoch, "precision": "bf16" if tr.amp or tr.cpu_bf16 else "fp32"}
@@ -148,7 +146,7 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
         both = {**common, "score_beats_per_s": round(len(test.mse) / score_s, 1),
                 "final_val_mse": float(val.mse.mean()) if len(val.mse) else None,
                 # the same, each record counting once: the criterion for recipes that reweight records
-                "final_val_mse_record_mean": _record_mean(val.mse, ds.record[split.val])}
+                "final_val_mse_record_mean": record_mean(val.mse, ds.record[split.val])}
         out[prefix + "mse"] = {**both, **fold_metrics(cls, test.mse), **operating_point(cls, test.mse, val.mse)}
         out[prefix + "rr"] = {**both, **fold_metrics(cls, combined), **operating_point(cls, combined, val_combined)}
     return out

@@ -111,7 +111,7 @@ def lifted_to_2d(generator: Any) -> Any:
     """The same generator computed with 2-D layers on beats of height 1 (input and output stay 1-D).
 
     Why: ONNX Runtime's CPU provider runs 2-D convolutions in its blocked (NCHWc) kernels but
-    1-D ones in plain im2col + GEMM; lifted, the bundled model scores ~1.7x faster there
+    1-D ones in plain im2col + GEMM; lifted, the bundled model scores ~1.6x faster there
     (``benchmarks/scoring_batch.py``). The arithmetic is the same, up to float rounding.
     """
     import copy
@@ -149,12 +149,14 @@ def lifted_to_2d(generator: Any) -> Any:
     return Lifted(generator).eval()
 
 
-def export_onnx(generator: Any, opset: int = 17) -> bytes:
+def export_onnx(generator: Any, opset: int = 17, lift: bool = True) -> bytes:
     """The generator as an ONNX graph (batch dimension dynamic), for :class:`OnnxReconstructor`.
 
-    The graph is that of :func:`lifted_to_2d` (faster in ONNX Runtime). Uses torch's
+    The graph is that of :func:`lifted_to_2d` (faster in ONNX Runtime; ``lift=False``: the plain
+    1-D layers, which the benchmarks compare it with). Uses torch's
     TorchScript-based exporter, which needs the ``onnx`` package (trainer extra).
     """
+    import copy
     import io
     import warnings
 
@@ -164,10 +166,11 @@ def export_onnx(generator: Any, opset: int = 17) -> bytes:
     dummy = torch.zeros(2, cfg.n_leads, cfg.window)
     buf = io.BytesIO()
     try:
-        lifted = lifted_to_2d(generator)  # a copy in eval mode: the generator itself is left as it was
+        # a copy in eval mode: the generator itself is left as it was
+        net = lifted_to_2d(generator) if lift else copy.deepcopy(generator).eval()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
-            torch.onnx.export(lifted, (dummy,), buf, input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
+            torch.onnx.export(net, (dummy,), buf, input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
                               dynamic_axes={ONNX_INPUT: {0: "n"}, ONNX_OUTPUT: {0: "n"}},
                               opset_version=opset, dynamo=False)
     except Exception as e:  # the exporter raises its own error types, e.g. when onnx is missing

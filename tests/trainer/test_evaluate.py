@@ -166,5 +166,5 @@ def test_plain_beatgan_has_no_ema_rows(ds, small_cfg, tmp_path):
 
 
 def test_record_mean_counts_each_record_once():
-    assert ev._record_mean(np.array([1.0, 1.0, 4.0]), np.array(["a", "a", "b"])) == pytest.approx(2.5)
-    assert ev._record_mean(np.array([]), np.array([])) is None
+    assert ev.record_mean(np.array([1.0, 1.0, 4.0]), np.array(["a", "a", "b"])) == pytest.approx(2.5)
+    assert ev.record_mean(np.array([]), np.array([])) is None
