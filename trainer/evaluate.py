@@ -104,7 +104,7 @@ def record_mean(values: np.ndarray, record: np.ndarray) -> float | None:
     """Mean over records of each record's mean value."""
     if not len(values):
         return None
-    names, inverse = np.unique(record, return_inverse=True)
+    _, inverse = np.unique(record, return_inverse=True)
     return float(np.mean(np.bincount(inverse, weights=values) / np.bincount(inverse)))
 
 
