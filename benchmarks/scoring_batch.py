@@ -39,6 +39,8 @@ def main() -> int:
               if have("torch" if b == "torch" else "onnxruntime")}
     nets = {name: m.net for name, m in models.items()}
     if args.onnx_1d:
+        if "torch" not in models or not have("onnx"):
+            ap.error("--onnx-1d exports the generator again: it needs torch and the onnx package")
         nets["onnx-1d"] = OnnxReconstructor(export_onnx(models["torch"].net.generator, lift=False))
     if "torch" in models:
         import torch

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from ecgviewer.core.scoring import score_arrays  # noqa: E402
 from trainer.dataset import get_dataset  # noqa: E402
-from trainer.evaluate import record_mean  # noqa: E402
+from trainer.evaluate import fold_run_dir, record_mean  # noqa: E402
 from trainer.splits import get_splits  # noqa: E402
 from trainer.train import load_generator  # noqa: E402
 
@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         if split.fold not in a.folds:
             continue
         for name in a.runs:
-            ck = a.runs_dir / f"{name}-{a.split}" / f"fold{split.fold}" / "ckpt.pt"
+            ck = fold_run_dir(a.runs_dir, name, a.split, split.fold) / "ckpt.pt"
             if not ck.is_file():
                 print(f"{ck}: not found", file=sys.stderr)
                 continue

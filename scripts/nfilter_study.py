@@ -33,7 +33,7 @@ from ecgviewer.core.qrs import detect_qrs  # noqa: E402
 from ecgviewer.core.record import load_record  # noqa: E402
 from ecgviewer.core.scoring import RhythmModel, score_arrays  # noqa: E402
 from trainer.dataset import BENCHMARK_RECORDS, get_dataset, nearest_distance  # noqa: E402
-from trainer.evaluate import fold_metrics  # noqa: E402
+from trainer.evaluate import fold_metrics, fold_run_dir  # noqa: E402
 from trainer.splits import get_splits  # noqa: E402
 from trainer.train import load_generator  # noqa: E402
 
@@ -72,7 +72,7 @@ def metrics(cls: np.ndarray, scores: np.ndarray) -> dict:
 def study_run(ds, keep: np.ndarray, runs_dir: Path, name: str) -> dict | None:
     folds = []
     for split in get_splits("intra", ds.cls, ds.record):
-        ck = runs_dir / f"{name}-intra" / f"fold{split.fold}" / "ckpt.pt"
+        ck = fold_run_dir(runs_dir, name, "intra", split.fold) / "ckpt.pt"
         if not ck.is_file():
             continue
         g = load_generator(ck)

@@ -108,6 +108,11 @@ def record_mean(values: np.ndarray, record: np.ndarray) -> float | None:
     return float(np.mean(np.bincount(inverse, weights=values) / np.bincount(inverse)))
 
 
+def fold_run_dir(runs_dir: Path, name: str, split_name: str, fold: int) -> Path:
+    """Where ``evaluate`` trains (and checkpoints) one fold of one named evaluation."""
+    return Path(runs_dir) / f"{name}-{split_name}" / f"fold{fold}"
+
+
 def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log=print, progress: bool = True) -> dict:
     """Train (or resume) one fold and score its test set; returns metrics for each score kind.
 
@@ -201,7 +206,7 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
             continue
         t0 = time.perf_counter()
         fold_cfg = replace(cfg, teacher=cfg.teacher.format(fold=sp.fold)) if cfg.teacher else cfg
-        res = run_fold(ds, fold_cfg, sp, runs_dir / f"{name}-{split_name}" / f"fold{sp.fold}", log=log, progress=progress)
+        res = run_fold(ds, fold_cfg, sp, fold_run_dir(runs_dir, name, split_name, sp.fold), log=log, progress=progress)
         wall = time.perf_counter() - t0
         for kind in kinds:
             with _locked(paths[kind]):

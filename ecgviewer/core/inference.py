@@ -141,7 +141,6 @@ def lifted_to_2d(generator: Any) -> Any:
             super().__init__()
             self.g = copy.deepcopy(g)
             lift(self.g)
-            self.g.eval()
 
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.g(x[:, :, None, :])[:, :, 0, :]
