@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from ecgviewer.core.classes import ANOMALY_CLASSES  # noqa: E402
-from ecgviewer.core.scoring import score_arrays  # noqa: E402
+from ecgviewer.core.scoring import RhythmModel, score_arrays  # noqa: E402
 from trainer.evaluate import fold_metrics  # noqa: E402
 from trainer.metrics import roc_auc  # noqa: E402
 
@@ -55,14 +55,20 @@ def reference_val_split(cls: np.ndarray, test: np.ndarray, seed: int = 0) -> tup
     return np.setdiff1d(test, val_anom), val_anom
 
 
-def choose(rows: list[dict], prefix: str = "") -> dict:
-    """Test AUC/AP of the checkpoint each rule picks (ties: the earliest)."""
+def choose(rows: list[dict], prefix: str = "", test_prefix: str | None = None) -> dict:
+    """Test AUC/AP of the checkpoint each rule picks (ties: the earliest).
+
+    The rules read ``prefix``'s validation figures; the test figures reported are ``test_prefix``'s
+    (default ``prefix``), e.g. the score with rhythm context of the same checkpoint.
+    """
+    tp = prefix if test_prefix is None else test_prefix
+
     def at(i: int, rule: str) -> dict:
         r = rows[i]
-        return {"rule": rule, "checkpoint": r["checkpoint"], "epochs": r["epochs"], "test_auc": r[prefix + "test_auc"],
-                "test_ap": r[prefix + "test_ap"]}
+        return {"rule": rule, "checkpoint": r["checkpoint"], "epochs": r["epochs"], "test_auc": r[tp + "test_auc"],
+                "test_ap": r[tp + "test_ap"]}
 
-    test = [r[prefix + "test_auc"] for r in rows]
+    test = [r[tp + "test_auc"] for r in rows]
     return {
         "last": at(len(rows) - 1, "last checkpoint (fixed schedule)"),
         "normal_only": at(int(np.argmin([r[prefix + "val_mse"] for r in rows])), "lowest held-out normal MSE"),
@@ -72,15 +78,26 @@ def choose(rows: list[dict], prefix: str = "") -> dict:
 
 
 def measure(G, x: np.ndarray, cls: np.ndarray, val_n: np.ndarray, val_a: np.ndarray, test: np.ndarray,
-            device) -> dict:
+            device, rr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict:
+    """Held-out normal error, the labelled validation AUC and the test metrics of one checkpoint.
+
+    ``rr`` (rhythm features of the training N beats, of ``val_n`` and of ``test``) adds the test
+    metrics of the score with rhythm context, fitted on normal beats only as evaluate does.
+    """
     G.eval()
     mse_val_n = score_arrays(G, x[val_n], device=device).mse
     mse_val_a = score_arrays(G, x[val_a], device=device).mse
     mse_test = score_arrays(G, x[test], device=device).mse
     yv = np.r_[np.zeros(len(val_n), bool), np.ones(len(val_a), bool)]
     m = fold_metrics(cls[test], mse_test)
-    return {"val_mse": float(mse_val_n.mean()), "val_auc": roc_auc(yv, np.r_[mse_val_n, mse_val_a]),
-            "test_auc": m["auc"], "test_ap": m["ap"], "test_auc_by_class": m["auc_by_class"]}
+    row = {"val_mse": float(mse_val_n.mean()), "val_auc": roc_auc(yv, np.r_[mse_val_n, mse_val_a]),
+           "test_auc": m["auc"], "test_ap": m["ap"], "test_auc_by_class": m["auc_by_class"]}
+    if rr is not None:
+        rr_train, _rr_val, rr_test = rr
+        rhythm = RhythmModel.fit(rr_train, mse_val_n)
+        mr = fold_metrics(cls[test], rhythm.combine(mse_test, rhythm.distance(rr_test)))
+        row.update({"rr_test_auc": mr["auc"], "rr_test_ap": mr["ap"]})
+    return row
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,7 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", required=True)
     p.add_argument("--fold", type=int, default=0)
+    p.add_argument("--model", default="beatgan", choices=["beatgan", "si-beatgan", "si-beatgan-v2"])
     p.add_argument("--width", type=int, default=32, help="the reference's 32")
+    p.add_argument("--amp", action="store_true", help="bf16 autocast on CUDA (the reference trains in fp32)")
+    p.add_argument("--device", default="auto")
     p.add_argument("--every", type=float, default=0.25, help="checkpoint every this fraction of an epoch")
     p.add_argument("--minutes", type=float, default=100, help="stop after this much wall time (resumable)")
     p.add_argument("--max-epochs", type=float, default=100)
@@ -110,11 +130,13 @@ def main(argv: list[str] | None = None) -> int:
     split = get_splits("intra", ds.cls, ds.record)[args.fold]
     test, val_a = reference_val_split(ds.cls, split.test, seed=args.fold)
     x = ds.leads(1)
+    rr = (ds.rhythm(split.train), ds.rhythm(split.val), ds.rhythm(test))
     n_train = len(split.train)
     chunk = int(round(n_train * args.every))
     # constant learning rate (the reference's), so the "epochs" field only bounds the run
-    cfg = replace(TrainConfig(**REFERENCE), model="beatgan", width=args.width, samples_per_epoch=chunk,
-                  epochs=int(np.ceil(args.max_epochs / args.every)), threads=args.threads)
+    cfg = replace(TrainConfig(**REFERENCE), model=args.model, width=args.width, samples_per_epoch=chunk,
+                  epochs=int(np.ceil(args.max_epochs / args.every)), threads=args.threads, amp=args.amp,
+                  device=args.device)
     run_dir = Path(args.runs) / f"{args.name}-fold{args.fold}"
     run_dir.mkdir(parents=True, exist_ok=True)
     out = Path(args.results)
@@ -146,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         torch.save(ema.state_dict(), run_dir / "ema.pt")
         row = {"checkpoint": tr.state.epoch, "samples": tr.state.epoch * spe * cfg.batch,
                "epochs": round(tr.state.epoch * spe * cfg.batch / n_train, 3), "train_s": round(train_s, 1)}
-        row.update(measure(tr.G, x, ds.cls, split.val, val_a, test, tr.device))
-        row.update({f"ema_{k}": v for k, v in measure(ema, x, ds.cls, split.val, val_a, test, tr.device).items()})
+        row.update(measure(tr.G, x, ds.cls, split.val, val_a, test, tr.device, rr))
+        row.update({f"ema_{k}": v for k, v in measure(ema, x, ds.cls, split.val, val_a, test, tr.device, rr).items()})
         tr.G.train()
         rows.append(row)
         with open(log_path, "a") as f:
@@ -156,11 +178,14 @@ def main(argv: list[str] | None = None) -> int:
               f"test {row['test_auc']:.4f}/{row['test_ap']:.4f}  EMA test {row['ema_test_auc']:.4f}  "
               f"({train_s:.0f} s)", flush=True)
         # the summary is rewritten at every checkpoint, so a run stopped at any time has one
-        summary = {"name": args.name, "fold": args.fold, "recipe": {**REFERENCE, "width": args.width,
-                   "n_leads": 1, "checkpoint_every_epochs": args.every, "ema": args.ema},
+        summary = {"name": args.name, "fold": args.fold, "recipe": {**REFERENCE, "model": args.model,
+                   "width": args.width, "n_leads": 1, "checkpoint_every_epochs": args.every, "ema": args.ema,
+                   "precision": "bf16" if tr.amp else "fp32"},
                    "checkpoints": len(rows), "epochs": rows[-1]["epochs"],
                    "train_s": round(sum(r["train_s"] for r in rows), 1), "hardware": hardware(),
                    "generator": choose(rows), "ema": choose(rows, "ema_"),
+                   **({"generator_rr": choose(rows, "", "rr_"), "ema_rr": choose(rows, "ema_", "ema_rr_")}
+                      if all("rr_test_auc" in r for r in rows) else {}),  # rows of a run from before rr
                    "command": "python scripts/selection_study.py " + " ".join(argv if argv is not None else sys.argv[1:])}
         write_text_atomic(out / f"{args.name}-fold{args.fold}-summary.json", json.dumps(summary, indent=1) + "\n")
     if summary is not None:
