@@ -53,16 +53,32 @@ def test_ema_rows_follow_their_run_and_share_its_command(tmp_path: Path) -> None
 
 
 def test_selection_study_table(tmp_path: Path) -> None:
-    pick = {k: {"checkpoint": i + 1, "epochs": 0.25 * (i + 1), "test_auc": 0.90 + i / 100, "test_ap": 0.80 + i / 100}
-            for i, k in enumerate(("last", "normal_only", "labels", "oracle"))}
-    summary = {"name": "beatgan-reference", "fold": 0, "epochs": 1.0, "checkpoints": 4, "train_s": 500.0,
-               "generator": pick, "ema": pick, "command": "python scripts/selection_study.py --fold 0"}
+    def pick(base: float) -> dict:
+        return {k: {"checkpoint": i + 1, "epochs": 0.25 * (i + 1), "test_auc": base + i / 100,
+                    "test_ap": base - 0.1 + i / 100} for i, k in enumerate(("last", "normal_only", "labels", "oracle"))}
+
     (tmp_path / "selection-study").mkdir()
-    (tmp_path / "selection-study" / "beatgan-reference-fold0-summary.json").write_text(json.dumps(summary))
+    for fold, base in ((0, 0.90), (1, 0.92)):
+        summary = {"name": "beatgan-reference", "fold": fold, "epochs": 1.0, "checkpoints": 4, "train_s": 500.0 + fold,
+                   "hardware": "2 CPU cores", "generator": pick(base), "ema": pick(base - 0.2),
+                   "generator_rr": pick(base + 0.02), "ema_rr": pick(base - 0.1),
+                   "command": f"python scripts/selection_study.py --fold {fold}"}
+        (tmp_path / "selection-study" / f"beatgan-reference-fold{fold}-summary.json").write_text(json.dumps(summary))
+    # a study from before the rhythm figures: no "+rr" rows, and it still renders
+    old = {"name": "old", "fold": 0, "epochs": 1.0, "checkpoints": 4, "train_s": 7.0, "hardware": "h",
+           "generator": pick(0.8), "ema": pick(0.7), "command": "python scripts/selection_study.py --name old"}
+    (tmp_path / "selection-study" / "old-fold0-summary.json").write_text(json.dumps(old))
     text = write_report(tmp_path, tmp_path / "results.md").read_text()
-    assert ("| beatgan-reference | 0 | 1.00 | 4 | 500 | generator | 0.9000 / 0.8000 (ep 0.25) | "
-            "0.9100 / 0.8100 (ep 0.50) | 0.9200 / 0.8200 (ep 0.75) | 0.9300 / 0.8300 (ep 1.00) |") in text
-    assert "`python scripts/selection_study.py --fold 0`" in text
+    # the mean over the two folds, per rule
+    assert ("| beatgan-reference | 2 | 1.00 | 500 | 2 CPU cores | generator | 0.9100 / 0.8100 | 0.9200 / 0.8200 | "
+            "0.9300 / 0.8300 | 0.9400 / 0.8400 |") in text
+    assert "| beatgan-reference | 2 | 1.00 | 500 | 2 CPU cores | generator, +rr | 0.9300 / 0.8300 |" in text
+    assert "| beatgan-reference | 2 | 1.00 | 500 | 2 CPU cores | EMA | 0.7100 / 0.6100 |" in text
+    assert "| old | 1 | 1.00 | 7 | h | generator | 0.8000" in text and "| old | 1 | 1.00 | 7 | h | generator, +rr" not in text
+    # every fold's generator, with the epoch each rule picked
+    assert ("| beatgan-reference | 1 | 1.00 | 4 | 0.9200 / 0.8200 (ep 0.25) | 0.9300 / 0.8300 (ep 0.50) | "
+            "0.9400 / 0.8400 (ep 0.75) | 0.9500 / 0.8500 (ep 1.00) |") in text
+    assert "`python scripts/selection_study.py --fold K`" in text  # one command for the folds of a study
 
 
 def test_nfilter_study_table(tmp_path: Path) -> None:

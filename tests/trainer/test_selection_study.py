@@ -42,3 +42,38 @@ def test_reference_split_moves_a_tenth_of_each_class():
     assert len(np.intersect1d(rest, val)) == 0 and len(rest) + len(val) == len(test)
     assert (cls[val] != "N").all()  # normal validation beats come from the training side
     assert [(cls[val] == c).sum() for c in "VSFQ"] == [5, 3, 1, 0]
+
+
+def test_rhythm_figures_follow_the_rule_of_the_reconstruction_error():
+    """The "+rr" summary picks checkpoints by the generator's validation figures, then reports rr's test."""
+    rows = [{**_row(1, 0.1, 0.80, 0.70), "rr_test_auc": 0.91, "rr_test_ap": 0.81},
+            {**_row(2, 0.5, 0.95, 0.88), "rr_test_auc": 0.93, "rr_test_ap": 0.83},
+            {**_row(3, 0.3, 0.85, 0.86), "rr_test_auc": 0.95, "rr_test_ap": 0.85}]
+    got = study.choose(rows, "", "rr_")
+    assert got["normal_only"]["checkpoint"] == 1 and got["normal_only"]["test_auc"] == 0.91
+    assert got["labels"]["checkpoint"] == 2 and got["labels"]["test_ap"] == 0.83
+    assert got["oracle"]["checkpoint"] == 3  # the best rr test AUC, not the best reconstruction AUC
+
+
+def test_measure_adds_the_rhythm_score_fitted_on_normal_beats():
+    import torch
+
+    from ecgviewer.core.models import Generator
+    from ecgviewer.core.netconfig import NetConfig
+
+    rng = np.random.default_rng(0)
+    n_train, n_val, n_anom, n_test = 40, 30, 10, 60
+    x = rng.normal(size=(n_train + n_val + n_anom + n_test, 1, 320)).astype(np.float32)
+    cls = np.array(["N"] * (n_train + n_val) + ["V"] * n_anom + ["N"] * 40 + ["S"] * 20)
+    train = np.arange(n_train)
+    val_n = np.arange(n_train, n_train + n_val)
+    val_a = np.arange(n_train + n_val, n_train + n_val + n_anom)
+    test = np.arange(n_train + n_val + n_anom, len(cls))
+    rr = rng.normal(size=(len(cls), 3)).astype(np.float32)
+    rr[test[40:]] += 4.0  # the S beats of the test set come early: rhythm alone separates them
+    torch.manual_seed(0)
+    G = Generator(NetConfig(n_leads=1, width=4, latent=8))
+    row = study.measure(G, x, cls, val_n, val_a, test, torch.device("cpu"), (rr[train], rr[val_n], rr[test]))
+    assert {"val_mse", "val_auc", "test_auc", "test_ap", "rr_test_auc", "rr_test_ap"} <= row.keys()
+    assert row["rr_test_auc"] > 0.95 > row["test_auc"]  # random weights: only the rhythm term can rank them
+    assert "rr_test_auc" not in study.measure(G, x, cls, val_n, val_a, test, torch.device("cpu"))
