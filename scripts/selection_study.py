@@ -34,6 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ecgviewer.core.atomic import write_text_atomic  # noqa: E402
 from ecgviewer.core.classes import ANOMALY_CLASSES  # noqa: E402
 from ecgviewer.core.scoring import RhythmModel, score_arrays  # noqa: E402
 from trainer.evaluate import fold_metrics  # noqa: E402
@@ -100,10 +101,28 @@ def measure(G, x: np.ndarray, cls: np.ndarray, val_n: np.ndarray, val_a: np.ndar
     return row
 
 
+def resume_study(tr, ema, log_path: Path) -> list[dict]:
+    """Continue the study in ``tr``'s run folder, or start it over; returns the rows measured so far.
+
+    A checkpoint of another recipe is moved aside by ``Trainer.resume_or_restart`` (nothing is
+    deleted), and the study's rows go aside with it, so a resumed study never mixes two recipes.
+    """
+    import torch
+
+    if tr.resume_or_restart():
+        ema.load_state_dict(torch.load(tr.out / "ema.pt", map_location="cpu", weights_only=True))
+    elif log_path.is_file():
+        log_path.replace(log_path.with_name(f"{log_path.name}.old-{int(time.time())}"))
+    rows = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.is_file() else []
+    if len(rows) > tr.state.epoch:  # rows past the last checkpoint: cut, so new rows follow the kept ones
+        rows = rows[: tr.state.epoch]
+        write_text_atomic(log_path, "".join(json.dumps(r) + "\n" for r in rows))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     import torch
 
-    from ecgviewer.core.atomic import write_text_atomic
     from trainer.dataset import get_dataset
     from trainer.evaluate import hardware
     from trainer.splits import get_splits
@@ -147,15 +166,11 @@ def main(argv: list[str] | None = None) -> int:
     ema = copy.deepcopy(tr.G).eval()
     for q in ema.parameters():
         q.requires_grad_(False)
-    if (run_dir / "ckpt.pt").is_file():
-        tr.resume(run_dir / "ckpt.pt")
-        ema.load_state_dict(torch.load(run_dir / "ema.pt", map_location="cpu", weights_only=True))
+    rows = resume_study(tr, ema, log_path)
 
     def update_ema(_losses: dict) -> None:
         ema_update(ema, tr.G, args.ema)
 
-    rows = [json.loads(line) for line in log_path.read_text().splitlines()] if log_path.is_file() else []
-    rows = rows[: tr.state.epoch]  # never more lines than checkpoints
     t_end = time.monotonic() + args.minutes * 60
     spe = tr.steps_per_epoch()
     print(f"fold {args.fold}: {n_train} training N beats, checkpoint every {spe * cfg.batch} samples; "

@@ -148,6 +148,8 @@ def write_review_file(path: Path, content: ReviewFile) -> None:
     wfdb.wrann only writes ``<record_name>.<ext>`` into a folder, so it writes under a temporary
     record name in the same folder; the file is then fsynced and renamed over the old one
     (os.replace is atomic on one file system), and the folder is fsynced so the rename persists.
+    The same scheme as ``core.atomic``, whose helpers cannot serve here: they hand the caller an open
+    file, and wfdb.wrann opens its own.
     """
     import wfdb  # wfdb pulls pandas: import it only when needed
 

@@ -77,3 +77,43 @@ def test_measure_adds_the_rhythm_score_fitted_on_normal_beats():
     assert {"val_mse", "val_auc", "test_auc", "test_ap", "rr_test_auc", "rr_test_ap"} <= row.keys()
     assert row["rr_test_auc"] > 0.95 > row["test_auc"]  # random weights: only the rhythm term can rank them
     assert "rr_test_auc" not in study.measure(G, x, cls, val_n, val_a, test, torch.device("cpu"))
+
+
+def test_a_study_resumes_its_own_recipe_and_sets_another_aside(tmp_path):
+    import copy
+    import dataclasses
+    import json
+
+    import torch
+
+    from trainer.train import TrainConfig, Trainer
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 1, 320)).astype(np.float32)
+    cfg = TrainConfig(model="beatgan", width=4, latent=8, batch=8, epochs=3, samples_per_epoch=16, threads=1,
+                      device="cpu")
+    run, log = tmp_path / "run", tmp_path / "study.jsonl"
+
+    def fresh(c):
+        tr = Trainer(c, x[:48], x[48:], run, log=lambda *_: None)
+        ema = copy.deepcopy(tr.G)
+        return tr, ema
+
+    tr, ema = fresh(cfg)
+    assert study.resume_study(tr, ema, log) == []
+    tr.fit(max_steps=tr.steps_per_epoch(), progress=False)
+    with torch.no_grad():
+        for q in ema.parameters():
+            q.add_(1.0)  # an EMA that differs from the generator, to see it come back
+    torch.save(ema.state_dict(), run / "ema.pt")
+    log.write_text(json.dumps({"checkpoint": 1}) + "\n" + json.dumps({"checkpoint": 2}) + "\n")  # one too many
+
+    tr2, ema2 = fresh(cfg)
+    assert study.resume_study(tr2, ema2, log) == [{"checkpoint": 1}] and tr2.state.epoch == 1
+    assert log.read_text().splitlines() == ['{"checkpoint": 1}']  # the row past the checkpoint is cut
+    assert all(torch.equal(a, b) for a, b in zip(ema2.state_dict().values(), ema.state_dict().values()))
+
+    tr3, ema3 = fresh(dataclasses.replace(cfg, lr=cfg.lr / 2))  # another recipe
+    assert study.resume_study(tr3, ema3, log) == [] and tr3.state.epoch == 0
+    assert not log.exists() and len(list(tmp_path.glob("study.jsonl.old-*"))) == 1
+    assert len(list(tmp_path.glob("run.old-*"))) == 1  # the other recipe's checkpoint, kept
