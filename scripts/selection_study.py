@@ -3,11 +3,13 @@
 The reference code (hi-bingo/BeatGAN) trains 100 epochs at a constant learning rate and keeps the
 epoch whose AUC is best on a validation set of 10 % of the training N beats plus 10 % of every
 anomaly class, drawn from the same records as the test anomalies. This script trains that recipe
-on one fold, checkpoints every ``--every`` of an epoch, and records at each checkpoint:
+(BeatGAN's networks by default, ``--model`` for SI-BeatGAN or V2) on one fold, checkpoints every
+``--every`` of an epoch, and records at each checkpoint:
 
 - the held-out normal reconstruction error (``val_mse``: needs no label; what this project uses),
 - the reference's validation AUC (``val_auc``: uses anomaly labels),
 - the test AUC / AP on the fold's N beats plus the other 90 % of anomalies,
+- the same with rhythm context (``rr_test_auc``; fitted on normal beats only, as evaluate does),
 
 for the generator and for an exponential moving average (EMA) of its weights. The summary then
 compares the test AUC at the last checkpoint, at the label-chosen one (the reference's rule), at
