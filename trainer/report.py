@@ -12,7 +12,8 @@ from trainer.train import TrainConfig
 
 ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "beatgan-r4", "beatgan-warp", "beatgan-bal", "si-beatgan",
          "si-beatgan-r3", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-r3", "si-beatgan-v2-warp",
-         "si-beatgan-v2-bal", "si-beatgan-v2-small", "si-beatgan-v2-small-r3"]
+         "si-beatgan-v2-bal", "si-beatgan-v2-w003", "si-beatgan-v2-w03", "si-beatgan-v2-w1", "si-beatgan-v2-t01",
+         "si-beatgan-v2-t02", "si-beatgan-v2-t1", "si-beatgan-v2-small", "si-beatgan-v2-small-r3"]
 
 
 def _pm(d: dict, key: str) -> str:
@@ -73,6 +74,10 @@ def write_report(results_dir: Path, output: Path) -> Path:
             extras = [p for p in sorted(trained) if p != "fp32"]
             extras += [f"warp {r['warp_frac']:g}"] if r.get("warp_frac") else []
             extras += [f"record balance {r['record_balance']:g}"] if r.get("record_balance") else []
+            # the contrastive term's weight and temperature, where a V2 row departs from the defaults
+            if r.get("model") == "si-beatgan-v2":
+                extras += [f"{k} {r[key]:g}" for k, key in (("con weight", "con_weight"), ("con tau", "con_tau"))
+                           if key in r and r[key] != getattr(TrainConfig, key)]
             budget = f"{r.get('epochs')} x {r.get('samples_per_epoch') or 'all'} (w{r.get('width')}" + \
                 "".join(f", {e}" for e in extras) + ")"
             lines.append(f"| {d['model']} | {len(f)} | {_pm(d, 'auc')} | {_pm(d, 'ap')} | " + " | ".join(cls)

@@ -97,3 +97,15 @@ def test_a_one_fold_row_shows_no_spread(tmp_path: Path) -> None:
     (tmp_path / "x-intra.json").write_text(json.dumps(_result("x", "intra", [0.9], {"model": "beatgan"})))
     text = write_report(tmp_path, tmp_path / "results.md").read_text()
     assert "| x | 1 | 0.9000 | 0.8500 |" in text and "± 0.0000" not in text
+
+
+def test_a_v2_row_names_the_contrastive_settings_it_changed(tmp_path: Path) -> None:
+    base = {"model": "si-beatgan-v2", "width": 32, "epochs": 3, "con_weight": 0.1, "con_tau": 0.5}
+    files = {"si-beatgan-v2-r3": base, "si-beatgan-v2-w03": {**base, "con_weight": 0.3},
+             "si-beatgan-v2-t01": {**base, "con_tau": 0.1}}
+    for name, recipe in files.items():
+        (tmp_path / f"{name}-intra.json").write_text(json.dumps(_result(name, "intra", [0.93], recipe)))
+    text = write_report(tmp_path, tmp_path / "results.md").read_text()
+    budget = {ln.split(" | ")[0][2:]: ln.split(" | ")[9] for ln in text.splitlines() if ln.startswith("| si-beatgan")}
+    assert budget == {"si-beatgan-v2-r3": "3 x all (w32)", "si-beatgan-v2-w03": "3 x all (w32, con weight 0.3)",
+                      "si-beatgan-v2-t01": "3 x all (w32, con tau 0.1)"}
