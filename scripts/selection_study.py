@@ -81,10 +81,10 @@ def choose(rows: list[dict], prefix: str = "", test_prefix: str | None = None) -
 
 
 def measure(G, x: np.ndarray, cls: np.ndarray, val_n: np.ndarray, val_a: np.ndarray, test: np.ndarray,
-            device, rr: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict:
+            device, rr: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Held-out normal error, the labelled validation AUC and the test metrics of one checkpoint.
 
-    ``rr`` (rhythm features of the training N beats, of ``val_n`` and of ``test``) adds the test
+    ``rr`` (rhythm features of the training N beats and of ``test``) adds the test
     metrics of the score with rhythm context, fitted on normal beats only as evaluate does.
     """
     G.eval()
@@ -96,7 +96,7 @@ def measure(G, x: np.ndarray, cls: np.ndarray, val_n: np.ndarray, val_a: np.ndar
     row = {"val_mse": float(mse_val_n.mean()), "val_auc": roc_auc(yv, np.r_[mse_val_n, mse_val_a]),
            "test_auc": m["auc"], "test_ap": m["ap"], "test_auc_by_class": m["auc_by_class"]}
     if rr is not None:
-        rr_train, _rr_val, rr_test = rr
+        rr_train, rr_test = rr
         rhythm = RhythmModel.fit(rr_train, mse_val_n)
         mr = fold_metrics(cls[test], rhythm.combine(mse_test, rhythm.distance(rr_test)))
         row.update({"rr_test_auc": mr["auc"], "rr_test_ap": mr["ap"]})
@@ -151,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     split = get_splits("intra", ds.cls, ds.record)[args.fold]
     test, val_a = reference_val_split(ds.cls, split.test, seed=args.fold)
     x = ds.leads(1)
-    rr = (ds.rhythm(split.train), ds.rhythm(split.val), ds.rhythm(test))
+    rr = (ds.rhythm(split.train), ds.rhythm(test))
     n_train = len(split.train)
     chunk = int(round(n_train * args.every))
     # constant learning rate (the reference's), so the "epochs" field only bounds the run

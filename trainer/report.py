@@ -13,7 +13,7 @@ from trainer.train import TrainConfig
 ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "beatgan-r4", "beatgan-warp", "beatgan-bal", "si-beatgan",
          "si-beatgan-r3", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-r3", "si-beatgan-v2-warp",
          "si-beatgan-v2-bal", "si-beatgan-v2-w003", "si-beatgan-v2-w03", "si-beatgan-v2-w1", "si-beatgan-v2-t01",
-         "si-beatgan-v2-t02", "si-beatgan-v2-t1", "si-beatgan-v2-small", "si-beatgan-v2-small-r3"]
+         "si-beatgan-v2-t02", "si-beatgan-v2-small", "si-beatgan-v2-small-r3"]
 
 
 def _pm(d: dict, key: str) -> str:

@@ -73,7 +73,7 @@ def test_measure_adds_the_rhythm_score_fitted_on_normal_beats():
     rr[test[40:]] += 4.0  # the S beats of the test set come early: rhythm alone separates them
     torch.manual_seed(0)
     G = Generator(NetConfig(n_leads=1, width=4, latent=8))
-    row = study.measure(G, x, cls, val_n, val_a, test, torch.device("cpu"), (rr[train], rr[val_n], rr[test]))
+    row = study.measure(G, x, cls, val_n, val_a, test, torch.device("cpu"), (rr[train], rr[test]))
     assert {"val_mse", "val_auc", "test_auc", "test_ap", "rr_test_auc", "rr_test_ap"} <= row.keys()
     assert row["rr_test_auc"] > 0.95 > row["test_auc"]  # random weights: only the rhythm term can rank them
     assert "rr_test_auc" not in study.measure(G, x, cls, val_n, val_a, test, torch.device("cpu"))
