@@ -80,7 +80,7 @@ def study_run(ds, keep: np.ndarray, runs_dir: Path, name: str) -> dict | None:
         test = score_arrays(g, x[split.test])
         val = score_arrays(g, x[split.val])
         rhythm = RhythmModel.fit(ds.rhythm(split.train), val.mse)  # as trainer.evaluate.run_fold
-        combined = rhythm.combine(test.mse, rhythm.distance(ds.rhythm(split.test)))
+        combined = rhythm.score(test.mse, ds.rhythm(split.test))
         cls = ds.cls[split.test]
         kept = keep[split.test]
         folds.append({"fold": split.fold, "n_test_N": int((cls == "N").sum()), "n_test_N_kept": int((kept & (cls == "N")).sum()),

@@ -98,7 +98,7 @@ def measure(G, x: np.ndarray, cls: np.ndarray, val_n: np.ndarray, val_a: np.ndar
     if rr is not None:
         rr_train, rr_test = rr
         rhythm = RhythmModel.fit(rr_train, mse_val_n)
-        mr = fold_metrics(cls[test], rhythm.combine(mse_test, rhythm.distance(rr_test)))
+        mr = fold_metrics(cls[test], rhythm.score(mse_test, rr_test))
         row.update({"rr_test_auc": mr["auc"], "rr_test_ap": mr["ap"]})
     return row
 

@@ -75,8 +75,7 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     scores = cal_scores.mse
     if use_rhythm:
         rhythm = RhythmModel.fit(ds.rhythm(train), cal_scores.mse)
-        scores = rhythm.combine(cal_scores.mse, rhythm.distance(
-            ds.rhythm(cal)))
+        scores = rhythm.score(cal_scores.mse, ds.rhythm(cal))
     threshold = threshold_at_specificity(scores, SPECIFICITY)
     name = (result_name or cfg.model) + ("+rr" if use_rhythm else "")
     card = {

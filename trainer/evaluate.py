@@ -146,8 +146,8 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
         # rhythm context, fitted on normal beats only: RR features of the training N beats, scale of
         # the reconstruction error from the held-out N beats
         rhythm = RhythmModel.fit(rr_train, val.mse)
-        combined = rhythm.combine(test.mse, rhythm.distance(rr_test))
-        val_combined = rhythm.combine(val.mse, rhythm.distance(rr_val))
+        combined = rhythm.score(test.mse, rr_test)
+        val_combined = rhythm.score(val.mse, rr_val)
         both = {**common, "score_beats_per_s": round(len(test.mse) / score_s, 1),
                 "final_val_mse": float(val.mse.mean()) if len(val.mse) else None,
                 # the same, each record counting once: the criterion for recipes that reweight records

@@ -99,6 +99,10 @@ class RhythmModel:
         z_r = (distance - self.rhythm_center) / self.rhythm_scale
         return (z_m + z_r).astype(np.float32)
 
+    def score(self, mse: np.ndarray, features: np.ndarray) -> np.ndarray:
+        """The combined score of beats given their reconstruction errors and RR features."""
+        return self.combine(mse, self.distance(features))
+
     def as_dict(self) -> dict:
         return {"mean": self.mean.tolist(), "cov_inv": self.cov_inv.tolist(), "mse_center": self.mse_center,
                 "mse_scale": self.mse_scale, "rhythm_center": self.rhythm_center, "rhythm_scale": self.rhythm_scale}
