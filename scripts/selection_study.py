@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     from trainer.dataset import get_dataset
     from trainer.evaluate import hardware
     from trainer.splits import get_splits
-    from trainer.train import REFERENCE, TrainConfig, Trainer, ema_update
+    from trainer.train import REFERENCE, MachineConfig, TrainConfig, Trainer, ema_update
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", required=True)
@@ -156,15 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     chunk = int(round(n_train * args.every))
     # constant learning rate (the reference's), so the "epochs" field only bounds the run
     cfg = replace(TrainConfig(**REFERENCE), model=args.model, width=args.width, samples_per_epoch=chunk,
-                  epochs=int(np.ceil(args.max_epochs / args.every)), threads=args.threads, amp=args.amp,
-                  device=args.device)
+                  epochs=int(np.ceil(args.max_epochs / args.every)))
+    machine = MachineConfig(device=args.device, amp=args.amp, threads=args.threads)
     run_dir = Path(args.runs) / f"{args.name}-fold{args.fold}"
     run_dir.mkdir(parents=True, exist_ok=True)
     out = Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / f"{args.name}-fold{args.fold}.jsonl"
 
-    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, groups=ds.record[split.train])
+    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, groups=ds.record[split.train], machine=machine)
     ema = copy.deepcopy(tr.G).eval()
     for q in ema.parameters():
         q.requires_grad_(False)

@@ -34,15 +34,16 @@ def tiny_model(tmp_path_factory) -> Path:
     from ecgviewer.core.modelfile import save_model
     from ecgviewer.core.record import load_record
     from ecgviewer.core.scoring import score_beats
-    from trainer.train import TrainConfig, Trainer
+    from trainer.train import MachineConfig, TrainConfig, Trainer
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         b = extract_beats(load_record(MITDB / "100"), BeatParams(n_leads=1))
         x = b.x[b.cls == "N"][:512]
-        cfg = TrainConfig(model="beatgan", width=8, latent=16, batch=64, epochs=1, lr=2e-3, device="cpu", threads=1)
-        tr = Trainer(cfg, x, None, tmp_path_factory.mktemp("run"), log=lambda *_: None)
+        cfg = TrainConfig(model="beatgan", width=8, latent=16, batch=64, epochs=1, lr=2e-3)
+        tr = Trainer(cfg, x, None, tmp_path_factory.mktemp("run"), log=lambda *_: None,
+                     machine=MachineConfig(device="cpu", threads=1))
         tr.fit(progress=False)
         g = tr.G.eval()
         # a threshold that flags about a fifth of the sample record's beats

@@ -14,6 +14,7 @@ from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.beats import BeatParams
 from ecgviewer.core.modelfile import save_model
 from ecgviewer.core.scoring import RhythmModel, score_arrays
+from trainer.config import MachineConfig
 from trainer.dataset import BeatDataset
 from trainer.evaluate import hardware
 from trainer.metrics import threshold_at_specificity
@@ -43,7 +44,7 @@ def _metrics_from(results_dir: Path, name: str) -> dict:
 
 def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results_dir: Path,
                         version: str = "2.0.0", use_rhythm: bool = True, weights: str = "auto",
-                        result_name: str | None = None) -> Path:
+                        result_name: str | None = None, machine: MachineConfig | None = None) -> Path:
     """Train on all N beats of the 44 records but a held-out 5 % that sets the alert threshold.
 
     ``weights``: "generator", "ema" (the EMA teacher of the self-distilled models) or "auto" (the
@@ -59,7 +60,7 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     n_cal = int(round(len(perm) * VAL_FRACTION))
     cal, train = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
     x = ds.leads(cfg.n_leads)
-    tr = Trainer(cfg, x[train], x[cal], output.parent / f".{output.name}-run", groups=ds.record[train])
+    tr = Trainer(cfg, x[train], x[cal], output.parent / f".{output.name}-run", groups=ds.record[train], machine=machine)
     tr.resume_or_restart()  # an interrupted export continues; a run of another recipe is set aside
     tr.fit()
     # the generator, or its EMA teacher when it has one: whichever reconstructs the held-out normal

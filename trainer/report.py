@@ -27,7 +27,7 @@ def _command(d: dict) -> str:
     recipe = d.get("recipe", {})
     default = asdict(TrainConfig(model=recipe.get("model", "beatgan")))
     opts = [f"--{k.replace('_', '-')} {v}" for k, v in recipe.items()
-            if k in {f.name for f in fields(TrainConfig)} and k != "model" and v != default.get(k)]
+            if k in {f.name for f in fields(TrainConfig)} and k not in ("model", "preset") and v != default.get(k)]
     name = run_name(d["model"])
     extra = f" --name {name}" if name != recipe.get("model") else ""
     return (f"python -m trainer evaluate --data-dir DIR --model {recipe.get('model')} --split {d['split']}{extra} "

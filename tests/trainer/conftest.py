@@ -49,11 +49,22 @@ def n_beats(mitdb) -> np.ndarray:
 
 @pytest.fixture
 def small_cfg():
-    """Makes test recipes: width 4, latent 16, batch 32, one epoch, CPU, one thread."""
-    from trainer.train import TrainConfig
+    """Makes test recipes: width 4, latent 16, batch 32, one epoch (on the CPU, one thread: ``machine``)."""
+    from trainer.config import TrainConfig
 
     def make(**kw):
-        base = TrainConfig(width=4, latent=16, batch=32, epochs=1, device="cpu", threads=1, proj_dim=16)
+        base = TrainConfig(width=4, latent=16, batch=32, epochs=1, proj_dim=16)
         return replace(base, **kw)
+
+    return make
+
+
+@pytest.fixture
+def machine():
+    """Machine options for the tests: the CPU, one thread (``machine(cpu_bf16=True)`` for bf16)."""
+    from trainer.config import MachineConfig
+
+    def make(**kw):
+        return MachineConfig(**{"device": "cpu", "threads": 1, **kw})
 
     return make

@@ -90,8 +90,7 @@ def test_a_study_resumes_its_own_recipe_and_sets_another_aside(tmp_path):
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 1, 320)).astype(np.float32)
-    cfg = TrainConfig(model="beatgan", width=4, latent=8, batch=8, epochs=3, samples_per_epoch=16, threads=1,
-                      device="cpu")
+    cfg = TrainConfig(model="beatgan", width=4, latent=8, batch=8, epochs=3, samples_per_epoch=16)
     run, log = tmp_path / "run", tmp_path / "study.jsonl"
 
     def fresh(c):

@@ -58,7 +58,7 @@ def test_warp_frac_changes_training_and_zero_draws_nothing(n_beats, small_cfg, t
     again, _ = first_step(0.0, "b")
     warped, rng_warped = first_step(1.0, "c")
     assert plain == again
-    assert warped["rec"] != plain["rec"]
+    assert warped["reconstruction"] != plain["reconstruction"]
     assert torch.equal(rng_plain, torch.Generator().manual_seed(2 + 17).get_state())  # off: no draws
     assert not torch.equal(rng_warped, rng_plain)
 
