@@ -240,6 +240,16 @@ def _recipe_parser(sub, name: str, help: str) -> argparse.ArgumentParser:
     return p
 
 
+def _split_arg(g):
+    g.add_argument("--split", choices=("intra", "inter"), default="intra",
+                   help="intra: BeatGAN's 5-fold split of all records; inter: DS1 -> DS2 (default: %(default)s)")
+    return g
+
+
+def _results_arg(p, what: str = "folder of the result JSON files") -> None:
+    p.add_argument("--results", default="results", help=f"{what} (default: %(default)s)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="python -m trainer", description="Train and evaluate the BeatGAN family.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -249,9 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_dataset)
 
     t = _recipe_parser(sub, "train", "train one model on one fold's normal training beats")
-    r = t.add_argument_group("run")
-    r.add_argument("--split", choices=("intra", "inter"), default="intra",
-                   help="intra: BeatGAN's 5-fold split of all records; inter: DS1 -> DS2 (default: %(default)s)")
+    r = _split_arg(t.add_argument_group("run"))
     r.add_argument("--fold", type=int, default=0, help="which fold of the split to train on (default: %(default)s)")
     r.add_argument("--out", help="run folder (default: runs/PRESET-or-MODEL-SPLIT/foldK)")
     r.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
@@ -259,19 +267,17 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     e = _recipe_parser(sub, "evaluate", "run the protocol: train and score each fold, write AUC/AP to results JSON")
-    r = e.add_argument_group("run")
-    r.add_argument("--split", choices=("intra", "inter"), default="intra",
-                   help="intra: BeatGAN's 5-fold split of all records; inter: DS1 -> DS2 (default: %(default)s)")
+    r = _split_arg(e.add_argument_group("run"))
     r.add_argument("--folds", type=int, nargs="*", help="only these folds (default: all)")
     r.add_argument("--name", help="result name: results/NAME-SPLIT.json (default: the model)")
-    r.add_argument("--results", default="results", help="folder of the result JSON files (default: %(default)s)")
+    _results_arg(r)
     r.add_argument("--runs", default="runs", help="folder of the per-fold run folders and checkpoints "
                    "(default: %(default)s)")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     e.set_defaults(func=cmd_evaluate)
 
     rp = sub.add_parser("report", help="write the results page from results/*.json")
-    rp.add_argument("--results", default="results", help="folder of the result JSON files (default: %(default)s)")
+    _results_arg(rp)
     rp.add_argument("--output", default="docs/results.md", help="the page to write (default: %(default)s)")
     rp.set_defaults(func=cmd_report)
 
@@ -281,8 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "OUTPUT.onnx); inside resources/models only with --force")
     r.add_argument("--force", action="store_true", help="allow --output inside resources/models, replacing the "
                    "bundled model")
-    r.add_argument("--results", default="results", help="folder of the result JSON files the card quotes "
-                   "(default: %(default)s)")
+    _results_arg(r, "folder of the result JSON files the card quotes")
     r.add_argument("--version", default="2.0.0", help="the card's model version (default: %(default)s)")
     r.add_argument("--weights", choices=("auto", "generator", "ema"), default="auto",
                    help="ship the generator or its EMA teacher (auto: the lower held-out normal error)")
@@ -291,7 +296,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser("card", help="refresh a model card's metrics from results/*.json")
     c.add_argument("card", help="the model card (.json) to update")
-    c.add_argument("--results", default="results", help="folder of the result JSON files (default: %(default)s)")
+    _results_arg(c)
     c.set_defaults(func=cmd_card)
     o = sub.add_parser("onnx", help="export a model's generator to ONNX (for the packaged viewer) and list it in its card")
     o.add_argument("card", help="the model card (.json) whose weights to export")
