@@ -240,13 +240,13 @@ def _recipe_parser(sub, name: str, help: str) -> argparse.ArgumentParser:
     return p
 
 
-def _split_arg(g):
+def _split_arg(g: argparse._ArgumentGroup) -> argparse._ArgumentGroup:
     g.add_argument("--split", choices=("intra", "inter"), default="intra",
                    help="intra: BeatGAN's 5-fold split of all records; inter: DS1 -> DS2 (default: %(default)s)")
     return g
 
 
-def _results_arg(p, what: str = "folder of the result JSON files") -> None:
+def _results_arg(p: argparse.ArgumentParser | argparse._ArgumentGroup, what: str = "folder of the result JSON files") -> None:
     p.add_argument("--results", default="results", help=f"{what} (default: %(default)s)")
 
 

@@ -146,7 +146,9 @@ def recipe_id(cfg: TrainConfig | Mapping[str, Any]) -> str:
     options left out). Two runs with the same id trained the same recipe; a card, a checkpoint and
     the result rows that measured it name it by this id."""
     cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
-    recipe = {k: v for k, v in asdict(cfg).items() if k not in LABELS}
+    # a float knob given as an int (lr=1) is the same recipe as its float (lr=1.0)
+    recipe = {f.name: float(getattr(cfg, f.name)) if isinstance(f.default, float) else getattr(cfg, f.name)
+              for f in fields(cfg) if f.name not in LABELS}
     return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
 
 

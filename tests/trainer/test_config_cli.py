@@ -133,6 +133,7 @@ def test_recipe_id_is_pinned():
     assert recipe_id(preset("si-beatgan-v2")) == "1d937b80e3a0"
     saved = {**asdict(preset("si-beatgan-v2")), "device": "cuda", "threads": 8}  # machine options are ignored
     assert recipe_id(dict(reversed(saved.items()))) == "1d937b80e3a0"
+    assert recipe_id(replace(preset("si-beatgan-v2"), kd_out=1, w_adv=1)) == "1d937b80e3a0"  # 1 is 1.0
 
 
 def test_small_student_needs_its_teacher(capsys, tmp_path):
