@@ -1,19 +1,23 @@
-"""docs/results.md, generated from results/*.json so every figure there comes from a run."""
+"""A results page generated from a folder of evaluation JSON, so every figure on it comes from a run.
+
+Generic: it renders whatever ``trainer evaluate`` wrote into the folder (one table per split, rows
+ordered by model family, then name, each ``+rr`` / ``-ema`` row after its run), the throughput
+benchmark files there, the folder's hand-written NOTES.md and the command behind each run. The
+product's page is ``python -m trainer report`` (results/ -> docs/results.md); the lab's
+(experiments/report.py) adds its studies to the same tables.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
-from statistics import fmean
 
 from trainer.evaluate import run_name
-from trainer.train import TrainConfig
+from trainer.train import MODELS, TrainConfig
 
-ORDER = ["beatgan", "beatgan-r2", "beatgan-r3", "beatgan-r4", "beatgan-warp", "beatgan-bal", "si-beatgan",
-         "si-beatgan-r3", "si-beatgan-v2", "si-beatgan-v2-long", "si-beatgan-v2-r3", "si-beatgan-v2-warp",
-         "si-beatgan-v2-bal", "si-beatgan-v2-w003", "si-beatgan-v2-w03", "si-beatgan-v2-w1", "si-beatgan-v2-t01",
-         "si-beatgan-v2-t02", "si-beatgan-v2-small", "si-beatgan-v2-small-r3"]
+SPLIT_TITLES = {"intra": "Intra-patient (BeatGAN 5-fold)", "inter": "Inter-patient (DS1 -> DS2)"}
 
 
 def _pm(d: dict, key: str) -> str:
@@ -35,151 +39,107 @@ def _command(d: dict) -> str:
 
 
 def _sort_key(d: dict) -> tuple:
-    base = run_name(d["model"])
-    rank = next((i for i, o in enumerate(ORDER) if base == o), len(ORDER))
-    return (d["split"], rank, base, "-ema" in d["model"], d["model"].endswith("+rr"))
+    model = d.get("recipe", {}).get("model")
+    family = MODELS.index(model) if model in MODELS else len(MODELS)
+    return (family, run_name(d["model"]), "-ema" in d["model"], d["model"].endswith("+rr"))
 
 
-def write_report(results_dir: Path, output: Path) -> Path:
+def _splits(docs: list[dict]) -> list[str]:
+    """The splits present: intra and inter first, any other (a cross-database set) after, by name."""
+    found = {d["split"] for d in docs}
+    return [s for s in SPLIT_TITLES if s in found] + sorted(found - SPLIT_TITLES.keys())
+
+
+def load_results(results_dir: Path) -> list[dict]:
+    """Every evaluation document (a JSON with folds) in ``results_dir``, in the report's order."""
     docs = [json.loads(p.read_text()) for p in sorted(results_dir.glob("*.json"))]
-    docs = [d for d in docs if d.get("folds")]
-    docs.sort(key=_sort_key)
+    return sorted((d for d in docs if isinstance(d, dict) and d.get("folds")), key=_sort_key)
+
+
+def _row(d: dict) -> str:
+    f = d["folds"]
+    by = d.get("auc_by_class", {})
+    cls = [f"{by[c]['mean']:.3f}" if c in by else "" for c in "SVFQ"]
+    sens = [x["sens_at_val99"] for x in f if "sens_at_val99" in x]
+    spec = [x["spec_at_val99"] for x in f if "spec_at_val99" in x]
+    op = f"{sum(sens) / len(sens):.3f} / {sum(spec) / len(spec):.3f}" if sens else ""
+    train_s = sum(x.get("train_s", 0) for x in f) / len(f)
+    speed = sum(x.get("score_beats_per_s", 0) for x in f) / len(f)
+    r = d.get("recipe", {})
+    trained = {x["precision"] for x in f if "precision" in x}
+    if not trained:  # rows written before folds recorded it: what the recipe asked for on that hardware
+        trained = {"bf16" if r.get("cpu_bf16") or (r.get("amp") and "GPU" in d.get("hardware", "")) else "fp32"}
+    extras = [p for p in sorted(trained) if p != "fp32"]
+    extras += [f"warp {r['warp_frac']:g}"] if r.get("warp_frac") else []
+    extras += [f"record balance {r['record_balance']:g}"] if r.get("record_balance") else []
+    # the contrastive term's weight and temperature, where a V2 row departs from the defaults
+    if r.get("model") == "si-beatgan-v2":
+        extras += [f"{k} {r[key]:g}" for k, key in (("con weight", "con_weight"), ("con tau", "con_tau"))
+                   if key in r and r[key] != getattr(TrainConfig, key)]
+    budget = f"{r.get('epochs')} x {r.get('samples_per_epoch') or 'all'} (w{r.get('width')}" + \
+        "".join(f", {e}" for e in extras) + ")"
+    return (f"| {d['model']} | {len(f)} | {_pm(d, 'auc')} | {_pm(d, 'ap')} | " + " | ".join(cls)
+            + f" | {op} | {budget} | {train_s:.0f} | {speed:.0f} | {d.get('hardware', '')} |")
+
+
+def result_tables(docs: list[dict]) -> list[str]:
+    """One table per split: AUC/AP, per class, the operating point, budget, time and hardware."""
+    lines: list[str] = []
+    for split in _splits(docs):
+        lines += [f"## {SPLIT_TITLES.get(split, f'Split {split}')}", "",
+                  "| model | folds | AUC | AP | S | V | F | Q | Sens@99 / Spec | epochs x beats | train s/fold | "
+                  "score beats/s | hardware |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [_row(d) for d in docs if d["split"] == split]
+        lines.append("")
+    return lines
+
+
+def throughput_table(results_dir: Path) -> list[str]:
+    """The throughput-*.json files of benchmarks/throughput.py in the folder, one column each."""
+    runs = [json.loads(b.read_text()) for b in sorted(results_dir.glob("throughput-*.json"))]
+    if not runs:
+        return []
+    keys = list(dict.fromkeys(k for r in runs for k in r if k.startswith(("train:", "score:"))))  # every run's rows
+    lines = ["## Throughput", "",
+             "`python -m benchmarks.throughput --device cpu|cuda --json DIR/throughput-NAME.json`: "
+             "samples/s (training steps, D + G) and beats/s (scoring); each file is one run, the "
+             "reference configuration measured beside the recipes in that same run.", "",
+             "| measure | " + " | ".join(f"{r['device']} ({r.get('threads')} threads, torch {r.get('torch')})"
+                                       for r in runs) + " |",
+             "|---|" + "---|" * len(runs)]
+    lines += [f"| {k} | " + " | ".join(f"{r[k]:,.0f}" if k in r else "" for r in runs) + " |" for k in keys]
+    return lines + [""]
+
+
+def commands(docs: list[dict]) -> list[str]:
+    """The command behind each run (its +rr and -ema rows come from the same run)."""
+    lines = ["## Commands", "", "Each row, rerun (results are resumed per fold; delete the JSON to start over). "
+             "`+rr` and `-ema` rows come from the same run as their row (the same trained models, scored "
+             "with the rhythm term too, or with the EMA teacher's weights):", ""]
+    lines += [f"- `{d['model']}` ({split}): `{_command(d)}`" for split in _splits(docs) for d in docs
+              if d["split"] == split and d["model"] == run_name(d["model"])]
+    return lines + [""]
+
+
+def render(results_dir: Path, command: str, sections: Iterable[str] = ()) -> str:
+    """The page: header, result tables, throughput, ``sections`` (more tables), NOTES.md, commands."""
+    docs = load_results(results_dir)
     lines = ["# Results", "",
-             "Generated by `python -m trainer report` from `results/*.json`; do not edit by hand.",
+             f"Generated by `{command}` from `{results_dir.as_posix()}/*.json`; do not edit by hand.",
              "Protocol: docs/method.md. AUC/AP: anomaly (S, V, F, Q) vs N over each fold's test set; per-class",
              "columns: that class vs N. `+rr` rows add the rhythm term to the same trained models' scores.",
              "Sens@99: sensitivity on the test fold at the threshold that keeps 99 % of held-out *normal training*",
              "beats below it (no anomaly labels); Spec is the test specificity there.", ""]
-    for split in ("intra", "inter"):
-        rows = [d for d in docs if d["split"] == split]
-        if not rows:
-            continue
-        title = "Intra-patient (BeatGAN 5-fold)" if split == "intra" else "Inter-patient (DS1 -> DS2)"
-        lines += [f"## {title}", "",
-                  "| model | folds | AUC | AP | S | V | F | Q | Sens@99 / Spec | epochs x beats | train s/fold | score beats/s | hardware |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
-        for d in rows:
-            f = d["folds"]
-            by = d.get("auc_by_class", {})
-            cls = [f"{by[c]['mean']:.3f}" if c in by else "" for c in "SVFQ"]
-            sens = [x["sens_at_val99"] for x in f if "sens_at_val99" in x]
-            spec = [x["spec_at_val99"] for x in f if "spec_at_val99" in x]
-            op = f"{sum(sens) / len(sens):.3f} / {sum(spec) / len(spec):.3f}" if sens else ""
-            train_s = sum(x.get("train_s", 0) for x in f) / len(f)
-            speed = sum(x.get("score_beats_per_s", 0) for x in f) / len(f)
-            r = d.get("recipe", {})
-            trained = {x["precision"] for x in f if "precision" in x}
-            if not trained:  # rows written before folds recorded it: what the recipe asked for on that hardware
-                trained = {"bf16" if r.get("cpu_bf16") or (r.get("amp") and "GPU" in d.get("hardware", "")) else "fp32"}
-            extras = [p for p in sorted(trained) if p != "fp32"]
-            extras += [f"warp {r['warp_frac']:g}"] if r.get("warp_frac") else []
-            extras += [f"record balance {r['record_balance']:g}"] if r.get("record_balance") else []
-            # the contrastive term's weight and temperature, where a V2 row departs from the defaults
-            if r.get("model") == "si-beatgan-v2":
-                extras += [f"{k} {r[key]:g}" for k, key in (("con weight", "con_weight"), ("con tau", "con_tau"))
-                           if key in r and r[key] != getattr(TrainConfig, key)]
-            budget = f"{r.get('epochs')} x {r.get('samples_per_epoch') or 'all'} (w{r.get('width')}" + \
-                "".join(f", {e}" for e in extras) + ")"
-            lines.append(f"| {d['model']} | {len(f)} | {_pm(d, 'auc')} | {_pm(d, 'ap')} | " + " | ".join(cls)
-                         + f" | {op} | {budget} | {train_s:.0f} | {speed:.0f} | {d.get('hardware', '')} |")
-        lines.append("")
-    bench = sorted(results_dir.glob("throughput-*.json"))
-    if bench:
-        runs = [json.loads(b.read_text()) for b in bench]
-        keys = list(dict.fromkeys(k for r in runs for k in r if k.startswith(("train:", "score:"))))  # every run's rows
-        lines += ["## Throughput", "",
-                  "`python benchmarks/throughput.py --device cpu|cuda --json results/throughput-NAME.json`: "
-                  "samples/s (training steps, D + G) and beats/s (scoring); each file is one run, the "
-                  "reference configuration measured beside the recipes in that same run.", "",
-                  "| measure | " + " | ".join(f"{r['device']} ({r.get('threads')} threads, torch {r.get('torch')})" for r in runs) + " |",
-                  "|---|" + "---|" * len(runs)]
-        for k in keys:
-            lines.append(f"| {k} | " + " | ".join(f"{r[k]:,.0f}" if k in r else "" for r in runs) + " |")
-        lines.append("")
-    lines += _selection_study(results_dir / "selection-study")
-    lines += _nfilter_study(results_dir / "nfilter-study.json")
+    lines += result_tables(docs) + throughput_table(results_dir) + list(sections)
     notes = results_dir / "NOTES.md"
     if notes.is_file():
         lines += [notes.read_text().rstrip(), ""]
-    lines += ["## Commands", "", "Each row, rerun (results are resumed per fold; delete the JSON to start over). "
-              "`+rr` and `-ema` rows come from the same run as their row (the same trained models, scored "
-              "with the rhythm term too, or with the EMA teacher's weights):", ""]
-    for d in docs:
-        if d["model"] == run_name(d["model"]):
-            lines.append(f"- `{d['model']}` ({d['split']}): `{_command(d)}`")
-    lines.append("")
+    return "\n".join(lines + commands(docs))
+
+
+def write_report(results_dir: Path, output: Path, command: str | None = None, sections: Iterable[str] = ()) -> Path:
+    command = command or f"python -m trainer report --results {results_dir.as_posix()} --output {output.as_posix()}"
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text("\n".join(lines))
+    output.write_text(render(results_dir, command, sections))
     return output
-
-
-RULES = ("last", "normal_only", "labels", "oracle")
-
-
-def _selection_study(folder: Path) -> list[str]:
-    """The tables of scripts/selection_study.py: test AUC of the checkpoint each selection rule picks.
-
-    First each study's mean over its folds, for each set of weights and score; then every fold's
-    generator. The cells are test figures; only the "labels" and "oracle" rules ever look at labels.
-    """
-    runs = [json.loads(p.read_text()) for p in sorted(folder.glob("*-summary.json"))]
-    if not runs:
-        return []
-    by_name: dict[str, list[dict]] = {}
-    for r in runs:
-        by_name.setdefault(r["name"], []).append(r)
-    lines = ["## Epoch selection study", "",
-             "`python scripts/selection_study.py` trains the reference recipe (batch 64, lr 1e-4 constant, width 32, "
-             "fp32) on one fold, measures every checkpoint, and asks which checkpoint each rule picks. Test = the "
-             "fold's N beats + 90 % of the anomalies; the reference's labelled validation set = held-out N beats + "
-             "the other 10 %. Rules: the last checkpoint (a fixed schedule), the lowest held-out normal MSE (no "
-             "label), the best validation AUC (the reference's rule: labels), the best test AUC (an oracle).", "",
-             "| run | folds | epochs | train s / fold | hardware | weights, score | last | lowest normal MSE | "
-             "best val AUC (labels) | oracle |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
-    for name, rs in by_name.items():
-        for kind, label in (("generator", "generator"), ("generator_rr", "generator, +rr"), ("ema", "EMA"),
-                            ("ema_rr", "EMA, +rr")):
-            if not all(kind in r for r in rs):
-                continue
-            cells = []
-            for rule in RULES:
-                auc = fmean([r[kind][rule]["test_auc"] for r in rs])
-                ap = fmean([r[kind][rule]["test_ap"] for r in rs])
-                cells.append(f"{auc:.4f} / {ap:.4f}")
-            lines.append(f"| {name} | {len(rs)} | {fmean([r['epochs'] for r in rs]):.2f} | "
-                         f"{fmean([r['train_s'] for r in rs]):.0f} | {rs[0]['hardware']} | {label} | "
-                         + " | ".join(cells) + " |")
-    lines += ["", "Cells: mean test AUC / AP over the folds of the checkpoint each rule picks.", "",
-              "| run | fold | epochs | checkpoints | last | lowest normal MSE | best val AUC (labels) | oracle |",
-              "|---|---|---|---|---|---|---|---|"]
-    for r in runs:
-        c = r["generator"]
-        cells = [f"{c[k]['test_auc']:.4f} / {c[k]['test_ap']:.4f} (ep {c[k]['epochs']:.2f})" for k in RULES]
-        lines.append(f"| {r['name']} | {r['fold']} | {r['epochs']:.2f} | {r['checkpoints']} | " + " | ".join(cells) + " |")
-    commands = sorted({r["command"].replace(f"--fold {r['fold']}", "--fold K") for r in runs})
-    lines += ["", "Cells: the generator's test AUC / AP at the chosen checkpoint (its epoch). Commands: "
-              + "; ".join(f"`{c}`" for c in commands), ""]
-    return lines
-
-
-def _nfilter_study(path: Path) -> list[str]:
-    """The table of scripts/nfilter_study.py: the same trained models, the test N beats filtered two ways."""
-    if not path.is_file():
-        return []
-    d = json.loads(path.read_text())
-    worst = sorted(d["dropped_by_record"].items(), key=lambda kv: -kv[1])[:3]
-    lines = ["## The N-beat filter (a study of the benchmark, not a benchmark change)", "",
-             "`python scripts/nfilter_study.py` re-scores finished runs with the test N beats kept two ways: "
-             "this benchmark's filter (the project's detector, peak within 10 samples), and that filter plus "
-             "an emulation of the reference code's (its peaks moved to the maximum of the band-passed MLII "
-             f"within 50 ms, kept below 10 samples). The emulation drops {d['n_N_dropped_by_reference_filter']:,} "
-             f"more of {d['n_N']:,} N beats ({100 * d['n_N_dropped_by_reference_filter'] / d['n_N']:.1f} %; most from "
-             + ", ".join(f"record {r} ({n:,})" for r, n in worst) + "). Anomalies are never filtered.", "",
-             "| run | folds | AUC / AP, this benchmark | AUC / AP, reference filter | +rr, this benchmark | +rr, reference filter |",
-             "|---|---|---|---|---|---|"]
-    for r in d["runs"]:
-        m = r["mean"]
-        cell = [f"{m[f'{w}_{k}_auc']:.4f} / {m[f'{w}_{k}_ap']:.4f}" for k in ("mse", "rr") for w in ("ours", "reference_filter")]
-        lines.append(f"| {r['run']} | {len(r['folds'])} | {cell[0]} | {cell[1]} | {cell[2]} | {cell[3]} |")
-    return lines + [""]
