@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from ecgviewer.core.beats import BeatParams, extract_beats  # noqa: E402
 from ecgviewer.core.record import load_record  # noqa: E402
-from trainer.train import Trainer, TrainConfig  # noqa: E402
+from trainer.train import TrainConfig, Trainer  # noqa: E402
 
 
 def checksums(module: torch.nn.Module) -> dict[str, float]:

@@ -3,7 +3,6 @@ and a CPU that would only emulate bf16 is refused with a message instead of trai
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 import torch
 
