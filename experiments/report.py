@@ -16,7 +16,6 @@ from statistics import fmean
 
 from trainer.report import write_report
 
-ROOT = Path(__file__).resolve().parents[1]
 RULES = ("last", "normal_only", "labels", "oracle")
 
 
@@ -93,13 +92,15 @@ def write(results_dir: Path, output: Path) -> Path:
     sections = selection_study_tables(results_dir / "selection-study") + nfilter_study_table(
         results_dir / "nfilter-study.json")
     sections += ["## History", "", "What each run was for, what it showed and how it was found: experiments/HISTORY.md.", ""]
-    return write_report(results_dir, output, command="python -m experiments.report", sections=sections)
+    return write_report(results_dir, output, command="python -m experiments.report", sections=sections,
+                        title="Results of the lab: every variant run and study")
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="write the lab's results page from its results folder")
-    p.add_argument("--results", type=Path, default=ROOT / "experiments" / "results")
-    p.add_argument("--output", type=Path, default=ROOT / "experiments" / "results.md")
+    # relative, so the page names the folder as a reader's checkout has it: run from the checkout's root
+    p.add_argument("--results", type=Path, default=Path("experiments/results"))
+    p.add_argument("--output", type=Path, default=Path("experiments/results.md"))
     a = p.parse_args(argv)
     print(f"wrote {write(a.results, a.output)}")
     return 0
