@@ -42,7 +42,9 @@ def quick_start_commands() -> list[str]:
 
 def test_ci_runs_the_readme_test_command():
     test_cmd = next(b for b in quick_start_commands() if "pytest" in b)
-    assert test_cmd in (ROOT / ".ci" / "run").read_text()
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert test_cmd in ci
+    assert "ruff check ." in ci and ci.index("ruff check .") < ci.index(test_cmd)  # lint fails the run first
 
 
 def test_quick_start_is_two_commands():
