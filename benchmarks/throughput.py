@@ -1,6 +1,6 @@
 """Training samples/s and scoring beats/s, each beside the reference configuration, in one run.
 
-    python benchmarks/throughput.py [--device cpu|cuda] [--threads 2] [--json out.json]
+    python -m benchmarks.throughput [--device cpu|cuda] [--threads 2] [--json out.json]
 
 Training: BeatGAN steps (D + G) on random beats, for the CPU recipe (width 16, batch 256), the
 full-width model at batch 256, and the reference configuration (width 32, batch 64, lr 1e-4,

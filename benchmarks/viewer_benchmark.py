@@ -7,7 +7,7 @@
    the same frames with a naive PlotDataItem(autoDownsample, peak, clipToView) as the baseline.
 3. Peak memory (VmHWM) of the process.
 
-Usage: QT_QPA_PLATFORM=offscreen python benchmarks/viewer_benchmark.py [--mitdb DIR] [--model CARD]
+Usage: QT_QPA_PLATFORM=offscreen python -m benchmarks.viewer_benchmark [--mitdb DIR] [--model CARD]
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported (lazily, below)
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def rss_mb(field: str = "VmRSS") -> float:

@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 
+from testdata import MITDB, MITDB_MISSING, have_mitdb
+
 ROOT = Path(__file__).resolve().parents[1]
-MITDB = ROOT.parent / "shared" / "data" / "mitdb"
 SAMPLE = ROOT / "resources" / "samples" / "119"  # MIT-BIH 119: N and V beats, reference annotations
 
 
@@ -28,8 +29,8 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    if not (MITDB / "100.hea").exists():
-        pytest.skip(f"MIT-BIH record 100 not found in {MITDB}")
+    if not have_mitdb("100"):
+        pytest.skip(MITDB_MISSING)
     from ecgviewer.core.beats import BeatParams, extract_beats
     from ecgviewer.core.modelfile import save_model
     from ecgviewer.core.record import load_record

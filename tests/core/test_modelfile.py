@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
-import pickle
 import json
+import pickle
 import shutil
 from pathlib import Path
 

@@ -20,11 +20,17 @@ import numpy as np
 import pytest
 
 from ecgviewer.core import review
-from ecgviewer.core.review import (BeatReview, LoadStatus, ReviewFile, ReviewState, ReviewStore, read_review_file,
-                                   write_review_file)
+from ecgviewer.core.review import (
+    BeatReview,
+    LoadStatus,
+    ReviewFile,
+    ReviewState,
+    ReviewStore,
+    read_review_file,
+    write_review_file,
+)
 
-MITDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb"
-needs_mitdb = pytest.mark.skipif(not (MITDB / "119.hea").exists(), reason=f"MIT-BIH not found in {MITDB}")
+from testdata import MITDB, needs_mitdb
 
 NOTES = ["plain", "comma, and \"quotes\"", "two\nlines\r\nand a tab\t", "Café, naïve, 心电图, 🫀",
          "back\\slash \\x41 \\n literal", "long " + "é" * 400 + " end"]

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-MITDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb"
+from testdata import MITDB, MITDB_MISSING, have_mitdb
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,8 +27,8 @@ def _one_thread():
 
 @pytest.fixture(scope="session")
 def mitdb() -> Path:
-    if not (MITDB / "100.hea").exists() or not (MITDB / "119.hea").exists():
-        pytest.skip(f"MIT-BIH records 100 and 119 not found in {MITDB}")
+    if not have_mitdb("100", "119"):
+        pytest.skip(MITDB_MISSING)
     return MITDB
 
 

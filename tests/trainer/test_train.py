@@ -277,7 +277,7 @@ def test_resume_matches_uninterrupted(model, con_place, k, warp, n_beats, small_
     assert second_steps == ref_steps[k:]  # the very next step's losses, and every one after
     _assert_same_states(ref, second)
     for a, b in ((ref.opt_g, second.opt_g), (ref.opt_d, second.opt_d)):
-        for (pa, sa), (pb, sb) in zip(a.state.items(), b.state.items()):
+        for (_, sa), (_, sb) in zip(a.state.items(), b.state.items()):
             assert torch.equal(sa["exp_avg"], sb["exp_avg"]) and torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
     assert second.state.epoch == ref.state.epoch == 2
     # the epoch log agrees too (timings aside)
@@ -322,8 +322,8 @@ def test_on_step_sees_every_step_in_order(n_beats, small_cfg, tmp_path):
     assert [s for s, _ in seen] == [0, 1, 2, 3] * 2  # the step's own bookkeeping comes after the hook
     assert all({"reconstruction", "adversarial", "discriminator"} <= set(losses) for _, losses in seen)
     assert [h["reconstruction"] for h in tr.state.history] == pytest.approx(
-        [float(np.mean([l["reconstruction"] for _, l in seen[:4]])),
-         float(np.mean([l["reconstruction"] for _, l in seen[4:]]))])
+        [float(np.mean([x["reconstruction"] for _, x in seen[:4]])),
+         float(np.mean([x["reconstruction"] for _, x in seen[4:]]))])
 
 
 def test_resume_refuses_a_checkpoint_of_another_recipe(n_beats, small_cfg, machine, tmp_path):

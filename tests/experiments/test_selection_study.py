@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-_spec = importlib.util.spec_from_file_location(
-    "selection_study", Path(__file__).resolve().parents[2] / "scripts" / "selection_study.py")
-study = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(study)
+from experiments import selection_study as study
 
 
 def _row(k: int, val_mse: float, val_auc: float, test_auc: float) -> dict:
