@@ -19,7 +19,7 @@ import time
 import numpy as np
 import torch
 
-from ecgviewer.core.models import Generator, NetConfig
+from ecgviewer.core.model.networks import Generator, NetConfig
 from ecgviewer.core.scoring import reconstruct
 from trainer.evaluate import hardware
 from trainer.train import TrainConfig, Trainer, cpu_has_native_bf16

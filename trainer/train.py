@@ -27,8 +27,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from ecgviewer.core.atomic import atomic_write
-from ecgviewer.core.models import Discriminator, Generator, NetConfig, init_weights
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.model.networks import Generator
 from trainer.augment import augment, local_time_warp
+from trainer.discriminator import Discriminator, init_weights
 from trainer.losses import attention_transfer, nt_xent, tick_error_kd
 
 MODELS = ("beatgan", "si-beatgan", "si-beatgan-v2")
