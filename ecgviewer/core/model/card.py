@@ -154,6 +154,8 @@ class MetricRow:
 
 @dataclass(frozen=True)
 class ModelCard:
+    """Everything a model file says about itself; the JSON card has these fields, nested alike."""
+
     schema: str
     name: str
     version: str

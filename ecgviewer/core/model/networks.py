@@ -59,7 +59,8 @@ class Decoder(nn.Module):
             return [nn.ConvTranspose1d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm1d(cout), nn.ReLU(True)]
 
         self.net = nn.Sequential(
-            nn.ConvTranspose1d(cfg.latent, 16 * w, cfg.window // 32, 1, 0, bias=False), nn.BatchNorm1d(16 * w), nn.ReLU(True),
+            nn.ConvTranspose1d(cfg.latent, 16 * w, cfg.window // 32, 1, 0, bias=False),
+            nn.BatchNorm1d(16 * w), nn.ReLU(True),
             *up(16 * w, 8 * w), *up(8 * w, 4 * w), *up(4 * w, 2 * w), *up(2 * w, w),
             nn.ConvTranspose1d(w, cfg.n_leads, 4, 2, 1, bias=False), nn.Tanh(),
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -37,16 +38,18 @@ def test_bundled_card_reads_into_typed_fields():
 
 
 def test_a_card_of_the_old_format_is_refused_with_one_clear_line(tmp_path):
-    old = subprocess.run(["git", "show", "5aa65db:resources/models/si-beatgan-v2.json"], cwd=ROOT,
-                         capture_output=True, text=True)
-    if old.returncode != 0:
-        pytest.skip("the format-1 card is not in this checkout's history")
+    # the shape of the format-1 cards (bundled model 2.1.0 before schema 2): untyped, metrics by name
+    old = {"name": "SI-BeatGAN V2", "version": "2.1.0", "format": "ecgviewer-model-card/1",
+           "architecture": {"generator": "BeatGAN", "n_leads": 1, "width": 32, "latent": 50, "window": 320},
+           "weights": {"file": "si-beatgan-v2.pt", "sha256": "5ab84f0e", "bytes": 7667832},
+           "threshold": {"value": 36.64}, "training": {"results": "si-beatgan-v2-r3+rr"}}
     path = tmp_path / "old.json"
-    path.write_text(old.stdout)
+    path.write_text(json.dumps(old))
     with pytest.raises(ModelError) as e:
         read_card(path)
     msg = str(e.value)
     assert msg.startswith(f"{path}: an old model card (ecgviewer-model-card/1)") and "\n" not in msg
+    assert "export the model again" in msg
 
 
 @pytest.mark.parametrize("data,match", [
@@ -93,6 +96,7 @@ def test_reading_a_card_never_needs_torch():
             "from ecgviewer.core.resources import bundled_model_path\n"
             "read_card(bundled_model_path())\n"
             "print('torch' in sys.modules)\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "False"
