@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.beats import BeatParams
 from ecgviewer.core.model.card import (NETWORK, SCHEMA, MetricRow, ModelCard, Preprocessing, Recipe, Score, Threshold,
                                        Training, TrainingData, read_card, recipe_id)
-from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.scoring import RhythmModel, score_arrays
 from trainer.dataset import BeatDataset
 from trainer.evaluate import SCORE_TEXT, hardware, run_name

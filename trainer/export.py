@@ -29,6 +29,7 @@ from ecgviewer.core.model.card import (NETWORK, SCHEMA, FileRef, ModelCard, Onnx
                                        Threshold, card_from_dict, card_path, recipe_id, sha256_bytes)
 from ecgviewer.core.model.inference import ONNX_INPUT, ONNX_OUTPUT, OnnxReconstructor, TorchReconstructor, have
 from ecgviewer.core.model.loader import load_model
+from ecgviewer.core.model.netconfig import NetConfig
 
 OPSET = 17
 MAX_ONNX_DIFF = 1e-4  # largest |ONNX - torch| on random beats that is float rounding, not a wrong graph
@@ -49,8 +50,6 @@ def card_json(card: ModelCard) -> str:
 def untrained_card(name: str = "dev", threshold: float = 0.05, n_leads: int = 1, version: str = "0") -> ModelCard:
     """A card for a generator without training (tests, development, benchmarks); save_model fills in
     its files and architecture."""
-    from ecgviewer.core.model.netconfig import NetConfig
-
     params = BeatParams(n_leads=n_leads)
     return ModelCard(schema=SCHEMA, name=name, version=version, network=NETWORK,
                      architecture=NetConfig(n_leads=n_leads),
