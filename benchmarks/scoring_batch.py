@@ -20,9 +20,10 @@ import time
 import numpy as np
 
 from ecgviewer.core.beats import extract_beats
-from ecgviewer.core.inference import OnnxReconstructor, export_onnx, have
-from ecgviewer.core.modelfile import bundled_model_path, load_model
+from ecgviewer.core.model.inference import OnnxReconstructor, have
+from ecgviewer.core.model.loader import load_model
 from ecgviewer.core.record import load_record
+from ecgviewer.core.resources import bundled_model_path, sample_record_path
 from ecgviewer.core.scoring import reconstruct
 
 
@@ -38,13 +39,15 @@ def main() -> int:
     if args.onnx_1d:
         if "torch" not in models or not have("onnx"):
             ap.error("--onnx-1d exports the generator again: it needs torch and the onnx package")
+        from trainer.export import export_onnx
+
         nets["onnx-1d"] = OnnxReconstructor(export_onnx(models["torch"].net.generator, lift=False))
     if "torch" in models:
         import torch
 
         torch.set_num_threads(min(os.cpu_count() or 1, 8))
     first = next(iter(models.values()))
-    beats = extract_beats(load_record(bundled_model_path().parents[1] / "samples" / "119"), first.params)
+    beats = extract_beats(load_record(sample_record_path()), first.params)
     x = np.concatenate([beats.x] * 5)
     print(f"{len(x)} beats, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; beats/s per round:")
     rates: dict[tuple[str, int], list[float]] = {}

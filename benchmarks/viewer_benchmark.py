@@ -33,8 +33,8 @@ def rss_mb(field: str = "VmRSS") -> float:
 
 
 def model_card(arg: str | None) -> Path:
-    from ecgviewer.core.modelfile import bundled_model_path, save_model
-    from ecgviewer.core.models import Generator, NetConfig
+    from ecgviewer.core.model.networks import Generator, NetConfig
+    from ecgviewer.core.resources import bundled_model_path
 
     if arg:
         return Path(arg)
@@ -42,10 +42,10 @@ def model_card(arg: str | None) -> Path:
         return bundled_model_path()
     import torch
 
+    from trainer.export import save_model, untrained_card
+
     torch.manual_seed(0)
-    card = {"name": "dev", "version": "0", "threshold": {"value": 0.05},
-            "preprocessing": {"n_leads": 1, "fs": 360.0, "before": 140, "after": 180, "band_hz": [3.0, 45.0]}}
-    return save_model(Generator(NetConfig()), card, Path(tempfile.mkdtemp()) / "dev")
+    return save_model(Generator(NetConfig()), untrained_card(), Path(tempfile.mkdtemp()) / "dev", onnx=False)
 
 
 def day_record(mitdb: Path, hours: float = 24.0):

@@ -10,19 +10,11 @@ import csv
 import json
 import math
 import sys
-from pathlib import Path
 
 from ecgviewer import __version__
 from ecgviewer.core.errors import ModelError, RecordError
 
 EXIT_INPUT = 2
-
-
-def sample_record_path() -> Path:
-    """The bundled sample record (MIT-BIH 119, ODC-By; see resources/samples/SOURCE.md)."""
-    from importlib import resources
-
-    return Path(str(resources.files("ecgviewer.resources") / "samples" / "119"))
 
 
 def _num(v: float | None) -> float | None:
@@ -89,7 +81,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         b["score"] = float(f"{float(s):.7g}")  # significant digits: MSE scores are ~1e-3
         b["flagged"] = bool(s >= threshold)
     payload["threshold"] = threshold
-    payload["model"] = {"name": scorer.model.card.get("name"), "version": scorer.model.card.get("version"),
+    payload["model"] = {"name": scorer.model.card.name, "version": scorer.model.card.version,
                         "path": str(scorer.model.path), "backend": scorer.backend}
     payload["summary"] = flag_summary(beats, result, threshold)
     s = payload["summary"]

@@ -32,9 +32,9 @@ def tiny_model(tmp_path_factory) -> Path:
     if not have_mitdb("100"):
         pytest.skip(MITDB_MISSING)
     from ecgviewer.core.beats import BeatParams, extract_beats
-    from ecgviewer.core.modelfile import save_model
     from ecgviewer.core.record import load_record
     from ecgviewer.core.scoring import score_beats
+    from trainer.export import save_model, untrained_card
     from trainer.train import MachineConfig, TrainConfig, Trainer
 
     threads = torch.get_num_threads()
@@ -49,10 +49,8 @@ def tiny_model(tmp_path_factory) -> Path:
         g = tr.G.eval()
         # a threshold that flags about a fifth of the sample record's beats
         scores = score_beats(g, extract_beats(load_record(SAMPLE), BeatParams(n_leads=1))).score
-        card = {"name": "test", "version": "0",
-                "preprocessing": {"n_leads": 1, "fs": 360.0, "before": 140, "after": 180, "band_hz": [3.0, 45.0]},
-                "threshold": {"value": float(np.quantile(scores, 0.8))}}
-        return save_model(g, card, tmp_path_factory.mktemp("model") / "tiny")
+        card = untrained_card("test", threshold=float(np.quantile(scores, 0.8)))
+        return save_model(g, card, tmp_path_factory.mktemp("model") / "tiny", onnx=False)
     finally:
         torch.set_num_threads(threads)
 

@@ -141,7 +141,7 @@ def test_build_outputs_are_ignored_by_git():
 def test_built_app_smoke_test():
     """The built folder runs with no Python or venv: self-test (exit 0) and an offscreen screenshot."""
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
-    from ecgviewer.core.modelfile import bundled_model_path
+    from ecgviewer.core.resources import bundled_model_path
 
     bundled_in_dist = DIST / "_internal" / "ecgviewer" / "resources" / "models" / bundled_model_path().name
     if not bundled_in_dist.is_file():

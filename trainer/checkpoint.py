@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ecgviewer.core.atomic import atomic_write
-from ecgviewer.core.models import Generator
+from ecgviewer.core.model.networks import Generator
 from trainer.config import TrainConfig, TrainError, recipe_differences, recipe_id
 
 if TYPE_CHECKING:

@@ -179,7 +179,7 @@ def cmd_card(args: argparse.Namespace) -> int:
 
 def cmd_onnx(args: argparse.Namespace) -> int:
     from ecgviewer.core.errors import ModelError
-    from ecgviewer.core.modelfile import add_onnx
+    from trainer.export import add_onnx
 
     try:
         path = add_onnx(Path(args.card), opset=args.opset)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ecgviewer.core.models import NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
 
 MODELS = ("beatgan", "si-beatgan", "si-beatgan-v2")
 CON_PLACES = ("disc", "enc")
@@ -119,7 +119,7 @@ class TrainConfig:
         return self.model == "si-beatgan-v2" and self.con_weight > 0
 
     def net(self) -> NetConfig:
-        from ecgviewer.core.models import NetConfig
+        from ecgviewer.core.model.netconfig import NetConfig
 
         return NetConfig(n_leads=self.n_leads, width=self.width, latent=self.latent)
 

@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ecgviewer.core.models import Discriminator, Generator, init_weights
+from ecgviewer.core.model.networks import Generator
 from trainer import checkpoint, distributed, loop
 from trainer.augment import augment, local_time_warp
 from trainer.checkpoint import RecipeMismatch, load_generator
@@ -35,6 +35,7 @@ from trainer.config import (
     cpu_has_native_bf16,
     recipe_differences,
 )
+from trainer.discriminator import Discriminator, init_weights
 from trainer.distributed import end_distributed
 from trainer.loop import TrainState, lr_at
 from trainer.losses import TERMS, LossTerms, distillation, nt_xent

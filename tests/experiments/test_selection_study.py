@@ -52,8 +52,8 @@ def test_rhythm_figures_follow_the_rule_of_the_reconstruction_error():
 def test_measure_adds_the_rhythm_score_fitted_on_normal_beats():
     import torch
 
-    from ecgviewer.core.models import Generator
-    from ecgviewer.core.netconfig import NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
+    from ecgviewer.core.model.networks import Generator
 
     rng = np.random.default_rng(0)
     n_train, n_val, n_anom, n_test = 40, 30, 10, 60
