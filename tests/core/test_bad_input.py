@@ -77,7 +77,7 @@ def _shorter_than_a_beat(base):
     _edit_header(base, "119 2 360 650000", "119 2 360 200")
     dat = base.with_suffix(".dat")
     dat.write_bytes(dat.read_bytes()[: 200 * 3])  # format 212: 3 bytes per 2-channel sample
-    return "119", "shorter than one beat window"
+    return "119", "too short to score: 0.6 s"
 
 
 CASES = {
@@ -90,7 +90,7 @@ CASES = {
     "no channels": _no_channels,
     "header says 0 samples": _zero_samples,
     "empty .dat": _empty_dat,
-    "shorter than one beat window": _shorter_than_a_beat,
+    "shorter than a 10-s strip": _shorter_than_a_beat,
 }
 
 
@@ -122,7 +122,8 @@ def test_missing_record_and_not_a_record(tmp_path, run_cli, helpers):
     helpers.assert_one_line_error(run_cli("beats", str(tmp_path / "nope"), cwd=tmp_path), "nope.hea", "not found")
     (tmp_path / "notes.txt").write_text("hello")
     before = helpers.snapshot(tmp_path)
-    helpers.assert_one_line_error(run_cli("beats", str(tmp_path / "notes.txt"), cwd=tmp_path), "not found")
+    helpers.assert_one_line_error(run_cli("beats", str(tmp_path / "notes.txt"), cwd=tmp_path), "notes.txt",
+                                  "unsupported format: text files (.txt)", "supported: WFDB", "EDF", "ISHNE")
     assert helpers.snapshot(tmp_path) == before
 
 
