@@ -39,8 +39,11 @@ def supported_text() -> str:
 
 def dialog_filter() -> str:
     """The Open dialog's file filter: all supported records first, then each format."""
-    every = " ".join(f"*{e}" for ext in SUPPORTED.values() for e in ext)
-    each = ";;".join(f"{name} ({' '.join('*' + e for e in ext)})" for name, ext in SUPPORTED.items())
+    def pats(exts: tuple[str, ...]) -> str:  # both cases: Linux file dialogs match case-sensitively
+        return " ".join(f"*{e} *{e.upper()}" for e in exts)
+
+    every = pats(record_extensions())
+    each = ";;".join(f"{name} ({pats(ext)})" for name, ext in SUPPORTED.items())
     return f"ECG records ({every});;{each};;All files (*)"
 
 

@@ -181,15 +181,18 @@ def write_edf(path: Path, record: Record, annotations: Annotations | None = None
 
     Each channel's physical range is its own min..max (NaN written as the range's minimum), so
     the quantisation step is range / 65535 (EDF) or range / 16777215 (BDF). Labels get the EDF+
-    ``ECG`` prefix.
+    ``ECG`` prefix. Data records are 1 s: a trailing part second is not written.
     """
     import edfio
 
     cls, sig_cls = (edfio.Bdf, edfio.BdfSignal) if bdf else (edfio.Edf, edfio.EdfSignal)
     drange = (-8388608, 8388607) if bdf else (-32768, 32767)
+    if not float(record.fs).is_integer():
+        raise ValueError(f"write_edf writes 1-second data records: {record.fs} Hz is not a whole number")
+    n = record.n_samples // int(record.fs) * int(record.fs)  # EDF holds whole data records only
     signals = []
     for c, name in enumerate(record.channel_names):
-        x = np.asarray(record.signal[:, c], dtype=np.float64)
+        x = np.asarray(record.signal[:n, c], dtype=np.float64)
         finite = x[np.isfinite(x)]
         lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
         if hi <= lo:
@@ -200,6 +203,6 @@ def write_edf(path: Path, record: Record, annotations: Annotations | None = None
     anns = []
     if annotations is not None:
         anns = [edfio.EdfAnnotation(float(s) / record.fs, None, str(sym))
-                for s, sym in zip(annotations.sample, annotations.symbol)]
-    doc = cls(signals, annotations=anns)
+                for s, sym in zip(annotations.sample, annotations.symbol) if s < n]
+    doc = cls(signals, annotations=anns, data_record_duration=1)
     doc.write(path)
