@@ -176,11 +176,14 @@ def read(path: Path) -> Record:
                   start=_start(doc), annotations=annotations, comments=comments, format=fmt, source=path)
 
 
-def write_edf(path: Path, record: Record, annotations: Annotations | None = None, bdf: bool = False) -> None:
+def write_edf(path: Path, record: Record, annotations: Annotations | None = None, bdf: bool = False,
+              resolution_mv: float | None = None) -> None:
     """Write ``record`` as EDF+ (or BDF+), its beats as EDF+ annotations: for tests and conversion.
 
-    Each channel's physical range is its own min..max (NaN written as the range's minimum), so
-    the quantisation step is range / 65535 (EDF) or range / 16777215 (BDF). Labels get the EDF+
+    By default each channel's physical range is its own min..max (NaN written as the range's
+    minimum), so the quantisation step is range / 65535 (EDF) or range / 16777215 (BDF). With
+    ``resolution_mv`` the step is that value instead (digital 0 is 0 mV), so a record digitised at
+    that step (MIT-BIH: 0.005 mV) is stored exactly. Labels get the EDF+
     ``ECG`` prefix. Data records are 1 s: a trailing part second is not written.
     """
     import edfio
@@ -194,7 +197,11 @@ def write_edf(path: Path, record: Record, annotations: Annotations | None = None
     for c, name in enumerate(record.channel_names):
         x = np.asarray(record.signal[:n, c], dtype=np.float64)
         finite = x[np.isfinite(x)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+        if resolution_mv is not None:
+            lo, hi = drange[0] * resolution_mv, drange[1] * resolution_mv
+            x = np.clip(x, lo, hi)
+        else:
+            lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
         if hi <= lo:
             lo, hi = lo - 1.0, hi + 1.0
         x = np.where(np.isfinite(x), x, lo)
