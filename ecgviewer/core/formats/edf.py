@@ -42,6 +42,65 @@ WFDB_SYMBOLS = frozenset(
 ANNOTATOR = "edf+"
 
 
+def _number(path: Path, raw: bytes, what: str, whole: bool = False) -> float:
+    text = raw.decode("latin-1").strip()
+    try:
+        value = int(text) if whole else float(text)
+    except ValueError:
+        raise RecordError(path, f"header field {what!r} is not a {'whole ' if whole else ''}number: "
+                                f"{clean_name(text)[:20]!r}") from None
+    if not np.isfinite(value):
+        raise RecordError(path, f"header field {what!r} is not a finite number: {text[:20]!r}")
+    return value
+
+
+def _check_header(path: Path, is_bdf: bool) -> int:
+    """The header's sizes and numbers, checked before edfio reads them, for messages that name the field."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(256)
+        if len(head) < 256:
+            raise RecordError(path, f"file is too short for an EDF header: {size} bytes, the header alone is 256")
+        ns = int(_number(path, head[252:256], "number of signals", whole=True))
+        if not 1 <= ns <= 4096:
+            raise RecordError(path, f"header gives {ns} signals: not a record")
+        declared = int(_number(path, head[184:192], "bytes in header", whole=True))
+        if declared != 256 * (ns + 1):
+            raise RecordError(path, f"header size is wrong: it says {declared} bytes, {ns} signals need {256 * (ns + 1)}")
+        sig = f.read(256 * ns)
+    if len(sig) < 256 * ns:
+        raise RecordError(path, f"file is truncated inside the header: {size} bytes, the header alone is {256 * (ns + 1)}")
+    n_records = int(_number(path, head[236:244], "number of data records", whole=True))
+    duration = _number(path, head[244:252], "data record duration")
+
+    def field(offset: int, width: int, i: int) -> bytes:
+        start = offset * ns + width * i
+        return sig[start:start + width]
+
+    labels = [clean_name(field(0, 16, i).decode("latin-1")) for i in range(ns)]
+    per_record = []
+    for i, label in enumerate(labels):
+        ordinary = label not in ("EDF Annotations", "BDF Annotations")
+        spr = int(_number(path, field(216, 8, i), f"samples per data record of {label!r}", whole=True))
+        if spr <= 0:
+            raise RecordError(path, f"channel {label!r}: {spr} samples per data record")
+        per_record.append(spr)
+        for off, w, what in ((104, 8, "physical minimum"), (112, 8, "physical maximum"), (120, 8, "digital minimum"),
+                             (128, 8, "digital maximum")):
+            _number(path, field(off, w, i), f"{what} of {label!r}", whole=what.startswith("digital"))
+        if ordinary and duration <= 0:
+            raise RecordError(path, f"data record duration {duration:g} s is not positive")
+    record_bytes = sum(per_record) * (3 if is_bdf else 2)
+    have = (size - 256 * (ns + 1)) // record_bytes
+    if n_records == -1:  # allowed while recording: the file's length decides
+        n_records = have
+    if n_records <= 0:
+        raise RecordError(path, "record has no samples (no data records)")
+    if have < n_records:
+        raise RecordError(path, f"file is truncated: {have} of the header's {n_records} data records are there")
+    return n_records
+
+
 def _open(path: Path, is_bdf: bool):
     import edfio  # imported late: only EDF/BDF users pay for it
 
@@ -53,10 +112,9 @@ def _open(path: Path, is_bdf: bool):
                    else edfio.read_edf(path, lazy_load_data=True, header_encoding="latin-1"))
     except Exception as e:  # noqa: BLE001 - edfio raises many types on a broken header; all mean "cannot read"
         raise RecordError(path, f"cannot read {'BDF' if is_bdf else 'EDF'} header: {one_line(e)}") from None
-    for w in caught:
-        text = str(w.message)
-        if "truncated" in text or "header indicates" in text:
-            raise RecordError(path, f"file is truncated or damaged: {text.rstrip('.')}")
+    # edfio warns of a part record at the end or more records than the header says: _check_header
+    # has made sure the header's records are all there, and read() keeps only those.
+    del caught
     return doc
 
 
@@ -69,6 +127,13 @@ def _fmt(doc, is_bdf: bool) -> str:
     if reserved.startswith(("EDF+D", "BDF+D")):
         return base + "+D"
     return base + "+" if reserved.startswith(("EDF+", "BDF+")) else base
+
+
+def _duration(doc) -> float:
+    try:
+        return float(doc.data_record_duration)
+    except Exception:  # noqa: BLE001 - checked by _check_header already
+        return float("inf")
 
 
 def _start(doc) -> _dt.datetime | _dt.time | None:
@@ -138,6 +203,7 @@ def read(path: Path) -> Record:
     """Read an EDF/EDF+/BDF/BDF+ file; its EDF+ annotations become the record's annotations."""
     with open(path, "rb") as f:
         is_bdf = f.read(1) == b"\xff"
+    n_records = _check_header(path, is_bdf)
     doc = _open(path, is_bdf)
     fmt = _fmt(doc, is_bdf)
     if fmt.endswith("+D"):
@@ -160,7 +226,7 @@ def read(path: Path) -> Record:
     if dropped:
         comments.append(f"left out (other sampling rate than {fs:g} Hz): {', '.join(dropped)}")
     cols = [_physical(path, signals[i], labels[i]) for i in keep]
-    n = min(len(c) for c in cols)
+    n = min(min(len(c) for c in cols), int(round(n_records * _duration(doc) * fs)))
     if n == 0:
         raise RecordError(path, "record has no samples")
     signal = np.empty((n, len(cols)), dtype=np.float32)

@@ -98,6 +98,8 @@ def _check_header(base: Path) -> None:
         parts = ln.split()
         if len(parts) < 2:
             raise RecordError(hea, f"header does not parse: bad signal line {ln.strip()!r}")
+        if parts[0] != "~" and (Path(parts[0]).name != parts[0] or parts[0] in (".", "..")):
+            raise RecordError(hea, f"header names signal file {parts[0]!r} outside the record's folder")
         fmt = re.split(r"[x:+]", parts[1])[0]
         if fmt not in _WFDB_FORMATS:
             raise RecordError(hea, f"unsupported signal format {fmt!r} (signal {parts[-1]!r})")
