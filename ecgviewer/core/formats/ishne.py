@@ -120,7 +120,7 @@ def read(path: Path) -> Record:
     if n_per_lead <= 0:
         raise RecordError(path, f"record has no samples (the header gives {n_per_lead})")
     if n_per_lead > have:
-        if n_per_lead % n_leads == 0 and n_per_lead // n_leads <= have and n_leads > 1:
+        if n_leads > 1 and data_bytes == 2 * n_per_lead:
             n_per_lead //= n_leads  # the writer gave the total over leads
         else:
             raise RecordError(path, f"file is truncated: {data_bytes} bytes of samples, the header implies "
