@@ -331,7 +331,8 @@ def test_broken_ishne(case, small_edf_and_ishne, tmp_path, capsys, helpers):
 
 def test_ishne_missing_lead_and_flat_lead(small_edf_and_ishne, tmp_path, capsys):
     """A lead all missing (-32768) or flat still opens, for the clinician to see; scoring says why it cannot."""
-    from ecgviewer.core.formats.ishne import read as read_ishne, write_ishne
+    from ecgviewer.core.formats.ishne import read as read_ishne
+    from ecgviewer.core.formats.ishne import write_ishne
 
     rec = read_ishne(_write(tmp_path / "ok.ecg", small_edf_and_ishne[1]))
     gone = rec.signal.copy()

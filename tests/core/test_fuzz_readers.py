@@ -23,8 +23,8 @@ from ecgviewer.core.record import load_record
 
 hypothesis = pytest.importorskip("hypothesis")
 wfdb = pytest.importorskip("wfdb")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
+st = hypothesis.strategies
+HealthCheck, given, settings = hypothesis.HealthCheck, hypothesis.given, hypothesis.settings
 
 N = 20 * 360
 FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,

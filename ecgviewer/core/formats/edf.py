@@ -36,8 +36,11 @@ from ecgviewer.core.formats.base import (
 )
 
 #: Symbols WFDB defines (beats and the rest), the texts read as annotation symbols.
-WFDB_SYMBOLS = frozenset(
-    "N L R B A a J S V r F e j n E / f Q ? | ~ + s T * D = \" @ x ( ) p t u ` ' ^ [ ! ] { }".split())
+WFDB_SYMBOLS = frozenset([
+    "N", "L", "R", "B", "A", "a", "J", "S", "V", "r", "F", "e", "j", "n", "E", "/", "f", "Q", "?",  # beats
+    "|", "~", "+", "s", "T", "*", "D", "=", '"', "@", "x", "(", ")", "p", "t", "u", "`", "'", "^", "[", "!", "]",
+    "{", "}",
+])
 #: Annotator name given to annotations read from the file itself.
 ANNOTATOR = "edf+"
 
@@ -176,7 +179,7 @@ def _annotations(path: Path, doc, fs: float, n: int) -> tuple[Annotations | None
     for a in items:
         text = str(a.text).strip()
         try:
-            s = int(round(float(a.onset) * fs))
+            s = round(float(a.onset) * fs)
         except (ValueError, OverflowError):
             continue
         if not text or not 0 <= s < n:
@@ -226,7 +229,7 @@ def read(path: Path) -> Record:
     if dropped:
         comments.append(f"left out (other sampling rate than {fs:g} Hz): {', '.join(dropped)}")
     cols = [_physical(path, signals[i], labels[i]) for i in keep]
-    n = min(min(len(c) for c in cols), int(round(n_records * _duration(doc) * fs)))
+    n = min(min(len(c) for c in cols), round(n_records * _duration(doc) * fs))
     if n == 0:
         raise RecordError(path, "record has no samples")
     signal = np.empty((n, len(cols)), dtype=np.float32)

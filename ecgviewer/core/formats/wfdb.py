@@ -13,7 +13,14 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.core.errors import RecordError
-from ecgviewer.core.formats.base import TO_MV, Annotations, Record, check_fs, check_signal, one_line
+from ecgviewer.core.formats.base import (
+    TO_MV,
+    Annotations,
+    Record,
+    check_fs,
+    check_signal,
+    one_line,
+)
 
 #: Extensions that name a WFDB record's files; the record is the path without them.
 EXTENSIONS = (".hea", ".dat", ".atr", ".qrs", ".ecg")
@@ -123,7 +130,7 @@ def _check_header(base: Path) -> None:
 #: A header's sampling frequency field: ``fs[/counter_freq[(base_counter)]]``.
 _FS_FIELD = re.compile(r"^\d+(\.\d*)?(/\d+(\.\d*)?(\(-?\d+(\.\d*)?\))?)?$")
 #: Signal formats wfdb reads (its DAT_FMTS: plain, packed and FLAC-compressed).
-_WFDB_FORMATS = frozenset("8 16 32 61 80 160 212 310 311 24 508 516 524".split())
+_WFDB_FORMATS = frozenset(["8", "16", "32", "61", "80", "160", "212", "310", "311", "24", "508", "516", "524"])
 
 
 def _bytes_needed(fmts: list[str], n: int) -> int | None:
