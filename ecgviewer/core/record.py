@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.core.errors import RecordError
-from ecgviewer.core.formats import resolve
+from ecgviewer.core.formats import resolve, sniff
 from ecgviewer.core.formats.base import (
     PRIMARY_LEADS,
     SECONDARY_LEADS,
@@ -74,18 +74,10 @@ def _annotators_here(base: Path) -> str:
     skip = {".hea", ".dat", ".edf", ".bdf", ".ishne", ".rev"}
     try:
         found = sorted(p.suffix[1:] for p in base.parent.glob(f"{base.name}.*")
-                       if p.is_file() and p.suffix.lower() not in skip and not _is_ishne(p))
+                       if p.is_file() and p.suffix.lower() not in skip and sniff(p) is None)
     except OSError:
         found = []
     return f"annotators here: {', '.join(found)}" if found else "no annotation files beside the record"
-
-
-def _is_ishne(p: Path) -> bool:
-    try:
-        with open(p, "rb") as f:
-            return f.read(8) == b"ISHNE1.0"
-    except OSError:
-        return False
 
 
 def check_scorable(record: Record, leads: list[int] | None = None) -> None:

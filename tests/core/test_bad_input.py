@@ -280,17 +280,6 @@ def _refused_in_one_line(path, problem, capsys):
     assert err == f"ecgviewer: error: {message}"
 
 
-@pytest.mark.parametrize("case", list(EDF_CASES))
-def test_broken_edf(case, small_edf_and_ishne, tmp_path, capsys, helpers):
-    change, problem = EDF_CASES[case]
-    path = tmp_path / "é patient" / "r.edf"
-    path.parent.mkdir()
-    path.write_bytes(bytes(change(bytearray(small_edf_and_ishne[0]))))
-    before = helpers.snapshot(tmp_path)
-    _refused_in_one_line(path, problem, capsys)
-    assert helpers.snapshot(tmp_path) == before
-
-
 def _ishne_set(data: bytearray, fmt: str, offset: int, *values, fix_crc: bool = True) -> bytearray:
     import struct
 
@@ -318,12 +307,12 @@ ISHNE_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", list(ISHNE_CASES))
-def test_broken_ishne(case, small_edf_and_ishne, tmp_path, capsys, helpers):
-    change, problem = ISHNE_CASES[case]
-    path = tmp_path / "Ñandú" / "r.ecg"
+@pytest.mark.parametrize(("fmt", "case"), [("edf", c) for c in EDF_CASES] + [("ishne", c) for c in ISHNE_CASES])
+def test_broken_edf_and_ishne(fmt, case, small_edf_and_ishne, tmp_path, capsys, helpers):
+    change, problem = (EDF_CASES if fmt == "edf" else ISHNE_CASES)[case]
+    path = tmp_path / "é Ñandú" / ("r.edf" if fmt == "edf" else "r.ecg")
     path.parent.mkdir()
-    path.write_bytes(bytes(change(bytearray(small_edf_and_ishne[1]))))
+    path.write_bytes(bytes(change(bytearray(small_edf_and_ishne[0 if fmt == "edf" else 1]))))
     before = helpers.snapshot(tmp_path)
     _refused_in_one_line(path, problem, capsys)
     assert helpers.snapshot(tmp_path) == before

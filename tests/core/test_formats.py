@@ -214,3 +214,23 @@ def test_review_sidecar_beside_an_edf_or_ishne_record(converted, tmp_path, fmt, 
     ro.set(int(beats[3]), ReviewState.DISMISSED)
     assert ro.in_data_dir and ro.save_path.is_file() and ro.save_path.name == "119.rev"
     assert helpers.snapshot(folder) == before
+
+
+def test_open_dialog_filter_lists_every_format():
+    from ecgviewer.core.formats import SUPPORTED, dialog_filter, record_extensions
+
+    text = dialog_filter()
+    first = text.split(";;")[0]
+    for ext in (".hea", ".dat", ".edf", ".bdf", ".ecg"):
+        assert f"*{ext}" in first and f"*{ext.upper()}" in first  # Linux dialogs match case-sensitively
+        assert ext in record_extensions()
+    assert all(name in text for name in SUPPORTED) and text.endswith("All files (*)")
+
+
+def test_edf_plus_beats_come_before_an_atr_beside_it(converted, tmp_path):
+    """An EDF+ file's own beats win over a stray .atr; ``--annotator atr`` asks for the sidecar."""
+    shutil.copy(converted["119", "edf"], tmp_path / "119.edf")
+    wfdb.wrann("119", "atr", np.array([1000, 2000]), np.array(["V", "V"]), write_dir=str(tmp_path))
+    assert len(load_record(tmp_path / "119.edf").annotations) > 300
+    side = load_record(tmp_path / "119.edf", annotator="atr", annotator_required=True).annotations
+    assert side.annotator == "atr" and list(side.sample) == [1000, 2000]

@@ -90,60 +90,45 @@ def _varied(seen: list[str]) -> None:
     assert len(set(seen) - {""}) >= 5, sorted(set(seen))
 
 
-def _fuzz_one_file(originals, tmp_path_factory, fmt: str, header: int):
+def _fuzz(tmp_path_factory, fmt: str, files, entry: str, max_examples: int = 60) -> None:
+    """Write each example of ``files`` (a strategy of {file name: bytes}) and load ``entry`` from them."""
     folder = tmp_path_factory.mktemp(f"fuzz-{fmt}")
-    (name, data), = originals[fmt].items()
-    path = folder / name
-
-    @FUZZ
-    @given(damage(data, header))
-    def run(broken: bytes) -> None:
-        path.write_bytes(broken)
-        _check(path, folder, seen)
-
     seen: list[str] = []
+
+    @settings(FUZZ, max_examples=max_examples)
+    @given(files)
+    def run(example: dict[str, bytes]) -> None:
+        for name, data in example.items():
+            (folder / name).write_bytes(data)
+        _check(folder / entry, folder, seen)
+
     run()
     _varied(seen)
 
 
-def test_fuzz_edf(originals, tmp_path_factory):
-    _fuzz_one_file(originals, tmp_path_factory, "edf", 256 * 4)  # main header + 3 signal headers
+def _with_crc(broken: bytes, fix: bool) -> bytes:
+    """An ISHNE file's bytes with the header CRC recomputed (when ``fix``), to reach the checks behind it."""
+    if not fix or len(broken) < HEADER_SIZE:
+        return broken
+    end = min(len(broken), max(HEADER_SIZE, struct.unpack_from("<i", broken, 22)[0]))
+    return broken[:8] + struct.pack("<H", crc(broken[10:end])) + broken[10:]
 
 
-def test_fuzz_bdf(originals, tmp_path_factory):
-    _fuzz_one_file(originals, tmp_path_factory, "bdf", 256 * 4)
+@pytest.mark.parametrize("fmt", ["edf", "bdf"])
+def test_fuzz_edf_and_bdf(originals, tmp_path_factory, fmt):
+    name = f"r.{fmt}"
+    files = damage(originals[fmt][name], 256 * 4).map(lambda b: {name: b})  # main header + 3 signal headers
+    _fuzz(tmp_path_factory, fmt, files, name)
 
 
 def test_fuzz_ishne(originals, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("fuzz-ishne")
-    data = originals["ishne"]["r.ecg"]
-    path = folder / "r.ecg"
-
-    @FUZZ
-    @given(damage(data, HEADER_SIZE), st.booleans())
-    def run(broken: bytes, fix_crc: bool) -> None:
-        if fix_crc and len(broken) >= HEADER_SIZE:  # reach the checks behind the checksum
-            end = min(len(broken), max(HEADER_SIZE, struct.unpack_from("<i", broken, 22)[0]))
-            broken = broken[:8] + struct.pack("<H", crc(broken[10:end])) + broken[10:]
-        path.write_bytes(broken)
-        _check(path, folder, seen)
-
-    seen: list[str] = []
-    run()
-    _varied(seen)
+    files = st.tuples(damage(originals["ishne"]["r.ecg"], HEADER_SIZE), st.booleans()).map(
+        lambda t: {"r.ecg": _with_crc(*t)})
+    _fuzz(tmp_path_factory, "ishne", files, "r.ecg")
 
 
 def test_fuzz_wfdb(originals, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("fuzz-wfdb")
-    files = originals["wfdb"]
-
-    @settings(FUZZ, max_examples=40)  # wfdb (with pandas) reads a record in ~0.1 s
-    @given(damage(files["r.hea"], len(files["r.hea"])), damage(files["r.dat"], 64), damage(files["r.atr"], 64))
-    def run(hea: bytes, dat: bytes, atr: bytes) -> None:
-        for name, data in (("r.hea", hea), ("r.dat", dat), ("r.atr", atr)):
-            (folder / name).write_bytes(data)
-        _check(folder / "r.hea", folder, seen)
-
-    seen: list[str] = []
-    run()
-    _varied(seen)
+    src = originals["wfdb"]
+    files = st.fixed_dictionaries({"r.hea": damage(src["r.hea"], len(src["r.hea"])), "r.dat": damage(src["r.dat"], 64),
+                                   "r.atr": damage(src["r.atr"], 64)})
+    _fuzz(tmp_path_factory, "wfdb", files, "r.hea", max_examples=40)  # wfdb (with pandas) reads a record in ~0.1 s

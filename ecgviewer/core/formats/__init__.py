@@ -51,13 +51,13 @@ def record_extensions() -> tuple[str, ...]:
     return tuple(e for ext in SUPPORTED.values() for e in ext)
 
 
-def _magic(path: Path) -> str | None:
+def sniff(path: Path) -> str | None:
+    """"edf", "bdf" or "ishne" by the file's first 8 bytes; None for anything else or an unreadable file."""
     try:
         with open(path, "rb") as f:
-            head = f.read(8)
-    except OSError as e:
-        raise RecordError(path, f"cannot read file: {e.strerror or e}") from None
-    return _MAGIC.get(head)
+            return _MAGIC.get(f.read(8))
+    except OSError:
+        return None
 
 
 def _reader(kind: str) -> Callable[[Path], Record]:
@@ -104,7 +104,7 @@ def resolve(path: str | os.PathLike[str]) -> tuple[Callable[[Path], Record], Pat
         raise RecordError(p, f"path ends with a slash but is not a folder: give the record without it{where}")
     ext = p.suffix.lower()
     if p.is_file():
-        kind = _magic(p)
+        kind = sniff(p)
         if kind is not None:
             return _reader(kind), p
         if ext in (".edf", ".bdf", ".ishne") or (ext == ".ecg" and not p.with_suffix(".hea").is_file()):
