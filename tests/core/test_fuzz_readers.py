@@ -9,6 +9,7 @@ also end in beats or a RecordError. Bounded: a fixed number of derandomized exam
 
 from __future__ import annotations
 
+import os
 import struct
 
 import numpy as np
@@ -27,7 +28,9 @@ st = hypothesis.strategies
 HealthCheck, given, settings = hypothesis.HealthCheck, hypothesis.given, hypothesis.settings
 
 N = 20 * 360
-FUZZ = settings(max_examples=60, deadline=None, derandomize=True, database=None,
+#: ECGVIEWER_FUZZ_SCALE=50 runs 50 times the examples, with fresh random ones (a longer hunt by hand).
+SCALE = float(os.environ.get("ECGVIEWER_FUZZ_SCALE", "1"))
+FUZZ = settings(max_examples=60, deadline=None, derandomize=SCALE == 1, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                        HealthCheck.function_scoped_fixture])
 #: Bytes that make header fields parse differently: digits, signs, dots, blanks, NUL, 0xFF.
@@ -95,7 +98,7 @@ def _fuzz(tmp_path_factory, fmt: str, files, entry: str, max_examples: int = 60)
     folder = tmp_path_factory.mktemp(f"fuzz-{fmt}")
     seen: list[str] = []
 
-    @settings(FUZZ, max_examples=max_examples)
+    @settings(FUZZ, max_examples=max(1, int(max_examples * SCALE)))
     @given(files)
     def run(example: dict[str, bytes]) -> None:
         for name, data in example.items():

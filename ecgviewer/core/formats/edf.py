@@ -132,13 +132,6 @@ def _fmt(doc, is_bdf: bool) -> str:
     return base + "+" if reserved.startswith(("EDF+", "BDF+")) else base
 
 
-def _duration(doc) -> float:
-    try:
-        return float(doc.data_record_duration)
-    except Exception:  # noqa: BLE001 - checked by _check_header already
-        return float("inf")
-
-
 def _start(doc) -> _dt.datetime | _dt.time | None:
     try:
         time = doc.starttime
@@ -229,7 +222,10 @@ def read(path: Path) -> Record:
     if dropped:
         comments.append(f"left out (other sampling rate than {fs:g} Hz): {', '.join(dropped)}")
     cols = [_physical(path, signals[i], labels[i]) for i in keep]
-    n = min(min(len(c) for c in cols), round(n_records * _duration(doc) * fs))
+    try:  # only the header's data records (edfio reads any extra whole ones too)
+        n = min(min(len(c) for c in cols), n_records * int(signals[main].samples_per_data_record))
+    except Exception as e:  # noqa: BLE001 - a damaged field that _check_header let through
+        raise RecordError(path, f"cannot read samples per data record: {one_line(e)}") from None
     if n == 0:
         raise RecordError(path, "record has no samples")
     signal = np.empty((n, len(cols)), dtype=np.float32)
