@@ -234,3 +234,16 @@ def test_edf_plus_beats_come_before_an_atr_beside_it(converted, tmp_path):
     assert len(load_record(tmp_path / "119.edf").annotations) > 300
     side = load_record(tmp_path / "119.edf", annotator="atr", annotator_required=True).annotations
     assert side.annotator == "atr" and list(side.sample) == [1000, 2000]
+
+
+def test_write_edf_fills_the_last_part_second(converted, tmp_path):
+    ref = load_record(converted["119", "wfdb"])
+    short = ref.signal[: N - 200]
+    from ecgviewer.core.formats.base import Record
+
+    write_edf(tmp_path / "x.edf", Record("x", tmp_path / "x", ref.fs, short, ref.channel_names, ref.units),
+              resolution_mv=STEP_MV)
+    back = load_record(tmp_path / "x.edf")
+    assert back.n_samples == N  # 200 samples short of 5 min: filled up to the 300th second
+    np.testing.assert_allclose(back.signal[: N - 200], short, atol=1e-6)
+    assert (back.signal[N - 200:] == back.signal[N - 201]).all()

@@ -249,7 +249,8 @@ def write_edf(path: Path, record: Record, annotations: Annotations | None = None
     minimum), so the quantisation step is range / 65535 (EDF) or range / 16777215 (BDF). With
     ``resolution_mv`` the step is that value instead (digital 0 is 0 mV), so a record digitised at
     that step (MIT-BIH: 0.005 mV) is stored exactly. Labels get the EDF+
-    ``ECG`` prefix. Data records are 1 s: a trailing part second is not written.
+    ``ECG`` prefix. Data records are 1 s; a last part second is filled up with the last sample, so
+    the EDF can be up to one second longer than the record.
     """
     import edfio
 
@@ -257,10 +258,12 @@ def write_edf(path: Path, record: Record, annotations: Annotations | None = None
     drange = (-8388608, 8388607) if bdf else (-32768, 32767)
     if not float(record.fs).is_integer():
         raise ValueError(f"write_edf writes 1-second data records: {record.fs} Hz is not a whole number")
-    n = record.n_samples // int(record.fs) * int(record.fs)  # EDF holds whole data records only
+    n = record.n_samples
+    pad = -n % int(record.fs)  # EDF holds whole data records: the last one is filled with the last sample
     signals = []
     for c, name in enumerate(record.channel_names):
-        x = np.asarray(record.signal[:n, c], dtype=np.float64)
+        x = np.asarray(record.signal[:, c], dtype=np.float64)
+        x = np.concatenate([x, np.repeat(x[-1:], pad)])
         finite = x[np.isfinite(x)]
         if resolution_mv is not None:
             lo, hi = drange[0] * resolution_mv, drange[1] * resolution_mv
