@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.core.classes import beat_mask
 from ecgviewer.core.errors import RecordError
 from ecgviewer.core.formats import resolve, sniff
 from ecgviewer.core.formats.base import (
@@ -28,19 +29,11 @@ from ecgviewer.core.formats.base import (
 from ecgviewer.core.formats.wfdb import annotation_path, read_annotations
 
 __all__ = ["PRIMARY_LEADS", "SECONDARY_LEADS", "Annotations", "Record", "RecordError", "check_scorable",
-           "choose_leads", "lead_name", "load_record", "read_annotations", "record_base"]
+           "choose_leads", "lead_name", "load_record", "read_annotations"]
 
 #: The shortest record worth scoring: a standard 10-second strip. The rhythm context averages up
 #: to 8 RR intervals, and a threshold set on Holter beats says little about two or three beats.
 MIN_SCORE_S = 10.0
-
-
-def record_base(path: str | os.PathLike[str]) -> Path:
-    """The record path without extension, whether given as ``x``, ``x.hea``, ``x.dat``, ``x.edf``..."""
-    p = Path(path)
-    if p.suffix.lower() in (".hea", ".dat", ".atr", ".qrs", ".ecg", ".edf", ".bdf", ".ishne"):
-        p = p.with_suffix("")
-    return p
 
 
 def load_record(path: str | os.PathLike[str], annotator: str | None = "atr", *,
@@ -62,7 +55,8 @@ def load_record(path: str | os.PathLike[str], annotator: str | None = "atr", *,
     if annotator_required and not sidecar.is_file():
         raise RecordError(sidecar, f"annotation file not found (annotator {annotator!r}); "
                                    f"{_annotators_here(record.path)}")
-    if record.annotations is None or annotator_required:
+    own_beats = record.annotations is not None and bool(beat_mask(record.annotations.symbol).any())
+    if not own_beats or annotator_required:
         anns = read_annotations(record.path, annotator)
         if anns is not None:
             record.annotations = anns
