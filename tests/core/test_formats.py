@@ -247,3 +247,17 @@ def test_write_edf_fills_the_last_part_second(converted, tmp_path):
     assert back.n_samples == N  # 200 samples short of 5 min: filled up to the 300th second
     np.testing.assert_allclose(back.signal[: N - 200], short, atol=1e-6)
     assert (back.signal[N - 200:] == back.signal[N - 201]).all()
+
+
+def test_edf_plus_without_beat_annotations_takes_the_atr(converted, tmp_path):
+    import edfio
+
+    ref = load_record(converted["119", "wfdb"])
+    sigs = [edfio.EdfSignal(ref.signal[:, c].astype(np.float64), 360, label=f"ECG {n}", physical_dimension="mV",
+                            physical_range=(-6, 6)) for c, n in enumerate(ref.channel_names)]
+    edfio.Edf(sigs, annotations=[edfio.EdfAnnotation(5.0, None, "Patient walking")]).write(tmp_path / "119.edf")
+    assert load_record(tmp_path / "119.edf").annotations.symbol.tolist() == ['"']  # a comment, no beats
+    shutil.copy(converted["119", "wfdb"].with_suffix(".atr"), tmp_path / "119.atr")
+    rec = load_record(tmp_path / "119.edf")
+    assert rec.annotations.annotator == "atr"
+    np.testing.assert_array_equal(rec.annotations.sample, ref.annotations.sample)
