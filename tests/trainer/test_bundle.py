@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,8 @@ from trainer.config import MachineConfig, recipe_id
 from trainer.evaluate import SCORE_TEXT
 
 from test_evaluate import fake_dataset  # noqa: E402  (tests/trainer is on sys.path in rootdir mode)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -99,3 +102,12 @@ def test_asking_for_ema_weights_of_a_model_without_them_is_refused(ds, small_cfg
         train_bundled_model(ds, small_cfg(model="beatgan", epochs=1, width=4, batch=32), tmp_path / "m", tmp_path,
                             weights="ema")
     assert not (tmp_path / "m.json").exists()
+
+
+def test_refreshing_the_bundled_card_reproduces_it_byte_for_byte(tmp_path):
+    """``python -m trainer card`` finds the bundled card's rows by its recipe id again and changes nothing."""
+    bundled = ROOT / "resources" / "models" / "si-beatgan-v2.json"
+    copy = tmp_path / bundled.name
+    copy.write_bytes(bundled.read_bytes())
+    refresh_card_metrics(copy, ROOT / "results")
+    assert copy.read_bytes() == bundled.read_bytes()
