@@ -19,7 +19,8 @@ import time
 import numpy as np
 import torch
 
-from ecgviewer.core.model.networks import Generator, NetConfig
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.model.networks import Generator
 from ecgviewer.core.scoring import reconstruct
 from trainer.config import MachineConfig, TrainConfig, cpu_has_native_bf16
 from trainer.evaluate import hardware

@@ -33,7 +33,8 @@ def rss_mb(field: str = "VmRSS") -> float:
 
 
 def model_card(arg: str | None) -> Path:
-    from ecgviewer.core.model.networks import Generator, NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
+    from ecgviewer.core.model.networks import Generator
     from ecgviewer.core.resources import bundled_model_path
 
     if arg:

@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 from ecgviewer.core.scoring import score_arrays
+from trainer.checkpoint import load_generator
 from trainer.dataset import get_dataset
 from trainer.evaluate import fold_run_dir, record_mean
 from trainer.splits import get_splits
-from trainer.train import load_generator
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: default runs/ and experiments/results/
 

@@ -28,10 +28,10 @@ from ecgviewer.core.filters import bandpass
 from ecgviewer.core.qrs import detect_qrs
 from ecgviewer.core.record import load_record
 from ecgviewer.core.scoring import RhythmModel, score_arrays
+from trainer.checkpoint import load_generator
 from trainer.dataset import BENCHMARK_RECORDS, get_dataset, nearest_distance
 from trainer.evaluate import fold_metrics, fold_run_dir
 from trainer.splits import get_splits
-from trainer.train import load_generator
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: default runs/ and experiments/results/
 

@@ -124,10 +124,11 @@ def resume_study(tr, ema, log_path: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from trainer.config import REFERENCE, MachineConfig, TrainConfig
     from trainer.dataset import get_dataset
     from trainer.evaluate import hardware
     from trainer.splits import get_splits
-    from trainer.train import REFERENCE, MachineConfig, TrainConfig, Trainer, ema_update
+    from trainer.train import Trainer, ema_update
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", required=True)

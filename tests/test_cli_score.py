@@ -34,8 +34,9 @@ def tiny_model(tmp_path_factory) -> Path:
     from ecgviewer.core.beats import BeatParams, extract_beats
     from ecgviewer.core.record import load_record
     from ecgviewer.core.scoring import score_beats
+    from trainer.config import MachineConfig, TrainConfig
     from trainer.export import save_model, untrained_card
-    from trainer.train import MachineConfig, TrainConfig, Trainer
+    from trainer.train import Trainer
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -33,7 +33,8 @@ def dev_model(tmp_path_factory) -> Path:
     """An untrained model card with the bundled model's interface."""
     import torch
 
-    from ecgviewer.core.model.networks import Generator, NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
+    from ecgviewer.core.model.networks import Generator
     from trainer.export import save_model, untrained_card
 
     torch.manual_seed(0)

@@ -1,8 +1,9 @@
 """The bundled model: trained on every N beat of the benchmark records, with its model card.
 
-The card names its recipe (a name, the full config and its id, ``recipe_id``) and quotes the
-evaluation rows of results/ that measured that same recipe and score. Rows are found by identity,
-the recipe stored in each results file, never by file name: a row of another recipe is refused.
+The card names its recipe (a name, the recipe's fields with the machine settings it was trained
+with, and its id, ``trainer.config.recipe_id``) and quotes the evaluation rows of results/ that
+measured that same recipe and score. Rows are found by identity, the recipe id of the recipe stored
+in each results file, never by file name: a row of another recipe is refused.
 """
 
 from __future__ import annotations
@@ -10,24 +11,34 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import time
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.beats import BeatParams
-from ecgviewer.core.model.card import (NETWORK, SCHEMA, MetricRow, ModelCard, Preprocessing, Recipe, Score, Threshold,
-                                       Training, TrainingData, read_card, recipe_id)
+from ecgviewer.core.model.card import (
+    NETWORK,
+    SCHEMA,
+    MetricRow,
+    ModelCard,
+    Preprocessing,
+    Recipe,
+    Score,
+    Threshold,
+    Training,
+    TrainingData,
+    read_card,
+)
 from ecgviewer.core.scoring import RhythmModel, score_arrays
-from trainer.config import MachineConfig
+from trainer.config import MachineConfig, TrainConfig, TrainError, recipe_differences, recipe_fields, recipe_id
 from trainer.dataset import BeatDataset
 from trainer.evaluate import SCORE_TEXT, hardware, run_name
 from trainer.export import card_json, save_model
 from trainer.metrics import threshold_at_specificity
 from trainer.splits import VAL_FRACTION
-from trainer.train import TrainConfig, Trainer
+from trainer.train import Trainer
 
 SPECIFICITY = 0.99
 CALIBRATION_SEED = 7
@@ -36,14 +47,23 @@ SPLITS = ("intra", "inter")
 KINDS = {"mse": ("generator", False), "rr": ("generator", True), "ema_mse": ("ema", False), "ema_rr": ("ema", True)}
 
 
-def recipe_config(recipe: dict[str, Any]) -> dict[str, Any]:
-    """A stored recipe with the fields it predates at their defaults, as the trainer resumes it."""
-    return {**asdict(TrainConfig(model=recipe.get("model", TrainConfig.model))), **recipe}
+def recipe_of(cfg: TrainConfig, name: str, machine: dict | None = None) -> Recipe:
+    """The card's recipe: its fields, then the machine settings it ran with (recorded, not hashed)."""
+    return Recipe(name, recipe_id(cfg), {**recipe_fields(cfg), **(machine or {})})
 
 
-def recipe_of(cfg: TrainConfig, name: str) -> Recipe:
-    config = asdict(cfg)
-    return Recipe(name, recipe_id(config), config)
+def machine_used(tr: Trainer) -> dict:
+    """The machine settings a run actually trained with (the device it resolved to, the precision
+    it ran at there): what a card records beside its recipe."""
+    return {"device": str(tr.device), "amp": tr.amp, "cpu_bf16": tr.cpu_bf16, "threads": tr.machine.threads}
+
+
+def _rid(d: dict) -> str | None:
+    """The recipe id of a results file's recipe; None for a recipe this trainer cannot read."""
+    try:
+        return recipe_id(d["recipe"])
+    except (TrainError, TypeError):
+        return None
 
 
 def _results(results_dir: Path) -> list[tuple[Path, dict]]:
@@ -77,7 +97,7 @@ def metric_rows(results_dir: Path, recipe: Recipe, weights: str, rhythm: bool) -
     best: dict[str, MetricRow] = {}
     for path, d in _results(results_dir):
         kind = next((k for k, text in SCORE_TEXT.items() if text == d.get("score")), None)
-        if kind is None or KINDS[kind] != (weights, rhythm) or recipe_id(recipe_config(d["recipe"])) != recipe.id:
+        if kind is None or KINDS[kind] != (weights, rhythm) or _rid(d) != recipe.id:
             continue
         row = _row(path, results_dir, d, recipe.id, weights, rhythm)
         if row.split not in best or row.folds > best[row.split].folds:
@@ -85,15 +105,13 @@ def metric_rows(results_dir: Path, recipe: Recipe, weights: str, rhythm: bool) -
     return [best[s] for s in SPLITS if s in best]
 
 
-def check_named_results(results_dir: Path, name: str, recipe: Recipe) -> None:
-    """Refuse results/NAME*-SPLIT.json rows that measured another recipe than ``recipe``."""
+def check_named_results(results_dir: Path, name: str, cfg: TrainConfig) -> None:
+    """Refuse results/NAME*-SPLIT.json rows that measured another recipe than ``cfg``."""
     for path, d in _results(results_dir):
         if run_name(str(d.get("model", ""))) != name:
             continue
-        rid = recipe_id(recipe_config(d["recipe"]))
-        if rid != recipe.id:
-            cfg = recipe_config(d["recipe"])
-            diff = sorted(k for k in set(cfg) | set(recipe.config) if cfg.get(k) != recipe.config.get(k))
+        if _rid(d) != recipe_id(cfg):
+            diff = recipe_differences(d["recipe"], cfg) or ["values this trainer cannot read"]
             raise ValueError(f"{path}: these rows measured another recipe (differs in {', '.join(diff)}); "
                              "the card would quote them for a model they did not measure: name this recipe's own rows "
                              "(--result-name) or evaluate it first")
@@ -112,8 +130,8 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     available = ["generator"] + (["ema"] if cfg.has_ema_teacher else [])
     if weights not in ("auto", *available):  # checked before hours of training, not after
         raise ValueError(f"weights {weights!r}: this model has {' and '.join(available)} weights only")
-    recipe = recipe_of(cfg, result_name or cfg.model)
-    check_named_results(results_dir, recipe.name, recipe)
+    name = result_name or cfg.model
+    check_named_results(results_dir, name, cfg)
     t0 = time.perf_counter()
     normal = np.flatnonzero(ds.cls == "N")
     perm = np.random.default_rng(CALIBRATION_SEED).permutation(normal)
@@ -132,6 +150,7 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     held_out = {k: float(v.mse.mean()) for k, v in cal_by.items()}
     chosen = weights if weights != "auto" else min(held_out, key=held_out.get)
     G, cal_scores = candidates[chosen], cal_by[chosen]
+    recipe = recipe_of(cfg, name, machine_used(tr))
     rhythm = None
     scores = cal_scores.mse
     if use_rhythm:

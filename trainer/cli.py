@@ -101,8 +101,9 @@ def _config(args: argparse.Namespace) -> tuple[TrainConfig, MachineConfig]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from trainer.distributed import end_distributed
     from trainer.splits import get_splits
-    from trainer.train import Trainer, end_distributed
+    from trainer.train import Trainer
 
     cfg, machine = _config(args)
     ds, _, _ = _dataset(args)

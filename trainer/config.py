@@ -9,8 +9,6 @@ lives next to the field: the CLI, its ``--help`` and docs/method.md read it from
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -141,15 +139,22 @@ def _flag(name: str) -> str:
     return name.replace("_", "-")
 
 
-def recipe_id(cfg: TrainConfig | Mapping[str, Any]) -> str:
-    """A stable id of a recipe: 12 hex digits of the SHA-256 of its fields (labels and machine
-    options left out). Two runs with the same id trained the same recipe; a card, a checkpoint and
-    the result rows that measured it name it by this id."""
+def recipe_fields(cfg: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
+    """The recipe as its id hashes it and a card stores it: every field (those a saved recipe
+    predates at their defaults), float knobs as floats, labels and machine options left out."""
     cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
     # a float knob given as an int (lr=1) is the same recipe as its float (lr=1.0)
-    recipe = {f.name: float(getattr(cfg, f.name)) if isinstance(f.default, float) else getattr(cfg, f.name)
-              for f in fields(cfg) if f.name not in LABELS}
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:12]
+    return {f.name: float(getattr(cfg, f.name)) if isinstance(f.default, float) else getattr(cfg, f.name)
+            for f in fields(cfg) if f.name not in LABELS}
+
+
+def recipe_id(cfg: TrainConfig | Mapping[str, Any]) -> str:
+    """The recipe id of a config or a saved recipe: the core's ``recipe_id`` (one hash for the
+    project, so the viewer checks a card's id without the trainer) of ``recipe_fields(cfg)``. Two
+    runs with the same id trained the same recipe."""
+    from ecgviewer.core.model.card import recipe_id as hash_recipe
+
+    return hash_recipe(recipe_fields(cfg))
 
 
 def recipe_differences(saved: Mapping[str, Any], cfg: TrainConfig) -> list[str]:

@@ -21,11 +21,11 @@ import numpy as np
 from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.scoring import RhythmModel, score_arrays
-from trainer.config import MachineConfig, recipe_id
+from trainer.config import MachineConfig, TrainConfig, recipe_differences, recipe_id
 from trainer.dataset import BeatDataset
 from trainer.metrics import average_precision, roc_auc, threshold_at_specificity
 from trainer.splits import Split, get_splits
-from trainer.train import TrainConfig, Trainer, recipe_differences
+from trainer.train import Trainer
 
 
 def cpu_model() -> str:

@@ -25,8 +25,21 @@ from torch import nn
 from ecgviewer.core.atomic import write_bytes_atomic
 from ecgviewer.core.beats import BeatParams
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.model.card import (NETWORK, SCHEMA, FileRef, ModelCard, OnnxRef, Preprocessing, Recipe, Score,
-                                       Threshold, card_from_dict, card_path, recipe_id, sha256_bytes)
+from ecgviewer.core.model.card import (
+    NETWORK,
+    SCHEMA,
+    FileRef,
+    ModelCard,
+    OnnxRef,
+    Preprocessing,
+    Recipe,
+    Score,
+    Threshold,
+    card_from_dict,
+    card_path,
+    recipe_id,
+    sha256_bytes,
+)
 from ecgviewer.core.model.inference import ONNX_INPUT, ONNX_OUTPUT, OnnxReconstructor, TorchReconstructor, have
 from ecgviewer.core.model.loader import load_model
 from ecgviewer.core.model.netconfig import NetConfig

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import asdict, fields
 from pathlib import Path
 
+from trainer.config import MODELS, TrainConfig
 from trainer.evaluate import run_name
-from trainer.train import MODELS, TrainConfig
 
 SPLIT_TITLES = {"intra": "Intra-patient (BeatGAN 5-fold)", "inter": "Inter-patient (DS1 -> DS2)"}
 

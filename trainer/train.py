@@ -24,26 +24,11 @@ from torch import nn
 from ecgviewer.core.model.networks import Generator
 from trainer import checkpoint, distributed, loop
 from trainer.augment import augment, local_time_warp
-from trainer.checkpoint import RecipeMismatch, load_generator
-from trainer.config import (
-    MODELS,
-    REFERENCE,
-    MachineConfig,
-    TrainConfig,
-    TrainError,
-    check_machine,
-    cpu_has_native_bf16,
-    recipe_differences,
-)
+from trainer.checkpoint import load_generator
+from trainer.config import MachineConfig, TrainConfig, TrainError, check_machine
 from trainer.discriminator import Discriminator, init_weights
-from trainer.distributed import end_distributed
-from trainer.loop import TrainState, lr_at
+from trainer.loop import TrainState
 from trainer.losses import TERMS, LossTerms, distillation, nt_xent
-
-# the names the evaluation, the bundle, the report and the studies import from here
-__all__ = ["MODELS", "REFERENCE", "MachineConfig", "RecipeMismatch", "TrainConfig", "TrainError", "TrainState",
-           "Trainer", "cpu_has_native_bf16", "ema_update", "end_distributed", "load_generator", "lr_at",
-           "pick_device", "recipe_differences"]
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from ecgviewer.core.model.networks import Generator, NetConfig
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.model.networks import Generator
 from ecgviewer.core.scoring import Cancelled, RhythmModel, reconstruct, rhythm_features, score_arrays
 from trainer.discriminator import init_weights
 

@@ -80,7 +80,8 @@ def test_a_study_resumes_its_own_recipe_and_sets_another_aside(tmp_path):
 
     import torch
 
-    from trainer.train import TrainConfig, Trainer
+    from trainer.config import TrainConfig
+    from trainer.train import Trainer
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 1, 320)).astype(np.float32)

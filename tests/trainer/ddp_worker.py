@@ -38,7 +38,7 @@ def main() -> int:
     (out / f"rank{rank}.json").write_text(json.dumps({
         "world": tr.world, "steps": tr.steps_per_epoch(), "d_reinits": tr.d_reinits,
         "G": checksums(tr.G), "D": checksums(tr.D)}))
-    from trainer.train import end_distributed
+    from trainer.distributed import end_distributed
 
     end_distributed()
     return 0

@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.model.card import read_card, recipe_id
+from ecgviewer.core.model.card import read_card
 from ecgviewer.core.model.loader import load_model
 from trainer.bundle import refresh_card_metrics, train_bundled_model
+from trainer.config import MachineConfig, recipe_id
 from trainer.evaluate import SCORE_TEXT
 
 from test_evaluate import fake_dataset  # noqa: E402  (tests/trainer is on sys.path in rootdir mode)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +27,9 @@ def ds():
     return fake_dataset(n_n=400)
 
 
-def _row(results, name, cfg, kind, split="intra", auc=0.9, **extra):
-    d = {"model": name, "split": split, "recipe": asdict(cfg), "score": SCORE_TEXT[kind], "mean_auc": auc,
+def _row(results, name, cfg, kind, split="intra", auc=0.9, machine=None, **extra):
+    recipe = {**asdict(cfg), **asdict(machine or MachineConfig())}  # result files record the machine too
+    d = {"model": name, "split": split, "recipe": recipe, "score": SCORE_TEXT[kind], "mean_auc": auc,
          "std_auc": 0.01, "mean_ap": 0.8, "std_ap": 0.02, "folds": [{"fold": 0, "sens_at_val99": 0.5,
                                                                     "spec_at_val99": 0.99}], **extra}
     (results / f"{name}-{split}.json").write_text(json.dumps(d))
@@ -43,7 +48,7 @@ def test_export_chooses_weights_by_held_out_normal_error(ds, small_cfg, tmp_path
     t = card.training
     assert set(t.held_out_mse) == {"generator", "ema"}
     assert t.weights == min(t.held_out_mse, key=t.held_out_mse.get)
-    assert card.recipe.name == "tiny" and card.recipe.id == recipe_id(asdict(cfg))
+    assert card.recipe.name == "tiny" and card.recipe.id == recipe_id(cfg)
     (row,) = card.metrics
     assert row.source == ("tiny+rr-intra.json" if t.weights == "generator" else "tiny-ema+rr-intra.json")
     assert row.mean_auc == (0.9 if t.weights == "generator" else 0.91) and row.recipe_id == card.recipe.id
@@ -70,10 +75,15 @@ def test_export_refuses_rows_of_another_recipe_before_training(ds, small_cfg, tm
 
 
 def test_machine_settings_are_not_part_of_the_recipe(ds, small_cfg, tmp_path):
+    """Rows measured on another machine are this recipe's; the card records the machine it trained on."""
     cfg = small_cfg(model="beatgan", epochs=1, width=4, batch=32)
-    _row(tmp_path, "beatgan+rr", replace(cfg, threads=7, device="cuda"), "rr", auc=0.77)
-    path = train_bundled_model(ds, cfg, tmp_path / "m", tmp_path)
-    assert [r.mean_auc for r in read_card(path).metrics] == [0.77]
+    _row(tmp_path, "beatgan+rr", cfg, "rr", auc=0.77, machine=MachineConfig(device="cuda", threads=7, cpu_bf16=True))
+    path = train_bundled_model(ds, cfg, tmp_path / "m", tmp_path, machine=MachineConfig(device="cpu", threads=1))
+    card = read_card(path)
+    assert [r.mean_auc for r in card.metrics] == [0.77]
+    config = card.recipe.config
+    assert (config["device"], config["amp"], config["cpu_bf16"], config["threads"]) == ("cpu", False, False, 1)
+    assert "preset" not in config and card.recipe.id == recipe_id(cfg)
 
 
 def test_a_card_quoting_rows_of_another_recipe_is_refused(ds, small_cfg, tmp_path):
@@ -92,3 +102,12 @@ def test_asking_for_ema_weights_of_a_model_without_them_is_refused(ds, small_cfg
         train_bundled_model(ds, small_cfg(model="beatgan", epochs=1, width=4, batch=32), tmp_path / "m", tmp_path,
                             weights="ema")
     assert not (tmp_path / "m.json").exists()
+
+
+def test_refreshing_the_bundled_card_reproduces_it_byte_for_byte(tmp_path):
+    """``python -m trainer card`` finds the bundled card's rows by its recipe id again and changes nothing."""
+    bundled = ROOT / "resources" / "models" / "si-beatgan-v2.json"
+    copy = tmp_path / bundled.name
+    copy.write_bytes(bundled.read_bytes())
+    refresh_card_metrics(copy, ROOT / "results")
+    assert copy.read_bytes() == bundled.read_bytes()

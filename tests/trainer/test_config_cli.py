@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from ecgviewer.core.model.card import recipe_id as card_recipe_id
 from trainer import cli
 from trainer.config import (
     PRESETS,
@@ -120,20 +121,24 @@ def test_presets_are_named_explained_and_identified():
 
 
 def test_the_bundled_model_is_the_si_beatgan_v2_preset():
-    """The card's recipe (written before presets, with the machine options in it) is the preset's."""
+    """The card's recipe (written before presets, with the machine options in it) is the preset's:
+    the preset has the id the card stores, which the core checks without the trainer."""
     card = json.loads((ROOT / "resources" / "models" / "si-beatgan-v2.json").read_text())
-    assert recipe_id(card["recipe"]) == recipe_id(preset("si-beatgan-v2"))
-    assert exact_preset(TrainConfig.from_dict(card["recipe"])) == "si-beatgan-v2"
+    assert recipe_id(preset("si-beatgan-v2")) == card["recipe"]["id"] == card_recipe_id(card["recipe"]["config"])
+    assert recipe_id(card["recipe"]["config"]) == card["recipe"]["id"]
+    assert exact_preset(TrainConfig.from_dict(card["recipe"]["config"])) == "si-beatgan-v2"
 
 
 def test_recipe_id_is_pinned():
     """The id is a hash of every recipe field: a new field or default changes every id, which must be
     a deliberate decision (cards and result rows are matched by it), not an accident."""
-    assert recipe_id(TrainConfig()) == "b029722038c4"
-    assert recipe_id(preset("si-beatgan-v2")) == "1d937b80e3a0"
+    assert recipe_id(TrainConfig()) == "64a2906b77d101cd"
+    assert recipe_id(preset("si-beatgan-v2")) == "95f498b9a24c4345"  # the bundled card's
     saved = {**asdict(preset("si-beatgan-v2")), "device": "cuda", "threads": 8}  # machine options are ignored
-    assert recipe_id(dict(reversed(saved.items()))) == "1d937b80e3a0"
-    assert recipe_id(replace(preset("si-beatgan-v2"), kd_out=1, w_adv=1)) == "1d937b80e3a0"  # 1 is 1.0
+    assert recipe_id(dict(reversed(saved.items()))) == "95f498b9a24c4345"
+    assert recipe_id(replace(preset("si-beatgan-v2"), kd_out=1, w_adv=1)) == "95f498b9a24c4345"  # 1 is 1.0
+    # a saved recipe that predates a field is that field at its default
+    assert recipe_id({k: v for k, v in saved.items() if k != "proj_dim"}) == "95f498b9a24c4345"
 
 
 def test_small_student_needs_its_teacher(capsys, tmp_path):

@@ -11,7 +11,8 @@ import torch
 
 import trainer.config as config_mod
 from trainer.cli import main as trainer_main
-from trainer.train import Trainer, TrainError
+from trainer.config import TrainError
+from trainer.train import Trainer
 
 native = pytest.mark.skipif(not config_mod.cpu_has_native_bf16(), reason="this CPU has no native bf16")
 

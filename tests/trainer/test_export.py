@@ -11,7 +11,8 @@ pytest.importorskip("onnxruntime")
 from ecgviewer.core.errors import ModelError  # noqa: E402
 from ecgviewer.core.model.card import read_card  # noqa: E402
 from ecgviewer.core.model.loader import load_model  # noqa: E402
-from ecgviewer.core.model.networks import Generator, NetConfig  # noqa: E402
+from ecgviewer.core.model.netconfig import NetConfig  # noqa: E402
+from ecgviewer.core.model.networks import Generator  # noqa: E402
 from trainer import export  # noqa: E402
 from trainer.export import lifted_to_2d, save_model, untrained_card  # noqa: E402
 

@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from trainer.augment import augment
+from trainer.checkpoint import load_generator
 from trainer.losses import attention_transfer, nt_xent, tick_error_kd
-from trainer.train import Trainer, load_generator
+from trainer.train import Trainer
 
 
 def _quiet(*_a, **_k) -> None:
@@ -329,7 +330,7 @@ def test_on_step_sees_every_step_in_order(n_beats, small_cfg, tmp_path):
 def test_resume_refuses_a_checkpoint_of_another_recipe(n_beats, small_cfg, machine, tmp_path):
     """A checkpoint continues only under its own recipe (another machine option is fine): mixing
     two recipes in one run, or shipping an old run under a new card, must not happen silently."""
-    from trainer.train import TrainError
+    from trainer.config import TrainError
 
     Trainer(small_cfg(), n_beats[:64], None, tmp_path / "a", log=_quiet).fit(progress=False)
     ck = tmp_path / "a" / "ckpt.pt"

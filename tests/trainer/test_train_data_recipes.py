@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from trainer.augment import local_time_warp
-from trainer.train import Trainer, TrainError
+from trainer.config import TrainError
+from trainer.train import Trainer
 
 
 def _quiet(*_a, **_k) -> None:

@@ -23,7 +23,8 @@ def model_path(tmp_path_factory) -> Path:
         return bundled
     import torch
 
-    from ecgviewer.core.model.networks import Generator, NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
+    from ecgviewer.core.model.networks import Generator
     from trainer.export import save_model, untrained_card
 
     torch.manual_seed(0)

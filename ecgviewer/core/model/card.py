@@ -18,6 +18,7 @@ import json
 import os
 import types
 import typing
+from collections.abc import Mapping
 from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
@@ -29,7 +30,8 @@ from ecgviewer.core.scoring import RhythmModel
 
 SCHEMA = "ecgviewer-model-card/2"
 NETWORK = "BeatGAN"  # the only generator this viewer builds
-# Settings of the machine a recipe ran on: they change speed, not the recipe's identity.
+# Settings of the machine a recipe ran on: a card records them beside its recipe, but they change
+# speed, not the trained weights, so they are no part of the recipe's identity.
 MACHINE_SETTINGS = frozenset({"device", "amp", "cpu_bf16", "threads"})
 
 
@@ -37,9 +39,11 @@ def sha256_bytes(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def recipe_id(config: dict[str, Any]) -> str:
-    """A short hash of a training recipe (machine settings left out): the identity by which a card
-    and the evaluation rows that measured its recipe find each other."""
+def recipe_id(config: Mapping[str, Any]) -> str:
+    """The project's one recipe id: 16 hex digits of the SHA-256 of the recipe's fields as sorted,
+    compact JSON, machine settings left out. Cards, checkpoints and evaluation rows name a recipe by
+    it. It hashes ``config`` as given: the trainer's ``recipe_id`` (trainer/config.py) first fills in
+    defaults, writes float knobs as floats and drops labels, and a card stores its config so."""
     recipe = {k: v for k, v in config.items() if k not in MACHINE_SETTINGS}
     return sha256_bytes(json.dumps(recipe, sort_keys=True, separators=(",", ":")).encode())[:16]
 
@@ -101,7 +105,8 @@ class Threshold:
 
 @dataclass(frozen=True)
 class Recipe:
-    """The training recipe by name, its full config, and its identity (``recipe_id(config)``)."""
+    """The training recipe by name, its full config (with the machine settings it ran with, which
+    are no part of its identity) and its identity (``recipe_id(config)``)."""
 
     name: str
     id: str

@@ -13,8 +13,6 @@ from torch import nn
 
 from ecgviewer.core.model.netconfig import NetConfig
 
-__all__ = ["NetConfig", "Encoder", "Decoder", "Generator"]
-
 
 def _down(cin: int, cout: int, bn: bool = True) -> list[nn.Module]:
     layers: list[nn.Module] = [nn.Conv1d(cin, cout, 4, 2, 1, bias=False)]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.model.card import read_card, recipe_id, sha256_bytes
+from ecgviewer.core.model.card import read_card, sha256_bytes
 from ecgviewer.core.model.loader import load_model
 from ecgviewer.core.record import load_record
 from ecgviewer.core.resources import bundled_model_path, sample_record_path
@@ -38,13 +38,13 @@ def test_bundled_card_and_hash(scorer):
 
 def test_bundled_card_quotes_the_rows_of_its_own_recipe():
     """The figures on the card are those of results/ rows made with the card's recipe and score."""
-    from trainer.bundle import recipe_config
+    from trainer.config import recipe_id  # a results file's recipe, normalised as the trainer saved it
 
     card = read_card(bundled_model_path())
     assert [r.split for r in card.metrics] == ["intra", "inter"]
     for row in card.metrics:
         d = json.loads((ROOT / "results" / row.source).read_text())
-        assert recipe_id(recipe_config(d["recipe"])) == card.recipe.id == row.recipe_id
+        assert recipe_id(d["recipe"]) == card.recipe.id == row.recipe_id
         assert d["split"] == row.split and d["mean_auc"] == row.mean_auc and len(d["folds"]) == row.folds
         assert "RR-ratio" in d["score"] and "EMA" not in d["score"]  # generator weights, with rhythm
 

@@ -11,8 +11,16 @@ from pathlib import Path
 import pytest
 
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.model.card import (SCHEMA, FileRef, ModelCard, MetricRow, OnnxRef, card_from_dict, read_card,
-                                       recipe_id)
+from ecgviewer.core.model.card import (
+    SCHEMA,
+    FileRef,
+    MetricRow,
+    ModelCard,
+    OnnxRef,
+    card_from_dict,
+    read_card,
+    recipe_id,
+)
 from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.resources import bundled_model_path
 

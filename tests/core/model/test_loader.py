@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import pickle
 import json
 import pickle
 import shutil
@@ -17,7 +16,8 @@ import torch
 from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.card import SCHEMA, Score, card_path
 from ecgviewer.core.model.loader import load_model
-from ecgviewer.core.model.networks import Generator, NetConfig
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.model.networks import Generator
 from ecgviewer.core.resources import sample_record_path
 from ecgviewer.core.scoring import RhythmModel, score_arrays
 from trainer.discriminator import init_weights
