@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QMessageBox, QTableWid
 
 from ecgviewer import __version__
 from ecgviewer.ui.shortcuts import help_rows
+from ecgviewer.ui.wording import card_lines
 
 
 def show_error(parent: QWidget | None, title: str, text: str, details: str | None = None) -> None:
@@ -65,16 +66,7 @@ def about_text(card: dict | None, model_error: str | None = None, backend: str |
              "Review long ECG recordings; a BeatGAN-style autoencoder (SI-BeatGAN V2) flags beats "
              "whose shape it cannot reconstruct, and shows where inside each beat.", ""]
     if card:
-        lines += ["## Model", "", f"- Name: {card.get('name', '?')}", f"- Version: {card.get('version', '?')}"]
-        if backend:
-            lines.append(f"- Runs on: {'ONNX Runtime' if backend == 'onnx' else 'PyTorch'} (CPU)")
-        thr = card.get("threshold", {})
-        if thr:
-            lines.append(f"- Default threshold: {thr.get('value')}" + (f" ({thr['rule']})" if thr.get("rule") else ""))
-        metrics = card.get("metrics") or {}
-        for k, v in (metrics.items() if isinstance(metrics, dict) else []):
-            lines.append(f"- {k}: {v if not isinstance(v, dict) else ', '.join(f'{a}={b}' for a, b in v.items())}")
-        lines.append("")
+        lines += ["## Model", ""] + card_lines(card, backend) + [""]
     elif model_error:
         lines += ["## Model", "", f"No model loaded: {model_error}", ""]
     notices = licenses_path()

@@ -25,6 +25,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("whole", "&Whole record", ("Ctrl+0",), "Show the whole record"),
     Shortcut("amp_up", "Amplitude &+", ("+", "="), "Larger amplitude (gain x2)"),
     Shortcut("amp_down", "Amplitude &-", ("-",), "Smaller amplitude (gain /2)"),
+    Shortcut("amp_reset", "Amplitude 10 mm/mV (reset &gain)", ("0",), "Gain back to the standard 10 mm/mV"),
     Shortcut("calibrated", "&Calibrated 25 mm/s, 10 mm/mV", ("C",), "Toggle calibrated paper speed and gain"),
     Shortcut("heatmap", "&Heat map", ("H",), "Toggle the reconstruction-error heat map"),
     Shortcut("heat_more", "Heat map more opaque", ("O",), "Heat map opacity +10%"),
