@@ -9,9 +9,9 @@ name is asked once and kept in the settings (report/reviewer); it goes on the re
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PySide6.QtCore import QStandardPaths

@@ -288,8 +288,8 @@ def layout(blocks: list[Block], pg: _Page) -> list[list[tuple[float, Block]]]:
             if b.heading:  # a strip continuing its section on a new page says so
                 size, bold = STYLES["h"]
                 h = pg.line_height(size, bold) + 1.0
-                pages[-1].append((y, Block(h, lambda p, yy, t=b.heading: p.text(MARGIN_X, yy, t + " (continued)",
-                                                                                  size, bold, width=TEXT_W))))
+                pages[-1].append((y, Block(h, lambda p, yy, t=b.heading, sz=size, bd=bold: p.text(
+                    MARGIN_X, yy, t + " (continued)", sz, bd, width=TEXT_W))))
                 y += h
         pages[-1].append((y, b))
         y += b.height

@@ -7,7 +7,6 @@ import re
 
 import numpy as np
 import pytest
-
 from ui_support import SAMPLE
 
 MITDB_RECORDS = ("119", "208")
