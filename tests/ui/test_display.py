@@ -80,8 +80,7 @@ def _grab(view, dpr: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("dpi", [72, 96, 100, 144, 200])
-@pytest.mark.parametrize("dpr", [1.0, 2.0])
-def test_1_mm_grid_visible_at_every_dpi(loaded, monkeypatch, dpi, dpr):
+def test_1_mm_grid_visible_at_every_dpi(loaded, monkeypatch, dpi, dpr=1.0):
     from ecgviewer.ui.paper import MAJOR, MINOR
 
     v = loaded.signal_view
@@ -102,8 +101,51 @@ def test_1_mm_grid_visible_at_every_dpi(loaded, monkeypatch, dpi, dpr):
     starts = cols[np.concatenate([[True], np.diff(cols) > 1])]
     (t0, t1), _ = v.vb.viewRange()
     mm_px = dpr * v.vb.width() / ((t1 - t0) / 0.04)  # one millimetre of paper, in device pixels
-    if dpr == 1.0:  # QWidget.render into a 2x image draws every other line: checked on one-x only
-        assert np.median(np.diff(starts)) == pytest.approx(mm_px, abs=1.01)
+    assert np.median(np.diff(starts)) == pytest.approx(mm_px, abs=1.01)
+
+
+HIDPI_CHECK = """
+import os, sys, numpy as np
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from ecgviewer.core.record import load_record
+from ecgviewer.ui.paper import MAJOR, MINOR
+from ecgviewer.ui.signal_view import SignalView
+for dpi in (72, 100, 144):
+    SignalView.px_per_mm = lambda self, d=dpi: d / 25.4
+    v = SignalView(); v.resize(1000, 600); v.show()
+    v.set_record(load_record(sys.argv[1])); v.set_calibrated(True); v.refresh(); app.processEvents()
+    pm = v.grab(); d = pm.devicePixelRatio()
+    img = pm.toImage().convertToFormat(pm.toImage().Format.Format_RGB888)
+    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
+    a = a[:, :img.width() * 3].reshape(img.height(), img.width(), 3).astype(int)
+    r = v.vb.sceneBoundingRect()
+    area = a[int(r.top() * d) + 4:int(r.top() * d) + 200, int(r.left() * d) + 4:int(r.right() * d) - 4]
+    grid = np.zeros(area.shape[:2], bool)
+    for c in (MINOR, MAJOR):
+        grid |= np.abs(area - [c.red(), c.green(), c.blue()]).max(-1) <= 6
+    cols = np.flatnonzero(grid.mean(0) > 0.5)
+    starts = cols[np.concatenate([[True], np.diff(cols) > 1])]
+    (t0, t1), _ = v.vb.viewRange()
+    print(dpi, d, float(np.median(np.diff(starts))), d * v.vb.width() / ((t1 - t0) / 0.04))
+"""
+
+
+def test_1_mm_grid_on_a_2x_hidpi_screen(tmp_path):
+    """A real 2x screen (QT_SCALE_FACTOR=2, in a fresh process): a line every millimetre, in device pixels."""
+    import os
+    import subprocess
+    import sys
+
+    from ui_support import ROOT
+
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", QT_SCALE_FACTOR="2", PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", HIDPI_CHECK, str(SAMPLE)], capture_output=True, text=True,
+                         env=env, timeout=120, check=True).stdout.split("\n")
+    rows = [list(map(float, line.split())) for line in out if line.strip()]
+    assert len(rows) == 3
+    for dpi, dpr, spacing, mm_px in rows:
+        assert dpr == 2.0 and spacing == pytest.approx(mm_px, abs=1.01), f"{dpi:g} dpi"
 
 
 @pytest.mark.parametrize("name", MITDB_RECORDS)
