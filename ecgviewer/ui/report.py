@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QLineF, QMarginsF, QPointF, QRectF, Qt
@@ -27,6 +27,7 @@ from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPageLayout, QPageSize,
 
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.flag_metrics import reference_labels
+from ecgviewer.core.heatmap import display_map, display_scale, dominant_template
 from ecgviewer.core.record import Record
 from ecgviewer.core.report_content import EVENT_WORDS, Findings, event_summary, findings, patient_info
 from ecgviewer.core.review import EMPTY, BeatReview
@@ -48,6 +49,8 @@ DPI = 1200
 TOP_N = 10
 MAX_LIST = 40  # lines of a list (events, templates, dismissed) before "... and n more"
 
+HEAT_BEFORE_S = 140 / 360.0  # the beat window starts this long before the R peak (model ticks at 360 Hz)
+HEAT_TICK_S = 1 / 360.0
 GRID_MINOR = QColor(244, 180, 180)
 GRID_MAJOR = QColor(222, 110, 110)
 
@@ -62,6 +65,7 @@ class Strip:
     score: float
     reference: str
     review: BeatReview
+    heat: dict[int, np.ndarray] = field(default_factory=dict)  # channel -> 0..1 per beat-window tick
 
 
 def strip_height(n_leads: int) -> float:
@@ -194,7 +198,8 @@ def header_lines(record: Record, sample: np.ndarray, scores: np.ndarray, thresho
                       + "; by class " + ", ".join(f"{k} {m['per_class'][k]['flagged']}/{m['per_class'][k]['reference']}"
                                                    for k in ANOMALY_CLASSES)))
     lines.append(("", f"Strips: {MM_PER_S:g} mm/s, {MM_PER_MV:g} mm/mV, 1 mm grid, every lead, "
-                  "1 mV calibration pulse at each strip's start; the triangle marks the beat."))
+                  "1 mV calibration pulse at each strip's start; the triangle marks the beat, orange shading "
+                  "where it differs from this record's usual beat (the viewer's heat map)."))
     return lines
 
 
@@ -339,6 +344,8 @@ def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: fl
     for k, lead in enumerate(leads):
         gy = y0 + LABEL_H + k * LEAD_H
         draw_grid(pg, x0, gy, GRID_W, LEAD_H)
+        if lead in strip.heat:
+            _draw_heat(pg, strip.heat[lead], x0 + CAL_W + STRIP_S / 2 * MM_PER_S, gy)
         _draw_lead(pg, record, lead, x0, gy, lo, hi, n0)
         pg.text(x0 + 0.5, gy + 0.3, record.channel_names[lead], 6.5, width=CAL_W - 0.5)
     # Marker above the beat.
@@ -348,6 +355,35 @@ def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: fl
     pg.p.setPen(Qt.PenStyle.NoPen)
     pg.p.drawPolygon(QPolygonF([pg.pt(mx - 1.2, gy - 1.8), pg.pt(mx + 1.2, gy - 1.8), pg.pt(mx, gy)]))
     pg.p.setBrush(Qt.BrushStyle.NoBrush)
+
+
+def _draw_heat(pg: _Page, heat: np.ndarray, r_x: float, gy: float, col_mm: float = 0.5) -> None:
+    """The heat map (core/heatmap.py's display map, 0..1) of the strip's beat: orange columns behind it."""
+    t = (np.arange(len(heat)) * HEAT_TICK_S - HEAT_BEFORE_S) * MM_PER_S  # mm from the R peak
+    cols = np.floor(t / col_mm).astype(np.int64)
+    pg.p.setPen(Qt.PenStyle.NoPen)
+    for c in np.unique(cols):
+        v = float(heat[cols == c].max())
+        if v > 0.05:
+            pg.p.setBrush(QColor(255, int(200 * (1 - v)), 0, int(150 * min(v * 1.4, 1.0))))
+            pg.p.drawRect(QRectF(pg.pt(r_x + c * col_mm, gy), pg.pt(r_x + (c + 1) * col_mm, gy + LEAD_H)))
+    pg.p.setBrush(Qt.BrushStyle.NoBrush)
+
+
+def attach_heat(strips: list[Strip], beats, scores: np.ndarray, record: Record) -> None:
+    """Give each strip its beat's heat map on the model's leads (needs a BeatSet with windows)."""
+    x = getattr(beats, "x", None)
+    if x is None or not len(x) or not strips:
+        return
+    tpl = dominant_template(x, scores)
+    scale = display_scale(x, tpl)
+    pos = {int(s): i for i, s in enumerate(beats.sample)}
+    channels = [record.channel_names.index(n) if n in record.channel_names else k for k, n in enumerate(beats.leads)]
+    for st in strips:
+        i = pos.get(st.sample)
+        if i is not None:
+            m = display_map(x[i:i + 1], tpl)[0] / scale
+            st.heat = {c: np.clip(m[k], 0.0, 1.0) for k, c in enumerate(channels)}
 
 
 def _draw_lead(pg: _Page, record: Record, lead: int, x0: float, gy: float, lo: int, hi: int, n0: int) -> None:
@@ -419,6 +455,7 @@ def write_report(path: str | os.PathLike[str], record: Record, beats, scores: np
     reference = _reference(record, beats, sample)
     found = findings(record, sample, scores, threshold, states)
     strips = choose_strips(sample, scores, threshold, reference, states, top_n, found=found)
+    attach_heat(strips, beats, scores, record)
     leads = list(range(record.n_channels)) if leads is None else leads
     when = when or _dt.datetime.now()
 
