@@ -177,6 +177,20 @@ def test_leads_neither_clip_nor_cross(window, mitdb, name):
     assert v.clipped and "clipped" in v.scale_label.text  # gain x4: tall waves are clipped, and it says so
 
 
+def test_heat_map_is_the_core_display_map(loaded, scored_119):
+    from ecgviewer.core.heatmap import display_map, dominant_template, map_peaks
+
+    beats, result = scored_119
+    v = loaded.signal_view
+    tpl = dominant_template(beats.x, result.score)
+    np.testing.assert_allclose(v._err_max, map_peaks(beats.x, tpl), rtol=1e-5)
+    i = int(np.argmax(result.score))
+    v.set_window(beats.time[i] - 1.0, beats.time[i] + 1.0)
+    v.refresh()
+    img = v.heat_items[v._beat_leads[0]].image
+    assert img.max() == pytest.approx(display_map(beats.x[i - 2:i + 3], tpl)[:, 0].max(), rel=1e-4)
+
+
 def test_about_in_words(scorer):
     from ecgviewer.ui.dialogs import about_text
 

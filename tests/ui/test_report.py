@@ -177,3 +177,21 @@ def _rgb(png: Path) -> np.ndarray:
     img = QImage(str(png)).convertToFormat(QImage.Format.Format_RGB888)
     w, h = img.width(), img.height()
     return np.frombuffer(img.constBits(), np.uint8).reshape(h, img.bytesPerLine())[:, : w * 3].reshape(h, w, 3).copy()
+
+
+def test_strips_carry_the_viewers_heat_map(qapp, scored_119):
+    from ecgviewer.core.heatmap import display_map, display_scale, dominant_template
+    from ecgviewer.core.record import load_record
+    from ecgviewer.ui.report import attach_heat, choose_strips
+    from ui_support import SAMPLE
+
+    beats, result = scored_119
+    rec = load_record(SAMPLE)
+    strips = choose_strips(beats.sample, result.score, float(np.percentile(result.score, 99)), beats.symbol, {}, 3,
+                           record=rec)
+    attach_heat(strips, beats, result.score, rec)
+    tpl = dominant_template(beats.x, result.score)
+    i = int(np.flatnonzero(beats.sample == strips[0].sample)[0])
+    lead = rec.channel_names.index(beats.leads[0])
+    expected = np.clip(display_map(beats.x[i:i + 1], tpl)[0, 0] / display_scale(beats.x, tpl), 0, 1)
+    np.testing.assert_allclose(strips[0].heat[lead], expected, rtol=1e-5)
