@@ -76,7 +76,7 @@ class ExportJob:
 
 def _write_csv(path: str, job: ExportJob) -> str:
     out = export_csv(path, job.beats.sample, job.record.fs, job.scores, job.threshold,
-                     beat_references(job.record, job.beats), job.reviews)
+                     beat_references(job.record, job.beats), job.reviews, job.templates, job.events)
     return f"Exported {len(job.beats)} beats to {out}"
 
 

@@ -244,7 +244,8 @@ def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monke
     assert asked[0].parent == ea.default_export_dir() and asked[0].name == "119_beats.csv"
     with open(out_dir / "beats.csv", encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note"]
+    assert rows[0] == ["time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note",
+                       "template", "events"]
     assert len(rows) == len(beats) + 1
     by_sample = {int(r[1]): r for r in rows[1:]}
     r0 = by_sample[int(beats.sample[b0])]
