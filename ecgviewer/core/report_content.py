@@ -52,6 +52,20 @@ def patient_info(comments: list[str]) -> tuple[dict[str, str], list[str]]:
     return fields, rest
 
 
+def review_counts(state: np.ndarray, flagged: np.ndarray) -> dict[str, int]:
+    """Confirmed, dismissed, open (flagged, unreviewed) and flagged counts over the scored beats.
+
+    ``state`` holds each beat's ReviewState value (ReviewStore.states_for), ``flagged`` its flag.
+    The review panel and the report both count with this (numpy only: cheap at every threshold step).
+    """
+    state = np.asarray(state)
+    flagged = np.asarray(flagged, dtype=bool)
+    return {"Confirmed": int((state == ReviewState.CONFIRMED).sum()),
+            "Dismissed": int((state == ReviewState.DISMISSED).sum()),
+            "Open": int((flagged & (state == ReviewState.UNREVIEWED)).sum()),
+            "Flagged": int(flagged.sum())}
+
+
 @dataclass
 class Findings:
     """The review outcome over one record's scored beats (indices into the beat arrays)."""
@@ -59,13 +73,13 @@ class Findings:
     confirmed: np.ndarray  # confirmed beats, time order, each once
     dismissed: np.ndarray  # dismissed beats, time order
     open_flags: np.ndarray  # flagged and not reviewed, highest score first
-    flagged: int
+    state: np.ndarray  # each beat's ReviewState value
+    flag: np.ndarray  # each beat's flag (score >= threshold)
     reference: dict[str, int] = field(default_factory=dict)  # class -> reference beats (panel's numbers)
     metrics: dict | None = None  # FlagMetrics.at(threshold), when the record has a reference
 
     def counts(self) -> dict[str, int]:
-        return {"Confirmed": len(self.confirmed), "Dismissed": len(self.dismissed),
-                "Open": len(self.open_flags), "Flagged": self.flagged}
+        return review_counts(self.state, self.flag)
 
 
 def findings(record, sample: np.ndarray, scores: np.ndarray, threshold: float,
@@ -80,7 +94,7 @@ def findings(record, sample: np.ndarray, scores: np.ndarray, threshold: float,
     dismissed = order[state[order] == ReviewState.DISMISSED]
     open_idx = np.flatnonzero(flagged & (state == ReviewState.UNREVIEWED))
     open_idx = open_idx[np.argsort(-scores[open_idx], kind="stable")]
-    out = Findings(confirmed, dismissed, open_idx, int(flagged.sum()))
+    out = Findings(confirmed, dismissed, open_idx, state, flagged)
     fm = FlagMetrics.for_record(record, sample, scores) if record is not None else None
     if fm is not None:
         m = fm.at(threshold)

@@ -517,11 +517,11 @@ class ReviewController(QObject):
         if self.store is None:
             self.panel.counts.setText("")
             return
-        c = self.store.counts()
-        flagged = w.flagged()
-        open_ = int((self.store.states_for(w.beats.sample[flagged]) == 0).sum()) if len(flagged) else 0
+        from ecgviewer.core.report_content import review_counts  # the report counts with it too
+
+        c = review_counts(self.store.states_for(w.beats.sample), np.asarray(w.result.score) >= w.threshold)
         self.panel.counts.setText(f"Confirmed {c['Confirmed']}, dismissed {c['Dismissed']}; "
-                                  f"{open_} flagged beats not reviewed yet")
+                                  f"{c['Open']} flagged beats not reviewed yet")
 
     def show_beat(self) -> None:
         """Panel shows the selected beat's review."""

@@ -270,6 +270,16 @@ def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monke
     if shutil.which("pdfinfo"):
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
         assert re.search(rf"Pages:\s+{expected}\b", info)
+    if shutil.which("pdftotext"):  # the report's numbers are the panels' numbers
+        import unicodedata
+
+        text = unicodedata.normalize("NFKC", subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                                                            text=True, check=True).stdout)
+        text = " ".join(text.split())
+        c, d, o = map(int, re.findall(r"\d+", rc.panel.counts.text()))
+        assert f"Review: {c} confirmed, {d} dismissed, {o} flagged beats not reviewed yet" in text
+        assert (c, d) == (1, 1)
+        assert f"V {rc.metrics.cell('V', 'Ref')}," in text and f"by class S {rc.metrics.cell('S', 'Flagged')}/" in text
     # nothing was written next to the record but the sidecar
     assert sorted(p.name for p in rec_copy.parent.iterdir()) == ["119.atr", "119.dat", "119.hea", "119.rev"]
 
