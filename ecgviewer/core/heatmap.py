@@ -37,11 +37,13 @@ def smooth(values: np.ndarray, width: int) -> np.ndarray:
     values = np.asarray(values, dtype=np.float32)
     if width <= 1:
         return values
-    n = values.shape[-1]
-    lo = np.clip(np.arange(n) - width // 2, 0, n)
-    hi = np.clip(np.arange(n) + width - width // 2, 0, n)
-    c = np.concatenate([np.zeros(values.shape[:-1] + (1,), np.float64), np.cumsum(values, axis=-1, dtype=np.float64)], axis=-1)
-    return ((c[..., hi] - c[..., lo]) / (hi - lo)).astype(np.float32)
+    n, h = values.shape[-1], width // 2
+    padded = np.pad(values, [(0, 0)] * (values.ndim - 1) + [(h + 1, width - h)])
+    c = np.cumsum(padded, axis=-1, dtype=np.float32)  # slices, not fancy indexing: ~10x faster
+    num = c[..., width:width + n] - c[..., :n]
+    i = np.arange(n)
+    den = np.minimum(i + width - h, n) - np.maximum(i - h, 0)
+    return (num / den).astype(np.float32)
 
 
 def display_map(x: np.ndarray, template: np.ndarray, fs: float = 360.0,
