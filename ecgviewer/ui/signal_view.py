@@ -3,7 +3,7 @@
 Each lead has its own band, sized from that lead's amplitude (pyramid.lead_extent), so at gain 1
 tall R waves are drawn whole and leads never cross. Raising the gain keeps the bands and clips
 the trace at its band's edges, as Holter strips do (the scale label then says "clipped"): one
-lead never writes over another. The label in the top-right corner always shows the speed and
+lead never writes over another. The label right above the leads always shows the speed and
 gain as they are on this screen.
 
 Everything drawn depends only on the visible time range: curves come from a min/max pyramid at
@@ -118,11 +118,12 @@ class SignalView(pg.GraphicsLayoutWidget):
         self.grid = PaperGrid(MM_MV)
         self.vb.addItem(self.grid, ignoreBounds=True)
         self.vb.sigRangeChanged.connect(self.grid.viewRangeChanged)
-        # speed and gain as drawn, top right over the trace (never hidden: issue 16)
-        self.scale_label = pg.LabelItem("", size="9pt", color="#402020")
-        self.scale_label.setParentItem(self.vb)
-        self.scale_label.anchor(itemPos=(1, 0), parentPos=(1, 0), offset=(-6, 2))
-        self.scale_label.setZValue(60)
+        # speed and gain as drawn, in a title row right above the leads: always shown, never over
+        # the trace or the annotation symbols (issue 16)
+        self.plot.setTitle(" ", size="9pt", justify="right", color="#402020")
+        self.plot.layout.setRowFixedHeight(0, 18)
+        self.plot.titleLabel.setMaximumHeight(18)
+        self.scale_label = self.plot.titleLabel
 
         self.curves: list[pg.PlotCurveItem] = []
         self.heat_items: dict[int, pg.ImageItem] = {}
@@ -384,7 +385,7 @@ class SignalView(pg.GraphicsLayoutWidget):
             self._scale_shown = text
             # a gain other than 10 mm/mV (e.g. restored from the last session) stands out
             colour = "#402020" if self.gain == 1.0 else "#b03000"
-            self.scale_label.setText(text, color=colour, bold=self.gain != 1.0)
+            self.scale_label.setText(text, color=colour, bold=self.gain != 1.0, size="9pt", justify="right")
 
     # ---- calibrated paper -------------------------------------------------------------------
     def px_per_mm(self) -> float:
