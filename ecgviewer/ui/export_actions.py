@@ -56,6 +56,7 @@ class ExportKind:
     suffix: str  # default file name: <record>_<suffix>
     file_filter: str
     write: Callable[..., str]  # (path, job) -> status-bar message
+    signed: bool = False  # carries the reviewer's name (asked once)
 
 
 @dataclass
@@ -91,7 +92,7 @@ def _write_pdf(path: str, job: ExportJob) -> str:
 
 KINDS = {
     "csv": ExportKind("Export beats as CSV", "beats.csv", "CSV files (*.csv);;All files (*)", _write_csv),
-    "pdf": ExportKind("Export PDF report", "report.pdf", "PDF files (*.pdf);;All files (*)", _write_pdf),
+    "pdf": ExportKind("Export PDF report", "report.pdf", "PDF files (*.pdf);;All files (*)", _write_pdf, True),
 }
 
 
@@ -127,7 +128,7 @@ def run_export(window, kind: str, path: str | Path | None = None, reviews: dict 
     scorer = getattr(window, "scorer", None)
     job = ExportJob(window.record, window.beats, np.asarray(window.result.score), window.threshold, reviews or {},
                     scorer.name if scorer is not None else "unknown model",
-                    reviewer_name(window, getattr(window, "settings", None)),
+                    reviewer_name(window, getattr(window, "settings", None)) if k.signed else "",
                     getattr(window, "events", None), getattr(window, "templates", None),
                     wording.score_kind(scorer.model.card) if scorer is not None else "")
     try:

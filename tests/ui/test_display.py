@@ -239,3 +239,15 @@ def test_wording_a_clinician_reads(window, scored_119):
     box = window.threshold_box
     assert box.suffix() and box.toolTip() and "score" in box.toolTip()
     assert re.fullmatch(r"-?\d+\.\d{2}", box.cleanText()) or box.decimals() == 6
+
+
+def test_reviewer_asked_once_and_kept(loaded, monkeypatch, tmp_path):
+    from ecgviewer.ui import export_actions as ea
+
+    asked = []
+    monkeypatch.setattr(ea, "ask_reviewer", lambda parent: asked.append(1) or "Dr C. Reviewer")
+    assert ea.run_export(loaded, "csv", tmp_path / "b.csv") is not None and asked == []  # the CSV is not signed
+    for k in range(2):
+        assert ea.run_export(loaded, "pdf", tmp_path / f"r{k}.pdf") == tmp_path / f"r{k}.pdf"
+    assert asked == [1] and loaded.settings.get("report/reviewer") == "Dr C. Reviewer"
+    assert "pages" in loaded.statusBar().currentMessage()
