@@ -308,7 +308,10 @@ def strip_blocks(pg: _Page, record: Record, strips: list[Strip], leads: list[int
         if s.section != section:
             out += text_blocks(pg, [("h", s.section)])
             section = s.section
-        out.append(Block(strip_height(len(leads)), lambda p, y, st=s: draw_strip(p, record, leads, st, MARGIN_X, y),
+        notes = pg.wrap("Note: " + " ".join(s.review.note.split()), 8.0, GRID_W) if s.review.note else []
+        extra = len(notes) * pg.line_height(8.0)
+        out.append(Block(strip_height(len(leads)) + extra,
+                         lambda p, y, st=s, ns=notes, dy=extra: draw_strip(p, record, leads, st, MARGIN_X, y, ns, dy),
                          heading=s.section))
     return out
 
@@ -328,16 +331,19 @@ def draw_grid(pg: _Page, x0: float, y0: float, w: float, h: float) -> None:
                 pg.line(x0, y0 + j, x0 + w, y0 + j)
 
 
-def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: float, y0: float) -> None:
-    """Caption, then per lead a grid, calibration pulse and STRIP_S seconds centred on the beat."""
+def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: float, y0: float,
+               notes: list[str] = (), notes_h: float = 0.0) -> None:
+    """Caption (and the note's wrapped lines), then per lead a grid, calibration pulse and STRIP_S
+    seconds centred on the beat."""
     r = strip.review
     caption = (f"{strip.index}.  {_hms_ms(strip.sample / record.fs)}   score {strip.score:.4g}"
                f"   ref {strip.reference or '-'}   {r.state.label}")
-    if r.note:
-        caption += "   Note: " + " ".join(r.note.split())
     scale = f"{MM_PER_S:g} mm/s  {MM_PER_MV:g} mm/mV"
     pg.text(x0, y0, caption, 8.0, width=GRID_W - 32)
     pg.text(x0 + GRID_W - 30, y0, scale, 8.0, width=30, align=Qt.AlignmentFlag.AlignRight)
+    for k, line in enumerate(notes):
+        pg.text(x0, y0 + LABEL_H - 1.0 + k * pg.line_height(8.0), line, 8.0, width=GRID_W)
+    y0 += notes_h
     n0 = strip.sample - int(round(STRIP_S / 2 * record.fs))
     n1 = n0 + int(round(STRIP_S * record.fs))
     lo, hi = max(n0, 0), min(n1, record.n_samples)
