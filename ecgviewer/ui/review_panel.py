@@ -173,7 +173,7 @@ class ReviewMarks:
             self.item.setData([])
             return
         sig = v.record.signal[self.samples[i0:i1], self.lead]
-        y = v.offset(self.lead) + v.gain * np.nan_to_num(sig)
+        y = v.plot_y(self.lead, np.nan_to_num(sig))  # on the trace as drawn (clipped to its lead band)
         # a tall R wave may run off the view: keep its mark on the edge rather than lose it
         (_, _), (ylo, yhi) = v.vb.viewRange()
         pad = 0.04 * (yhi - ylo)
