@@ -57,7 +57,11 @@ def column_max(col: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 class SignalView(pg.GraphicsLayoutWidget):
     """Leads plot over a score plot, x-linked. Public API: set_record / set_beats / set_result,
-    center_on, set_window, page, zoom_time, set_gain, set_calibrated, set_heatmap, select_beat."""
+    center_on, set_window, page, zoom_time, set_gain / reset_gain, set_calibrated, set_heatmap,
+    select_beat; geometry for tools drawn on the trace: offset(c), band(c), lead_at(y), plot_y(c, mV).
+
+    Hook left for the session helper: a click on the trace selecting the nearest beat belongs in a
+    small handler on ``vb`` (scene click -> ``vb.mapSceneToView`` -> nearest ``_beat_t``)."""
 
     thresholdChanged = Signal(float)
     rangeChanged = Signal(float, float)
