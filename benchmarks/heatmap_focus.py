@@ -9,7 +9,10 @@ map of ecgviewer/core/heatmap.py. A map spread evenly over the 320-tick window w
 and "lit ms": the median time per beat that the map is at or above half its peak (a sliver: ~30 ms;
 a wide QRS: 100+ ms). The "all" rows weight records by their V beats.
 
-    python benchmarks/heatmap_focus.py [--mitdb DIR] [--records 119 208 203 233]
+    python benchmarks/heatmap_focus.py [--mitdb DIR] [--records 119 208 203 233] [--timing]
+
+``--timing`` also times the display transform on 100,000 random beats (a 24-hour record): the
+per-frame map of the most beats the viewer draws tick by tick (937) and the per-beat peaks.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgviewer.core.heatmap import display_map, dominant_template, smooth
+from ecgviewer.core.heatmap import display_map, dominant_template, map_peaks, smooth
 from ecgviewer.core.record import load_record
 from ecgviewer.core.scorer import Scorer
 
@@ -50,6 +53,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mitdb", default=os.environ.get("ECGVIEWER_MITDB", "/work/shared/data/mitdb"))
     ap.add_argument("--records", nargs="+", default=["119", "208", "203", "233"])
+    ap.add_argument("--timing", action="store_true")
     args = ap.parse_args()
     scorer = Scorer.load()
     p = scorer.params
@@ -89,6 +93,16 @@ def main() -> None:
         lit = np.average([r[6] for r in sel], weights=w)
         print(f"{'all':>6} {int(w.sum()):>7}  {label:<28} {100 * q:8.1f}% {100 * t:7.1f}% {100 * pk:10.1f}% {lit:7.0f}")
     print(f"({elapsed:.0f} s)")
+    if args.timing:
+        x = np.random.default_rng(0).normal(size=(100_000, 1, 320)).astype(np.float32)
+        tpl = dominant_template(x, np.random.default_rng(1).random(len(x)))
+        t0 = time.perf_counter()
+        for _ in range(10):
+            display_map(x[:937], tpl)
+        t1 = time.perf_counter()
+        map_peaks(x, tpl)
+        t2 = time.perf_counter()
+        print(f"display map of 937 beats: {(t1 - t0) * 100:.1f} ms per frame; peaks of 100,000 beats: {t2 - t1:.2f} s")
 
 
 if __name__ == "__main__":

@@ -262,7 +262,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         x = self._beat_x
         if x is not None and len(x) == len(self._scores) and len(x):
             self._template = dominant_template(x, self._scores)
-            self._err_max = map_peaks(x, self._template)
+            self._err_max = None  # per-beat peaks: made when a wide view first needs them (~2 s a day)
             self._err_scale = display_scale(x, self._template)
         else:
             self._template = None
@@ -588,6 +588,8 @@ class SignalView(pg.GraphicsLayoutWidget):
                 ok = (col >= 0) & (col < width)
                 img[0, col[ok]] = err[:, k, :][ok]
             elif i1 > i0:  # very many beats in view: one value per beat, its worst tick
+                if self._err_max is None:
+                    self._err_max = map_peaks(self._beat_x, self._template)
                 col = ((self._beat_t[i0:i1] - t0) * scale).astype(np.int64)
                 ok = (col >= 0) & (col < width)
                 cols, best = column_max(col[ok], self._err_max[i0:i1, k][ok])

@@ -183,6 +183,8 @@ def test_heat_map_is_the_core_display_map(loaded, scored_119):
     beats, result = scored_119
     v = loaded.signal_view
     tpl = dominant_template(beats.x, result.score)
+    v.show_whole()  # the whole record: one value per beat, its map's peak
+    v.refresh()
     np.testing.assert_allclose(v._err_max, map_peaks(beats.x, tpl), rtol=1e-5)
     i = int(np.argmax(result.score))
     v.set_window(beats.time[i] - 1.0, beats.time[i] + 1.0)
