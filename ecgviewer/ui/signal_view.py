@@ -564,6 +564,13 @@ class SignalView(pg.GraphicsLayoutWidget):
         for item, m in ((self.score_low, ~flagged), (self.score_high, flagged)):
             item.setData(np.repeat(t[m], 2), np.column_stack([np.full(m.sum(), base), s[m]]).ravel())
 
+    def _territory(self, i0: int, i1: int) -> tuple[np.ndarray, np.ndarray]:
+        """For beats i0..i1, the times halfway to the previous and the next beat (±inf at the ends)."""
+        t = self._beat_t
+        prev = t[max(i0 - 1, 0):i1 - 1] if i0 > 0 else np.concatenate([[-np.inf], t[i0:i1 - 1]])
+        nxt = t[i0 + 1:i1 + 1] if i1 < len(t) else np.concatenate([t[i0 + 1:i1], [np.inf]])
+        return (prev + t[i0:i1]) / 2, (t[i0:i1] + nxt) / 2
+
     def _draw_heat(self, t0: float, t1: float, n_px: int) -> None:
         if self._error is None or not self.heat_visible or not len(self._beat_t):
             for item in self.heat_items.values():
@@ -585,7 +592,10 @@ class SignalView(pg.GraphicsLayoutWidget):
             if i1 > i0 and err is not None:
                 tt = self._beat_t[i0:i1, None] + ticks[None, :]
                 col = ((tt - t0) * scale).astype(np.int64)
-                ok = (col >= 0) & (col < width)
+                # each beat colours its own stretch only (halfway to its neighbours): overlapping
+                # windows would otherwise paint one beat's tail over the next beat's onset
+                lo, hi = self._territory(i0, i1)
+                ok = (col >= 0) & (col < width) & (tt >= lo[:, None]) & (tt < hi[:, None])
                 img[0, col[ok]] = err[:, k, :][ok]
             elif i1 > i0:  # very many beats in view: one value per beat, its worst tick
                 if self._err_max is None:

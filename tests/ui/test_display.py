@@ -193,6 +193,28 @@ def test_heat_map_is_the_core_display_map(loaded, scored_119):
     assert img.max() == pytest.approx(display_map(beats.x[i - 2:i + 3], tpl)[:, 0].max(), rel=1e-4)
 
 
+def test_each_beat_colours_its_own_stretch(loaded, scored_119):
+    """Beat windows (-389..+500 ms) overlap: just before the midpoint to the next beat, inside the
+    next beat's window, the map shown is still this beat's own (it used to be the next beat's onset)."""
+    from ecgviewer.core.heatmap import display_map, dominant_template
+
+    beats, result = scored_119
+    v = loaded.signal_view
+    tpl = dominant_template(beats.x, result.score)
+    rr = np.diff(beats.time)
+    i = int(np.flatnonzero((rr > 0.5) & (rr < 0.7))[10])
+    t = (beats.time[i] + beats.time[i + 1]) / 2 - 0.03
+    assert t > beats.time[i + 1] - 140 / 360.0  # inside beat i+1's window too
+    v.set_window(beats.time[i] - 1.0, beats.time[i] + 1.0)
+    v.refresh()
+    img = v.heat_items[v._beat_leads[0]].image[0]
+    t0, t1 = v.visible_range()
+    col = int((t - t0) * img.shape[0] / (t1 - t0))
+    tick = int(round((t - beats.time[i]) * 360.0)) + 140
+    own = display_map(beats.x[i:i + 1], tpl)[0, 0, tick - 3:tick + 4]
+    assert own.min() - 1e-6 <= img[col] <= own.max() + 1e-6
+
+
 def test_about_in_words(scorer):
     from ecgviewer.ui.dialogs import about_text
 
