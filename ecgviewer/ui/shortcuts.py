@@ -58,7 +58,7 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("Enter (table)", "Centre the current row's beat"),
     ("Mouse wheel / drag", "Zoom / pan the signal; drag the threshold line on the score track"),
     ("Click overview", "Jump to that time"),
-    ("Drag (calipers on)", "Measure between two points: Δt ms, bpm, ΔmV"),
+    ("Drag (calipers on)", "Measure between two points: Δt ms, ΔmV, and bpm when Δt is 240 ms or more"),
     ("Mouse over trace", "Time (h:mm:ss.mmm) and amplitude (mV) in the status bar"),
     ("Enter / Esc (note field)", "Save the note / leave without saving"),
 )
