@@ -3,6 +3,8 @@
 UTF-8 with a byte-order mark, so Excel shows accented notes correctly; the csv module quotes any
 field holding a comma, quote or line break, so free-text notes survive unchanged. The file is
 written atomically like the review sidecar: a half-written export never replaces a good one.
+``template`` and ``events`` say which morphology template a beat belongs to and which rhythm events
+it falls in (from the ``ecgviewer templates`` / ``events`` JSON lists; empty when not given).
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from ecgviewer.core.atomic import atomic_write
 from ecgviewer.core.classes import BEATGAN_CLASSES
 from ecgviewer.core.review import EMPTY, BeatReview
 
-COLUMNS = ("time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note")
+COLUMNS = ("time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note",
+           "template", "events")
 ENCODING = "utf-8-sig"
 
 
 def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: float,
               reference: np.ndarray | None = None,
-              reviews: Mapping[int, BeatReview] | None = None) -> list[list[str]]:
+              reviews: Mapping[int, BeatReview] | None = None, templates: list[dict] | None = None,
+              events: list[dict] | None = None) -> list[list[str]]:
     """One row of text per beat, in time order (the columns of :data:`COLUMNS`)."""
     sample = np.asarray(sample, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
@@ -32,6 +36,8 @@ def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: floa
         raise ValueError(f"{len(scores)} scores for {len(sample)} beats")
     ref = np.full(len(sample), "", dtype=object) if reference is None else np.asarray(reference, dtype=object)
     reviews = reviews or {}
+    template_of = {int(s): str(t.get("id", "")) for t in templates or [] for s in t.get("samples", [])}
+    kinds = _event_kinds(sample / fs, events or [])
     rows = []
     for i in np.argsort(sample, kind="stable"):
         s = int(sample[i])
@@ -40,20 +46,37 @@ def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: floa
         rows.append([
             f"{s / fs:.3f}", str(s), sym, BEATGAN_CLASSES.get(sym, ""),
             f"{scores[i]:.6g}", "1" if scores[i] >= threshold else "0", r.state.label, r.note,
+            template_of.get(s, ""), kinds[i],
         ])
     return rows
 
 
+def _event_kinds(times: np.ndarray, events: list[dict]) -> list[str]:
+    """Per beat, the kinds of the events whose [start, end] holds it ('pause;vt'), '' for none."""
+    out: list[list[str]] = [[] for _ in range(len(times))]
+    order = np.argsort(times, kind="stable")
+    st = np.asarray(times, dtype=np.float64)[order]
+    for e in events:
+        start = float(e.get("start", 0.0))
+        end = float(e.get("end", start))
+        for j in order[np.searchsorted(st, start, "left"):np.searchsorted(st, end, "right")]:
+            kind = str(e.get("kind", ""))
+            if kind not in out[j]:
+                out[j].append(kind)
+    return [";".join(k) for k in out]
+
+
 def export_csv(path: str | os.PathLike[str], sample: np.ndarray, fs: float, scores: np.ndarray,
                threshold: float, reference: np.ndarray | None = None,
-               reviews: Mapping[int, BeatReview] | None = None) -> Path:
+               reviews: Mapping[int, BeatReview] | None = None, templates: list[dict] | None = None,
+               events: list[dict] | None = None) -> Path:
     """Write all beats to ``path`` as CSV (see module doc); returns the path.
 
     ``reference`` holds each beat's reference symbol ('' where none; see
     flag_metrics.reference_labels), ``reviews`` the ReviewStore's reviews().
     """
     path = Path(path)
-    rows = beat_rows(sample, fs, scores, threshold, reference, reviews)
+    rows = beat_rows(sample, fs, scores, threshold, reference, reviews, templates, events)
     with atomic_write(path, "w", fsync=True, encoding=ENCODING, newline="") as f:
         w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
         w.writerow(COLUMNS)

@@ -1,10 +1,15 @@
-"""Beat detail: one beat as the model saw it, its reconstruction, and the per-tick error below."""
+"""Beat detail: one beat as the model saw it, its reconstruction, and where it differs below.
+
+The lower plot is the heat map's display map (core/heatmap.py: the difference from the record's
+usual beat, smoothed over a QRS width), the same values the signal view colours.
+"""
 
 from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
 
+from ecgviewer.core.heatmap import display_map, dominant_template
 from ecgviewer.ui.paper import format_time
 
 
@@ -18,6 +23,8 @@ class BeatDetail(pg.GraphicsLayoutWidget):
         self.title = self.addLabel("No beat selected", row=0, col=0, color="#202020")
         self._plots: list[tuple[pg.PlotItem, pg.PlotItem]] = []
         self.beat: int | None = None
+        self._template_of: tuple[int, int] | None = None
+        self._template: np.ndarray | None = None
 
     def _ensure(self, n_leads: int) -> None:
         if len(self._plots) == n_leads:
@@ -40,7 +47,7 @@ class BeatDetail(pg.GraphicsLayoutWidget):
                 p.hideButtons()
                 p.setMouseEnabled(x=False, y=False)
                 p.getAxis("left").setWidth(40)
-            bottom.setLabel("left", "err")
+            bottom.setLabel("left", "differs")
             self._plots.append((top, bottom))
 
     def show_beat(self, index: int | None, beats=None, result=None) -> None:
@@ -52,7 +59,11 @@ class BeatDetail(pg.GraphicsLayoutWidget):
                 for item in top.listDataItems() + bottom.listDataItems():
                     item.setData([], [])
             return
-        x, recon, err = beats.x[index], result.recon[index], result.error[index]
+        key = (id(beats), id(result))
+        if self._template_of != key:  # once per scoring: the record's usual beat
+            self._template_of, self._template = key, dominant_template(beats.x, result.score)
+        x, recon = beats.x[index], result.recon[index]
+        err = display_map(x[None], self._template)[0]
         self._ensure(x.shape[0])
         ticks = (np.arange(x.shape[1]) - 140) / 360.0 * 1000.0  # ms from the R peak
         label = beats.symbol[index] if len(beats.symbol) else ""
@@ -64,7 +75,7 @@ class BeatDetail(pg.GraphicsLayoutWidget):
             beat_item.setData(ticks, x[k])
             recon_item.setData(ticks, recon[k])
             bottom.listDataItems()[0].setData(ticks, err[k])
-            top.setTitle(f"{beats.leads[k]} (scaled)", color="#202020", size="9pt")
+            top.setTitle(f"{beats.leads[k]}, amplitude normalised (as the model reads it)", color="#202020", size="9pt")
             bottom.setYRange(0, max(float(err.max()), 1e-6), padding=0.05)
         if self._plots:
             self._plots[-1][1].setLabel("bottom", "ms from R peak")

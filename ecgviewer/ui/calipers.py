@@ -2,9 +2,10 @@
 
 Both live outside the signal view and only use its public items: ``plot`` (the leads' PlotItem),
 ``vb`` (its ViewBox), ``offset(channel)``, ``gain``, ``record``, ``pyramids[c].signal`` and the
-scene's ``sigMouseMoved``. Plot units are ``offset(c) + gain * mV`` (leads stacked
-``LEAD_SPACING`` apart), time is seconds, so the lead under a point is the nearest baseline and
-amplitude differences are ``Δy / gain`` whether or not calibrated paper mode is on.
+scene's ``sigMouseMoved``. Plot units are ``offset(c) + gain * mV`` (each lead in its own band,
+``view.lead_at(y)``), time is seconds, so amplitude differences are ``Δy / gain`` whether or not
+calibrated paper mode is on. A rate (bpm) is shown only for an interval an RR interval can be
+(MIN_RR_S and longer): a QRS width of 134 ms is not "446 bpm".
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PySide6.QtCore import QObject, QPointF, Qt, Signal
 from ecgviewer.ui.signal_view import LEAD_SPACING
 
 CALIPER_COLOR = "#0050c0"
+MIN_RR_S = 0.24  # 250 bpm: shorter intervals are QRS, QT or PR widths, not beat-to-beat
 
 
 def format_hms_ms(t: float) -> str:
@@ -32,7 +34,7 @@ def format_hms_ms(t: float) -> str:
 
 @dataclass(frozen=True)
 class Measurement:
-    """What a caliper reads: Δt (ms), the rate that interval means (bpm), Δ amplitude (mV)."""
+    """What a caliper reads: Δt (ms), the rate that interval means (bpm, None below MIN_RR_S), Δ mV."""
 
     t0: float
     t1: float
@@ -42,19 +44,19 @@ class Measurement:
     lead: str
 
     def text(self) -> str:
-        rate = f"{self.bpm:.0f} bpm" if self.bpm is not None else "- bpm"
-        return f"Δt {self.dt_ms:.0f} ms   {rate}   ΔmV {self.dmv:+.2f} ({self.lead})"
+        rate = f"   {self.bpm:.0f} bpm" if self.bpm is not None else ""
+        return f"Δt {self.dt_ms:.0f} ms{rate}   ΔmV {self.dmv:+.2f} ({self.lead})"
 
 
 def measure(t0: float, mv0: float, t1: float, mv1: float, lead: str = "") -> Measurement:
     dt = abs(t1 - t0)
-    return Measurement(t0, t1, dt * 1000.0, 60.0 / dt if dt > 1e-9 else None, mv1 - mv0, lead)
+    return Measurement(t0, t1, dt * 1000.0, 60.0 / dt if dt >= MIN_RR_S else None, mv1 - mv0, lead)
 
 
 def lead_at(view, y: float) -> int:
-    """The lead whose baseline is nearest to plot-y ``y``."""
+    """The lead whose band holds plot-y ``y`` (the nearest band when between them)."""
     n = view.record.n_channels if view.record is not None else 1
-    return int(min(max(round(-y / LEAD_SPACING), 0), n - 1))
+    return int(min(view.lead_at(y), n - 1))
 
 
 def to_mv(view, lead: int, y: float) -> float:
@@ -177,6 +179,13 @@ class Crosshair(QObject):
         view.plot.addItem(self.vline, ignoreBounds=True)
         self.text = ""
         view.scene().sigMouseMoved.connect(self._moved)
+        view.recordSet.connect(self.clear)
+
+    def clear(self, *_args) -> None:
+        """Forget the read-out (another record was opened: its time and mV no longer apply)."""
+        self.vline.hide()
+        self.text = ""
+        self.moved.emit("")
 
     def read(self, t: float, y: float) -> str:
         """The read-out for plot point (t s, y plot units)."""

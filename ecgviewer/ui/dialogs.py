@@ -9,6 +9,7 @@ from ecgviewer import __version__
 from ecgviewer.core.model.card import ModelCard
 from ecgviewer.core.resources import licenses_path, sample_source_text
 from ecgviewer.ui.shortcuts import help_rows
+from ecgviewer.ui.wording import card_lines
 
 
 def show_error(parent: QWidget | None, title: str, text: str, details: str | None = None) -> None:
@@ -49,15 +50,7 @@ def about_text(card: ModelCard | None, model_error: str | None = None, backend: 
              "Review long ECG recordings; a BeatGAN-style autoencoder (SI-BeatGAN V2) flags beats "
              "whose shape it cannot reconstruct, and shows where inside each beat.", ""]
     if card:
-        lines += ["## Model", "", f"- Name: {card.name}", f"- Version: {card.version}"]
-        if backend:
-            lines.append(f"- Runs on: {'ONNX Runtime' if backend == 'onnx' else 'PyTorch'} (CPU)")
-        lines.append(f"- Default threshold: {card.threshold.value}")
-        lines.append(f"- Recipe: {card.recipe.name} (id {card.recipe.id})")
-        for row in card.metrics:
-            lines.append(f"- Measured, {row.split}-patient ({row.folds} fold{'s' if row.folds != 1 else ''}): "
-                         f"AUC {_fmt(row.mean_auc)} ± {_fmt(row.std_auc)}, AP {_fmt(row.mean_ap)} ± {_fmt(row.std_ap)}")
-        lines.append("")
+        lines += ["## Model", ""] + card_lines(card, backend) + [""]
     elif model_error:
         lines += ["## Model", "", f"No model loaded: {model_error}", ""]
     notices = licenses_path()
@@ -69,10 +62,6 @@ def about_text(card: ModelCard | None, model_error: str | None = None, backend: 
               if notices.is_file() else "- Third-party notices: resources/LICENSES.md", "",
               "## Sample data", "", sample_source_text()]
     return "\n".join(lines)
-
-
-def _fmt(v: float | None) -> str:
-    return "?" if v is None else f"{v:.4f}"
 
 
 class AboutDialog(QDialog):

@@ -10,7 +10,6 @@ Review marks, undo, calipers, crosshair, flag metrics and exports live in ``revi
 
 from __future__ import annotations
 
-import datetime as _dt
 import logging
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from ecgviewer.core.review import ReviewState
 from ecgviewer.core.formats import dialog_filter, record_extensions
 from ecgviewer.core.record import Record, load_record
 from ecgviewer.core.scorer import Scorer
+from ecgviewer.ui import wording
 from ecgviewer.ui.beat_detail import BeatDetail
 from ecgviewer.ui.dialogs import AboutDialog, ShortcutsDialog, show_error
 from ecgviewer.ui.overview import Overview
@@ -102,7 +102,7 @@ class MainWindow(QMainWindow):
         panel = QWidget(self)
         form = QFormLayout()
         self.threshold_box = QDoubleSpinBox(panel)
-        self.threshold_box.setDecimals(6)
+        self.threshold_box.setDecimals(2)
         self.threshold_box.setRange(-1e6, 1e6)
         self.threshold_box.setKeyboardTracking(False)
         self.threshold_box.setValue(self._threshold)
@@ -146,7 +146,7 @@ class MainWindow(QMainWindow):
             "page_left": lambda: v.page(-1), "page_right": lambda: v.page(1),
             "start": lambda: v.go_to("start"), "end": lambda: v.go_to("end"),
             "zoom_in": lambda: v.zoom_time(0.5), "zoom_out": lambda: v.zoom_time(2.0), "whole": v.show_whole,
-            "amp_up": lambda: v.step_gain(True), "amp_down": lambda: v.step_gain(False),
+            "amp_up": lambda: v.step_gain(True), "amp_down": lambda: v.step_gain(False), "amp_reset": v.reset_gain,
             "calibrated": lambda: v.set_calibrated(self.actions["calibrated"].isChecked()),
             "heatmap": lambda: v.set_heatmap(visible=self.actions["heatmap"].isChecked()),
             "heat_more": lambda: v.set_heatmap(opacity=v.heat_opacity + 0.1),
@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
             m.addSeparator() if name is None else m.addAction(a[name])
         m = self.menuBar().addMenu("&View")
         for name in ("page_left", "page_right", "start", "end", None, "zoom_in", "zoom_out", "whole", None,
-                     "amp_up", "amp_down", "calibrated", None, "heatmap", "heat_more", "heat_less", None, "calipers"):
+                     "amp_up", "amp_down", "amp_reset", "calibrated", None, "heatmap", "heat_more", "heat_less", None, "calipers"):
             m.addSeparator() if name is None else m.addAction(a[name])
         m = self.menuBar().addMenu("&Beats")
         for name in ("next_flag", "prev_flag", "threshold", "table", None, "cancel"):
@@ -299,6 +299,10 @@ class MainWindow(QMainWindow):
         self.scorer = scorer
         self.model_error = model_error
         if scorer is not None:
+            card = scorer.model.card
+            self.threshold_box.setDecimals(wording.threshold_decimals(card))
+            self.threshold_box.setSuffix(wording.threshold_suffix(card))
+            self.threshold_box.setToolTip(wording.threshold_help(card))
             self.set_threshold(float(scorer.threshold))
             self.threshold_box.setSingleStep(max(abs(self._threshold) / 20, 1e-4))  # until scores arrive
         self._update_info()
@@ -307,15 +311,11 @@ class MainWindow(QMainWindow):
         r = self.record
         if r is None:
             return
-        if isinstance(r.start, _dt.datetime):
-            start = r.start.strftime("%Y-%m-%d %H:%M:%S")
-        elif isinstance(r.start, _dt.time):
-            start = r.start.strftime("%H:%M:%S")
-        else:
-            start = "not given"
+        start = wording.start_text(r.start)
+        start = f" &nbsp; start {start}" if start else ""
         beats = "-" if self.beats is None else f"{len(self.beats)} ({self.beats.source})"
         text = (f"<b>{r.name}</b> &nbsp; {r.fs:g} Hz &nbsp; leads: {', '.join(r.channel_names)} &nbsp; "
-                f"duration {format_time(r.duration)} &nbsp; start {start} &nbsp; beats {beats}")
+                f"duration {format_time(r.duration)}{start} &nbsp; beats {beats}")
         if self.scorer is not None:
             text += f" &nbsp; model {self.scorer.name}"
         if self._notes:
@@ -364,9 +364,8 @@ class MainWindow(QMainWindow):
         self.beats, self.result = beats, result
         if len(beats) == 0:
             self._notes.append("no beats found: nothing to score")
-        skipped = sum(beats.skipped.values())
-        if skipped:
-            self._notes.append(f"{skipped} beats not scored ({', '.join(f'{k} {v}' for k, v in beats.skipped.items())})")
+        if wording.skipped_text(beats.skipped):
+            self._notes.append(wording.skipped_text(beats.skipped))
         if beats.source == "detector":
             self._notes.append("no reference annotations: beats from the QRS detector")
         self.signal_view.set_beats(beats)

@@ -17,6 +17,8 @@ from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.flag_metrics import FlagMetrics
 
 HEADERS = ("Class", "Ref", "Flagged", "Missed", "Se", "Sp", "+P")
+WAITING = "Metrics against the reference annotations appear when scoring is done."
+NO_REFERENCE = "This record has no reference annotations: no metrics."
 
 
 def pct(v: float | None) -> str:
@@ -30,7 +32,7 @@ class MetricsPanel(QWidget):
         super().__init__(parent)
         self.metrics: FlagMetrics | None = None
         self.values: dict | None = None
-        self.summary = QLabel("No reference annotations: metrics unavailable.", self)
+        self.summary = QLabel(WAITING, self)
         self.summary.setWordWrap(True)
         self.table = QTableWidget(1 + len(ANOMALY_CLASSES), len(HEADERS), self)
         self.table.setHorizontalHeaderLabels(HEADERS)
@@ -49,10 +51,10 @@ class MetricsPanel(QWidget):
         lay.addStretch(1)
         self.table.setEnabled(False)
 
-    def clear(self) -> None:
+    def clear(self, text: str = WAITING) -> None:
         self.metrics = None
         self.values = None
-        self.summary.setText("No reference annotations: metrics unavailable.")
+        self.summary.setText(text)
         self.table.clearContents()
         self.table.setEnabled(False)
 
@@ -60,7 +62,7 @@ class MetricsPanel(QWidget):
         """Match the beats to the record's reference once; False (panel cleared) without a reference."""
         self.metrics = FlagMetrics.for_record(record, beat_sample, np.asarray(scores))
         if self.metrics is None:
-            self.clear()
+            self.clear(NO_REFERENCE)
             return False
         self.table.setEnabled(True)
         self.set_threshold(threshold)

@@ -1,7 +1,9 @@
 """ECG paper: the pink 1 mm / 5 mm grid and the h:mm:ss time axis.
 
 Grid units follow the paper: 1 mm = 0.04 s across and 0.1 mV up (25 mm/s, 10 mm/mV). Lines are
-drawn only when they are at least a few pixels apart, so a whole day stays cheap to paint.
+drawn only when they are at least MIN_PX device pixels apart, so a whole day stays cheap to paint;
+MIN_PX is below a millimetre on any screen (3.8 px at 96 dpi, 2.8 px at 72 dpi), so the 1 mm
+grid of calibrated paper is always drawn, on a HiDPI screen too (spacing in device pixels).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem
 
 PAPER = QColor("#fff4f4")
-MINOR = QColor("#f9dada")
+MINOR = QColor("#f5cccc")
 MAJOR = QColor("#e89a9a")
 MM_S = 0.04  # seconds per mm at 25 mm/s
 MM_MV = 0.1  # mV per mm at 10 mm/mV
-MIN_PX = 5.0  # closer lines are not drawn
+MIN_PX = 2.5  # lines closer than this many device pixels are not drawn
 
 
 def format_time(t: float, spacing: float = 1.0) -> str:
@@ -67,8 +69,9 @@ class PaperGrid(pg.GraphicsObject):
             return
         r = vb.viewRect()
         w, h = max(vb.width(), 1.0), max(vb.height(), 1.0)
-        px_x = w / max(r.width(), 1e-12)  # pixels per second
-        px_y = h / max(r.height(), 1e-12)  # pixels per unit (mV)
+        dpr = p.device().devicePixelRatioF() if p.device() is not None else 1.0
+        px_x = dpr * w / max(r.width(), 1e-12)  # device pixels per second
+        px_y = dpr * h / max(r.height(), 1e-12)  # device pixels per unit (mV)
         for step_x, step_y, colour in ((MM_S, self.y_mm, MINOR), (5 * MM_S, 5 * self.y_mm, MAJOR)):
             pen = QPen(colour)
             pen.setCosmetic(True)

@@ -118,3 +118,23 @@ def _reduce(op: np.ufunc, a: np.ndarray, factor: int) -> np.ndarray:
     for k in range(2, factor):
         op(out, a[k::factor], out=out)
     return out
+
+
+def lead_extent(pyr: MinMaxPyramid, block_s: float = 1.0, keep: float = 99.9,
+                least_mv: float = 0.6) -> tuple[float, float]:
+    """(lowest, highest) mV a lead's trace reaches, ignoring the rarest excursions (artefacts).
+
+    Per block of about ``block_s`` seconds the pyramid already holds the minimum and maximum; the
+    band runs from the 0.1st percentile of the minima to the 99.9th of the maxima, so every beat
+    shape present in more than 0.1 % of the record's seconds (PVCs of 119, 208) fits at gain 1,
+    while an electrode pop does not widen the band. At least ``least_mv`` either side of 0 mV.
+    """
+    want = block_s * pyr.fs
+    k = max((i for i, b in enumerate(pyr.block) if b <= want), default=0)
+    lo, hi = pyr.lo[k], pyr.hi[k]
+    ok = np.isfinite(lo) & np.isfinite(hi)
+    if not ok.any():
+        return -least_mv, least_mv
+    low = float(np.percentile(lo[ok], 100.0 - keep))
+    high = float(np.percentile(hi[ok], keep))
+    return min(low, -least_mv), max(high, least_mv)

@@ -1,9 +1,15 @@
 """PDF review report, drawn with Qt's own printing (QPdfWriter + QPainter).
 
 Strips are printed at the paper speed and gain a cardiologist measures with calipers: 25 mm/s and
-10 mm/mV on a 1 mm / 5 mm grid, each strip opening with a 1 mV calibration pulse, so intervals and
-amplitudes can be read off the paper. Everything is laid out in millimetres on an A4 page with no
-printer margins, so a millimetre in the layout is a millimetre on paper.
+10 mm/mV on a 1 mm / 5 mm grid, every lead of the record, each strip opening with a 1 mV
+calibration pulse and saying its speed and gain, so intervals and amplitudes can be read off the
+paper. Everything is laid out in millimetres on an A4 page with no printer margins.
+
+Layout is a flow: every block (a wrapped text line, a heading, a strip) has a height measured with
+the printer's font metrics before anything is drawn, and a block that does not fit starts a new
+page, so nothing is ever printed over anything else (tests/ui/test_report.py checks every page's
+text boxes with poppler). The content (patient, findings, counts) comes from
+core/report_content.py, shared with the CSV and with the panels' numbers.
 A QGuiApplication must exist (fonts); the viewer always has one.
 """
 
@@ -11,19 +17,20 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QLineF, QMarginsF, QPointF, QRectF, Qt
 from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
                            QPolygonF)
 
-from ecgviewer.core.classes import ANOMALY_CLASSES, BEATGAN_CLASSES
-from ecgviewer.core.flag_metrics import FlagMetrics, reference_labels
+from ecgviewer.core.classes import ANOMALY_CLASSES
+from ecgviewer.core.flag_metrics import reference_labels
+from ecgviewer.core.heatmap import display_map, display_scale, dominant_template
 from ecgviewer.core.record import Record
-from ecgviewer.core.review import EMPTY, BeatReview, ReviewState
+from ecgviewer.core.report_content import EVENT_WORDS, Findings, event_summary, findings, patient_info
+from ecgviewer.core.review import EMPTY, BeatReview
 
 # Paper standard.
 MM_PER_S = 25.0
@@ -31,17 +38,19 @@ MM_PER_MV = 10.0
 # Page geometry (mm).
 PAGE_W, PAGE_H = 210.0, 297.0
 MARGIN_X, MARGIN_TOP, MARGIN_BOTTOM = 12.0, 12.0, 16.0
+TEXT_W = PAGE_W - 2 * MARGIN_X
 CAL_W = 10.0  # calibration area at the start of each strip
 STRIP_S = 7.0  # seconds of signal per strip
 GRID_W = CAL_W + STRIP_S * MM_PER_S  # 185 mm: a whole number of millimetres
-GRID_H = 40.0  # 4 mV
-LABEL_H = 7.0
-STRIP_GAP = 4.0
-BLOCK_H = LABEL_H + GRID_H + STRIP_GAP
-HEADER_H = 56.0  # record and summary block on page 1
-SECTION_H = 8.0
+LEAD_H = 30.0  # mm (3 mV) of grid per lead
+LABEL_H = 5.5  # caption line above a strip
+STRIP_GAP = 3.0
 DPI = 1200
+TOP_N = 10
+MAX_LIST = 40  # lines of a list (events, templates, dismissed) before "... and n more"
 
+HEAT_BEFORE_S = 140 / 360.0  # the beat window starts this long before the R peak (model ticks at 360 Hz)
+HEAT_TICK_S = 1 / 360.0
 GRID_MINOR = QColor(244, 180, 180)
 GRID_MAJOR = QColor(222, 110, 110)
 
@@ -56,14 +65,20 @@ class Strip:
     score: float
     reference: str
     review: BeatReview
+    heat: dict[int, np.ndarray] = field(default_factory=dict)  # channel -> 0..1 per beat-window tick
+
+
+def strip_height(n_leads: int) -> float:
+    return LABEL_H + n_leads * LEAD_H + STRIP_GAP
 
 
 class _Page:
     """Millimetre drawing on a QPainter whose device is in dots."""
 
-    def __init__(self, painter: QPainter, dpi: int) -> None:
+    def __init__(self, painter: QPainter | None, dpi: int, device=None) -> None:
         self.p = painter
         self.k = dpi / 25.4
+        self.device = device
 
     def pt(self, x: float, y: float) -> QPointF:
         return QPointF(x * self.k, y * self.k)
@@ -76,89 +91,229 @@ class _Page:
     def line(self, x0: float, y0: float, x1: float, y1: float) -> None:
         self.p.drawLine(QLineF(self.pt(x0, y0), self.pt(x1, y1)))
 
-    def text(self, x: float, y: float, s: str, size_pt: float = 9.0, bold: bool = False,
-             width: float | None = None, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft) -> float:
-        """Draw ``s`` with its top-left at (x, y) mm, elided to ``width`` mm; returns the line height."""
+    @staticmethod
+    def font(size_pt: float, bold: bool = False) -> QFont:
         font = QFont("Helvetica")
         font.setPointSizeF(size_pt)
         font.setBold(bold)
+        return font
+
+    def metrics(self, size_pt: float, bold: bool = False) -> QFontMetricsF:
+        return QFontMetricsF(self.font(size_pt, bold), self.device)
+
+    def line_height(self, size_pt: float, bold: bool = False) -> float:
+        """mm one line of this font takes, with a little leading so boxes never touch."""
+        return self.metrics(size_pt, bold).height() / self.k * 1.12
+
+    def wrap(self, s: str, size_pt: float, width: float, bold: bool = False) -> list[str]:
+        """``s`` broken into lines no wider than ``width`` mm (words kept whole where they fit)."""
+        fm = self.metrics(size_pt, bold)
+        limit = width * self.k
+        lines: list[str] = []
+        for para in s.split("\n"):
+            cur = ""
+            for word in para.split(" "):
+                trial = word if not cur else cur + " " + word
+                if fm.horizontalAdvance(trial) <= limit or not cur:
+                    cur = trial
+                else:
+                    lines.append(cur)
+                    cur = word
+            lines.append(cur)
+        return [fm.elidedText(t, Qt.TextElideMode.ElideRight, limit) for t in lines]
+
+    def text(self, x: float, y: float, s: str, size_pt: float = 9.0, bold: bool = False,
+             width: float | None = None, align: Qt.AlignmentFlag = Qt.AlignmentFlag.AlignLeft) -> None:
+        """Draw one line ``s`` with its top-left at (x, y) mm, elided to ``width`` mm."""
+        font = self.font(size_pt, bold)
         self.p.setFont(font)
         fm = QFontMetricsF(font, self.p.device())
         w = (width if width is not None else PAGE_W - MARGIN_X - x) * self.k
         shown = fm.elidedText(s, Qt.TextElideMode.ElideRight, w)
         self.p.setPen(QColor(0, 0, 0))
-        rect = QRectF(x * self.k, y * self.k, w, fm.height())
-        self.p.drawText(rect, int(align | Qt.AlignmentFlag.AlignTop), shown)
-        return fm.height() / self.k
+        self.p.drawText(QRectF(x * self.k, y * self.k, w, fm.height()), int(align | Qt.AlignmentFlag.AlignTop), shown)
 
 
 # --- what goes in the report ----------------------------------------------------------------
 
 def choose_strips(sample: np.ndarray, scores: np.ndarray, threshold: float, reference: np.ndarray,
-                  states: Mapping[int, BeatReview], top_n: int = 10) -> list[Strip]:
-    """The top ``top_n`` flagged beats by score, then every confirmed beat in time order."""
-    flagged = np.flatnonzero(scores >= threshold)
-    top = flagged[np.argsort(-scores[flagged], kind="stable")][:top_n]
-    pos = {int(s): i for i, s in enumerate(sample)}
-    confirmed = sorted(s for s, r in states.items() if r.state == ReviewState.CONFIRMED and s in pos)
-    strips = [Strip("Top flagged beats", k + 1, int(sample[i]), float(scores[i]), str(reference[i]),
-                    states.get(int(sample[i]), EMPTY)) for k, i in enumerate(top)]
-    strips += [Strip("Confirmed beats", k + 1, s, float(scores[pos[s]]), str(reference[pos[s]]), states[s])
-               for k, s in enumerate(confirmed)]
+                  states: Mapping[int, BeatReview], top_n: int = TOP_N, record: Record | None = None,
+                  found: Findings | None = None) -> list[Strip]:
+    """Every confirmed beat once, in time order, then the ``top_n`` highest open (unreviewed) flags.
+
+    Dismissed beats get no strip (they are listed as dismissed); no beat is printed twice.
+    """
+    f = found or findings(record, sample, scores, threshold, states)
+    strips = [Strip("Confirmed findings", k + 1, int(sample[i]), float(scores[i]), str(reference[i]),
+                    states.get(int(sample[i]), EMPTY)) for k, i in enumerate(f.confirmed)]
+    strips += [Strip("Flagged, not yet reviewed (highest scores; not findings)", k + 1, int(sample[i]),
+                     float(scores[i]), str(reference[i]), EMPTY) for k, i in enumerate(f.open_flags[:top_n])]
     return strips
 
 
-def paginate(strips: list[Strip]) -> list[list[Strip]]:
-    """Strips per page: page 1 holds the summary, so fewer; a section title takes a little room."""
-    pages: list[list[Strip]] = [[]]
-    y = MARGIN_TOP + HEADER_H
-    section = None
-    for s in strips:
-        need = BLOCK_H + (SECTION_H if s.section != section else 0)
-        if y + need > PAGE_H - MARGIN_BOTTOM:
-            pages.append([])
-            y = MARGIN_TOP
-            need = BLOCK_H + SECTION_H  # the section title is repeated on a new page
-        pages[-1].append(s)
-        y += need
-        section = s.section
-    return pages
-
-
-def summary_lines(record: Record, sample: np.ndarray, scores: np.ndarray, threshold: float,
-                  reference: np.ndarray, states: Mapping[int, BeatReview], model_label: str) -> list[str]:
-    """The report's header text: record, model and counts, and the flags' agreement with the reference."""
-    flagged = scores >= threshold
-    st = {int(s): r.state for s, r in states.items()}
-    n_conf = sum(1 for v in st.values() if v == ReviewState.CONFIRMED)
-    n_dism = sum(1 for v in st.values() if v == ReviewState.DISMISSED)
-    open_flags = sum(1 for s in sample[flagged] if st.get(int(s), ReviewState.UNREVIEWED) == ReviewState.UNREVIEWED)
-    h, rem = divmod(int(round(record.duration)), 3600)
-    start = f", start {record.start}" if record.start is not None else ""
-    lines = [
-        f"Record: {record.name}   ({record.path})",
-        f"Sampling rate {record.fs:g} Hz, duration {h:d}:{rem // 60:02d}:{rem % 60:02d}, "
-        f"leads {', '.join(record.channel_names)}{start}",
-        f"Model: {model_label}   Threshold: {threshold:.4g}",
-        f"Beats scored: {len(sample)}   Flagged: {int(flagged.sum())} "
-        f"({100.0 * flagged.mean() if len(sample) else 0.0:.1f} %)   Flagged, not yet reviewed: {open_flags}",
-        f"Review: {n_conf} confirmed, {n_dism} dismissed",
-    ]
-    classes = [BEATGAN_CLASSES.get(str(r), "") for r in reference]
-    if any(classes):
-        counts = {c: classes.count(c) for c in ("N",) + ANOMALY_CLASSES}
-        lines.append("Reference beats: " + ", ".join(f"{c} {n}" for c, n in counts.items()))
-    if record.annotations is not None and len(record.annotations):
-        m = FlagMetrics.for_record(record, sample, scores).at(threshold)
-        lines.append("Flags vs reference (150 ms matching): sensitivity " + _pct(m["sensitivity"]) +
-                     ", specificity " + _pct(m["specificity"]) + ", positive predictivity " + _pct(m["ppv"]))
-    lines.append(f"Strips: {MM_PER_S:g} mm/s, {MM_PER_MV:g} mm/mV, 1 mm grid; lead "
-                 f"{record.channel_names[record.model_leads(1)[0]]}; 1 mV calibration pulse at each strip start.")
-    return lines
+def _hms(t: float) -> str:
+    h, rem = divmod(int(round(t)), 3600)
+    return f"{h:d}:{rem // 60:02d}:{rem % 60:02d}"
 
 
 def _pct(v: float | None) -> str:
     return "n/a" if v is None else f"{100.0 * v:.1f} %"
+
+
+def _start(record: Record) -> str:
+    from ecgviewer.ui.wording import start_text
+
+    return start_text(record.start)
+
+
+def header_lines(record: Record, sample: np.ndarray, scores: np.ndarray, threshold: float,
+                 found: Findings, model_label: str, reviewer: str, when: _dt.datetime,
+                 score_note: str = "") -> list[tuple[str, str]]:
+    """(style, text) lines of page 1's header: style 'title', 'h' (heading) or '' (body)."""
+    fields, other = patient_info(record.comments)
+    lines = [("title", f"ECG review report: record {record.name}"),
+             ("", f"Reviewed by {reviewer or 'not given'} on {when:%Y-%m-%d %H:%M}")]
+    lines.append(("h", "Patient"))
+    pat = ", ".join(f"{k} {v}" for k, v in fields.items())
+    lines.append(("", pat or "The record's header gives no patient data."))
+    if other:
+        lines.append(("", "Header comments: " + " ".join(other)))
+    lines.append(("h", "Recording"))
+    start = _start(record)
+    lines.append(("", f"{record.path}"))
+    lines.append(("", f"Duration {_hms(record.duration)}, {record.fs:g} Hz, leads {', '.join(record.channel_names)}"
+                  + (f", start {start}" if start else "")))
+    lines.append(("h", "Summary"))
+    lines.append(("", f"Model {model_label}; threshold {threshold:.4g}" + (f" ({score_note})" if score_note else "")))
+    c = found.counts()
+    pct = 100.0 * c["Flagged"] / len(sample) if len(sample) else 0.0
+    lines.append(("", f"Beats scored {len(sample)}; flagged {c['Flagged']} ({pct:.1f} %)"))
+    lines.append(("", f"Review: {c['Confirmed']} confirmed, {c['Dismissed']} dismissed, "
+                  f"{c['Open']} flagged beats not reviewed yet"))
+    if found.reference:
+        lines.append(("", "Reference beats (annotations): " + ", ".join(f"{k} {n}" for k, n in found.reference.items())))
+        m = found.metrics
+        lines.append(("", "Flags against the reference (EC57 150 ms matching): sensitivity " + _pct(m["sensitivity"])
+                      + ", specificity " + _pct(m["specificity"]) + ", positive predictivity " + _pct(m["ppv"])
+                      + "; by class " + ", ".join(f"{k} {m['per_class'][k]['flagged']}/{m['per_class'][k]['reference']}"
+                                                   for k in ANOMALY_CLASSES)))
+    lines.append(("", f"Strips: {MM_PER_S:g} mm/s, {MM_PER_MV:g} mm/mV, 1 mm grid, every lead, "
+                  "1 mV calibration pulse at each strip's start; the triangle marks the beat, orange shading "
+                  "where it differs from this record's usual beat (the viewer's heat map)."))
+    return lines
+
+
+def list_sections(record: Record, sample: np.ndarray, scores: np.ndarray, reference: np.ndarray,
+                  found: Findings, states: Mapping[int, BeatReview], events: list[dict] | None,
+                  templates: list[dict] | None) -> list[tuple[str, str]]:
+    """Event summary, template summary and the dismissed flags, as (style, text) lines."""
+    out: list[tuple[str, str]] = []
+    if events is not None:
+        out.append(("h", f"Rhythm events ({len(events)})"))
+        if not events:
+            out.append(("", "No rhythm events found."))
+        for kind, n, dur in event_summary(events):
+            out.append(("", f"{EVENT_WORDS.get(kind, kind)}: {n}, total {dur:.1f} s"))
+        for e in events[:MAX_LIST]:
+            start, end = float(e.get("start", 0.0)), float(e.get("end", e.get("start", 0.0)))
+            beats = e.get("beats")
+            nb = len(beats) if isinstance(beats, (list, tuple)) else beats
+            out.append(("small", f"{EVENT_WORDS.get(str(e.get('kind')), e.get('kind'))} at {_hms(start)}, "
+                        f"{end - start:.1f} s" + (f", {nb} beats" if nb is not None else "")))
+        if len(events) > MAX_LIST:
+            out.append(("small", f"... and {len(events) - MAX_LIST} more (see the CSV or `ecgviewer events`)"))
+    if templates is not None:
+        out.append(("h", f"Morphology templates ({len(templates)})"))
+        for t in templates[:MAX_LIST]:
+            label = t.get("label") or "unlabelled"
+            out.append(("small", f"Template {t.get('id')}: {t.get('count')} beats, label {label}, "
+                        f"highest score {float(t.get('max_score', float('nan'))):.4g}"))
+        if len(templates) > MAX_LIST:
+            out.append(("small", f"... and {len(templates) - MAX_LIST} more"))
+    out.append(("h", f"Dismissed flags ({len(found.dismissed)}): reviewed and judged not anomalous"))
+    if not len(found.dismissed):
+        out.append(("small", "None."))
+    for i in found.dismissed[:MAX_LIST]:
+        s = int(sample[i])
+        note = states[s].note if s in states else ""
+        out.append(("small", f"{_hms_ms(s / record.fs)}   score {scores[i]:.4g}   ref {reference[i] or '-'}"
+                    + (f"   Note: {' '.join(note.split())}" if note else "")))
+    if len(found.dismissed) > MAX_LIST:
+        out.append(("small", f"... and {len(found.dismissed) - MAX_LIST} more (see the CSV)"))
+    return out
+
+
+def _hms_ms(t: float) -> str:
+    mins, secs = divmod(t, 60.0)
+    h, mins = divmod(int(mins), 60)
+    return f"{h}:{mins:02d}:{secs:06.3f}"
+
+
+# --- layout ---------------------------------------------------------------------------------
+
+STYLES = {"title": (15.0, True), "h": (10.5, True), "": (9.0, False), "small": (8.0, False)}
+
+
+@dataclass
+class Block:
+    """Something of known height to place on a page; ``draw(pg, y)`` draws it with its top at y."""
+
+    height: float
+    draw: Callable[[_Page, float], None]
+    keep_with_next: bool = False  # a heading is never the last thing on a page
+    heading: str | None = None  # repeated as "(continued)" when this block starts a page
+
+
+def text_blocks(pg: _Page, lines: list[tuple[str, str]]) -> list[Block]:
+    out = []
+    for style, s in lines:
+        size, bold = STYLES[style]
+        space = 2.0 if style in ("h", "title") else 0.0
+        for part in pg.wrap(s, size, TEXT_W, bold):
+            h = pg.line_height(size, bold)
+            out.append(Block(h + space, lambda p, y, t=part, sz=size, b=bold, sp=space: p.text(MARGIN_X, y + sp, t, sz, b,
+                                                                                               width=TEXT_W),
+                             keep_with_next=style in ("h", "title")))
+            space = 0.0
+    return out
+
+
+def layout(blocks: list[Block], pg: _Page) -> list[list[tuple[float, Block]]]:
+    """Blocks to pages, top to bottom; a block that does not fit opens a new page."""
+    bottom = PAGE_H - MARGIN_BOTTOM
+    pages: list[list[tuple[float, Block]]] = [[]]
+    y = MARGIN_TOP
+    for k, b in enumerate(blocks):
+        need = b.height
+        if b.keep_with_next and k + 1 < len(blocks):
+            need += blocks[k + 1].height
+        if y + need > bottom and pages[-1]:
+            pages.append([])
+            y = MARGIN_TOP
+            if b.heading:  # a strip continuing its section on a new page says so
+                size, bold = STYLES["h"]
+                h = pg.line_height(size, bold) + 1.0
+                pages[-1].append((y, Block(h, lambda p, yy, t=b.heading, sz=size, bd=bold: p.text(
+                    MARGIN_X, yy, t + " (continued)", sz, bd, width=TEXT_W))))
+                y += h
+        pages[-1].append((y, b))
+        y += b.height
+    return pages
+
+
+def strip_blocks(pg: _Page, record: Record, strips: list[Strip], leads: list[int]) -> list[Block]:
+    out: list[Block] = []
+    section = None
+    for s in strips:
+        if s.section != section:
+            out += text_blocks(pg, [("h", s.section)])
+            section = s.section
+        notes = pg.wrap("Note: " + " ".join(s.review.note.split()), 8.0, GRID_W) if s.review.note else []
+        extra = len(notes) * pg.line_height(8.0)
+        out.append(Block(strip_height(len(leads)) + extra,
+                         lambda p, y, st=s, ns=notes, dy=extra: draw_strip(p, record, leads, st, MARGIN_X, y, ns, dy),
+                         heading=s.section))
+    return out
 
 
 # --- drawing --------------------------------------------------------------------------------
@@ -176,27 +331,74 @@ def draw_grid(pg: _Page, x0: float, y0: float, w: float, h: float) -> None:
                 pg.line(x0, y0 + j, x0 + w, y0 + j)
 
 
-def draw_strip(pg: _Page, record: Record, lead: int, strip: Strip, x0: float, y0: float) -> None:
-    """Caption, grid, calibration pulse and STRIP_S seconds of signal centred on the beat."""
+def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: float, y0: float,
+               notes: list[str] = (), notes_h: float = 0.0) -> None:
+    """Caption (and the note's wrapped lines), then per lead a grid, calibration pulse and STRIP_S
+    seconds centred on the beat."""
     r = strip.review
-    t = strip.sample / record.fs
-    mins, secs = divmod(t, 60.0)
-    caption = (f"{strip.index}.  t = {int(mins)}:{secs:06.3f}   sample {strip.sample}   score {strip.score:.4g}"
+    caption = (f"{strip.index}.  {_hms_ms(strip.sample / record.fs)}   score {strip.score:.4g}"
                f"   ref {strip.reference or '-'}   {r.state.label}")
-    if r.note:
-        caption += "   Note: " + " ".join(r.note.split())
-    pg.text(x0, y0, caption, 8.0, width=GRID_W)
-    gy = y0 + LABEL_H
-    draw_grid(pg, x0, gy, GRID_W, GRID_H)
-    sx = x0 + CAL_W
+    scale = f"{MM_PER_S:g} mm/s  {MM_PER_MV:g} mm/mV"
+    pg.text(x0, y0, caption, 8.0, width=GRID_W - 32)
+    pg.text(x0 + GRID_W - 30, y0, scale, 8.0, width=30, align=Qt.AlignmentFlag.AlignRight)
+    for k, line in enumerate(notes):
+        pg.text(x0, y0 + LABEL_H - 1.0 + k * pg.line_height(8.0), line, 8.0, width=GRID_W)
+    y0 += notes_h
     n0 = strip.sample - int(round(STRIP_S / 2 * record.fs))
     n1 = n0 + int(round(STRIP_S * record.fs))
     lo, hi = max(n0, 0), min(n1, record.n_samples)
+    for k, lead in enumerate(leads):
+        gy = y0 + LABEL_H + k * LEAD_H
+        draw_grid(pg, x0, gy, GRID_W, LEAD_H)
+        if lead in strip.heat:
+            _draw_heat(pg, strip.heat[lead], x0 + CAL_W + STRIP_S / 2 * MM_PER_S, gy)
+        _draw_lead(pg, record, lead, x0, gy, lo, hi, n0)
+        pg.text(x0 + 0.5, gy + 0.3, record.channel_names[lead], 6.5, width=CAL_W - 0.5)
+    # Marker above the beat.
+    mx = x0 + CAL_W + STRIP_S / 2 * MM_PER_S
+    gy = y0 + LABEL_H
+    pg.p.setBrush(QColor(30, 60, 200))
+    pg.p.setPen(Qt.PenStyle.NoPen)
+    pg.p.drawPolygon(QPolygonF([pg.pt(mx - 1.2, gy - 1.8), pg.pt(mx + 1.2, gy - 1.8), pg.pt(mx, gy)]))
+    pg.p.setBrush(Qt.BrushStyle.NoBrush)
+
+
+def _draw_heat(pg: _Page, heat: np.ndarray, r_x: float, gy: float, col_mm: float = 0.5) -> None:
+    """The heat map (core/heatmap.py's display map, 0..1) of the strip's beat: orange columns behind it."""
+    t = (np.arange(len(heat)) * HEAT_TICK_S - HEAT_BEFORE_S) * MM_PER_S  # mm from the R peak
+    cols = np.floor(t / col_mm).astype(np.int64)
+    pg.p.setPen(Qt.PenStyle.NoPen)
+    for c in np.unique(cols):
+        v = float(heat[cols == c].max())
+        if v > 0.05:
+            pg.p.setBrush(QColor(255, int(200 * (1 - v)), 0, int(150 * min(v * 1.4, 1.0))))
+            pg.p.drawRect(QRectF(pg.pt(r_x + c * col_mm, gy), pg.pt(r_x + (c + 1) * col_mm, gy + LEAD_H)))
+    pg.p.setBrush(Qt.BrushStyle.NoBrush)
+
+
+def attach_heat(strips: list[Strip], beats, scores: np.ndarray, record: Record) -> None:
+    """Give each strip its beat's heat map on the model's leads (needs a BeatSet with windows)."""
+    x = getattr(beats, "x", None)
+    if x is None or not len(x) or not strips:
+        return
+    tpl = dominant_template(x, scores)
+    scale = display_scale(x, tpl)
+    pos = {int(s): i for i, s in enumerate(beats.sample)}
+    channels = [record.channel_names.index(n) if n in record.channel_names else k for k, n in enumerate(beats.leads)]
+    for st in strips:
+        i = pos.get(st.sample)
+        if i is not None:
+            m = display_map(x[i:i + 1], tpl)[0] / scale
+            st.heat = {c: np.clip(m[k], 0.0, 1.0) for k, c in enumerate(channels)}
+
+
+def _draw_lead(pg: _Page, record: Record, lead: int, x0: float, gy: float, lo: int, hi: int, n0: int) -> None:
+    sx = x0 + CAL_W
     y = record.signal[lo:hi, lead].astype(np.float64)
     finite = np.isfinite(y)
     if finite.any():
         y = y - np.median(y[finite])
-    base_y = _baseline_y(gy, y[finite]) if finite.any() else gy + GRID_H * 0.6
+    base_y = _baseline_y(gy, y[finite]) if finite.any() else gy + LEAD_H * 0.6
     pg.p.setPen(pg.pen(QColor(0, 0, 0), 0.3))
     # Calibration: 1 mV (10 mm) high, 200 ms (5 mm) wide.
     cal = QPolygonF([pg.pt(x0 + 1, base_y), pg.pt(x0 + 2.5, base_y), pg.pt(x0 + 2.5, base_y - MM_PER_MV),
@@ -206,29 +408,23 @@ def draw_strip(pg: _Page, record: Record, lead: int, strip: Strip, x0: float, y0
         xs = sx + (np.arange(lo, hi) - n0) / record.fs * MM_PER_S
         ys = base_y - y * MM_PER_MV
         pg.p.save()
-        pg.p.setClipRect(QRectF(pg.pt(sx, gy), pg.pt(x0 + GRID_W, gy + GRID_H)))
+        pg.p.setClipRect(QRectF(pg.pt(sx, gy), pg.pt(x0 + GRID_W, gy + LEAD_H)))
         for a, b in _runs(finite):
             pg.p.drawPolyline(QPolygonF([pg.pt(xs[i], ys[i]) for i in range(a, b)]))
         pg.p.restore()
-    # Marker above the beat.
-    mx = sx + STRIP_S / 2 * MM_PER_S
-    pg.p.setBrush(QColor(30, 60, 200))
-    pg.p.setPen(Qt.PenStyle.NoPen)
-    pg.p.drawPolygon(QPolygonF([pg.pt(mx - 1.2, gy - 1.8), pg.pt(mx + 1.2, gy - 1.8), pg.pt(mx, gy)]))
-    pg.p.setBrush(Qt.BrushStyle.NoBrush)
 
 
 def _baseline_y(gy: float, y_mv: np.ndarray) -> float:
-    """Where the median level goes: 60 % down the strip, moved (never rescaled) so peaks stay on it.
+    """Where the median level goes: 60 % down the lead's grid, moved (never rescaled) so peaks stay on it.
 
-    The gain stays 10 mm/mV whatever the amplitude; when the swing is taller than the strip, the
+    The gain stays 10 mm/mV whatever the amplitude; when the swing is taller than the grid, the
     top (R waves) is kept and the bottom is clipped. The calibration pulse always fits.
     """
-    want = gy + GRID_H * 0.6
+    want = gy + LEAD_H * 0.6
     lowest = gy + 1.0 + float(y_mv.max()) * MM_PER_MV  # base must be at least this far down
-    highest = gy + GRID_H - 1.0 + float(y_mv.min()) * MM_PER_MV  # and at most this far down
+    highest = gy + LEAD_H - 1.0 + float(y_mv.min()) * MM_PER_MV  # and at most this far down
     base = min(max(want, lowest), highest) if lowest <= highest else lowest
-    return min(max(base, gy + MM_PER_MV + 1.0), gy + GRID_H - 1.0)
+    return min(max(base, gy + MM_PER_MV + 1.0), gy + LEAD_H - 1.0)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -237,31 +433,37 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in zip(np.flatnonzero(d == 1), np.flatnonzero(d == -1)) if b - a > 1]
 
 
-def _footer(pg: _Page, record: Record, page: int, n_pages: int) -> None:
+def _footer(pg: _Page, record: Record, reviewer: str, page: int, n_pages: int) -> None:
     y = PAGE_H - MARGIN_BOTTOM + 6
-    pg.text(MARGIN_X, y, f"ecgviewer review report, record {record.name}", 7.5, width=120)
-    pg.text(PAGE_W - MARGIN_X - 40, y, f"Page {page} of {n_pages}", 7.5, width=40,
+    who = f", reviewed by {reviewer}" if reviewer else ""
+    pg.text(MARGIN_X, y, f"ecgviewer review report, record {record.name}{who}", 7.5, width=140)
+    pg.text(PAGE_W - MARGIN_X - 30, y, f"Page {page} of {n_pages}", 7.5, width=30,
             align=Qt.AlignmentFlag.AlignRight)
 
 
 # --- entry point ----------------------------------------------------------------------------
 
 def write_report(path: str | os.PathLike[str], record: Record, beats, scores: np.ndarray, threshold: float,
-                 states: Mapping[int, BeatReview] | object, model_label: str, top_n: int = 10,
-                 lead: int | None = None) -> int:
+                 states: Mapping[int, BeatReview] | object, model_label: str, top_n: int = TOP_N,
+                 leads: list[int] | None = None, reviewer: str = "", events: list[dict] | None = None,
+                 templates: list[dict] | None = None, score_note: str = "",
+                 when: _dt.datetime | None = None) -> int:
     """Write the PDF report to ``path``; returns the number of pages.
 
     ``beats`` is a BeatSet or the beats' R-peak samples; ``states`` a ReviewStore or its
-    ``reviews()`` mapping; ``lead`` the channel printed (default: the model's primary lead).
+    ``reviews()`` mapping; ``leads`` the channels printed (default: all); ``events`` and
+    ``templates`` the CLI JSON lists (``ecgviewer events`` / ``templates``), a section each when given.
     """
     sample = np.asarray(getattr(beats, "sample", beats), dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
     if hasattr(states, "reviews"):
         states = states.reviews()
     reference = _reference(record, beats, sample)
-    strips = choose_strips(sample, scores, threshold, reference, states, top_n)
-    pages = paginate(strips)
-    lead = record.model_leads(1)[0] if lead is None else lead
+    found = findings(record, sample, scores, threshold, states)
+    strips = choose_strips(sample, scores, threshold, reference, states, top_n, found=found)
+    attach_heat(strips, beats, scores, record)
+    leads = list(range(record.n_channels)) if leads is None else leads
+    when = when or _dt.datetime.now()
 
     writer = QPdfWriter(str(path))
     writer.setResolution(DPI)
@@ -269,43 +471,27 @@ def write_report(path: str | os.PathLike[str], record: Record, beats, scores: np
                                      QMarginsF(0, 0, 0, 0), QPageLayout.Unit.Millimeter))
     writer.setTitle(f"ECG review report: record {record.name}")
     writer.setCreator("ecgviewer")
+    pg = _Page(None, DPI, writer)
+    blocks = text_blocks(pg, header_lines(record, sample, scores, threshold, found, model_label, reviewer, when,
+                                          score_note))
+    blocks += text_blocks(pg, list_sections(record, sample, scores, reference, found, states, events, templates))
+    blocks += strip_blocks(pg, record, strips, leads)
+    pages = layout(blocks, pg)
     painter = QPainter()
     if not painter.begin(writer):
         raise OSError(f"cannot write {path}")
+    pg.p = painter
     try:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        pg = _Page(painter, DPI)
         for n, page in enumerate(pages, start=1):
             if n > 1:
                 writer.newPage()
-            y = MARGIN_TOP
-            if n == 1:
-                y = _draw_header(pg, record, sample, scores, threshold, reference, states, model_label, top_n)
-            section = None
-            for s in page:
-                if s.section != section:
-                    pg.text(MARGIN_X, y + 1, s.section + (" (continued)" if s.index > 1 else ""), 10.5, bold=True)
-                    y += SECTION_H
-                    section = s.section
-                draw_strip(pg, record, lead, s, MARGIN_X, y)
-                y += BLOCK_H
-            _footer(pg, record, n, len(pages))
+            for y, b in page:
+                b.draw(pg, y)
+            _footer(pg, record, reviewer, n, len(pages))
     finally:
         painter.end()
     return len(pages)
-
-
-def _draw_header(pg: _Page, record: Record, sample: np.ndarray, scores: np.ndarray, threshold: float,
-                 reference: np.ndarray, states: Mapping[int, BeatReview], model_label: str, top_n: int) -> float:
-    y = MARGIN_TOP
-    y += pg.text(MARGIN_X, y, f"ECG review report: record {record.name}", 15, bold=True) + 1.5
-    y += pg.text(MARGIN_X, y, f"Generated {_dt.datetime.now():%Y-%m-%d %H:%M}", 8) + 2
-    for line in summary_lines(record, sample, scores, threshold, reference, states, model_label):
-        y += pg.text(MARGIN_X, y, line, 9) + 0.8
-    n_flag = int((scores >= threshold).sum())
-    y += pg.text(MARGIN_X, y + 1, f"Strips: the {min(top_n, n_flag)} highest-scoring flagged beats, then all "
-                 "confirmed beats.", 9) + 1
-    return MARGIN_TOP + HEADER_H  # paginate() planned page 1 with this height
 
 
 def _reference(record: Record, beats, sample: np.ndarray) -> np.ndarray:

@@ -173,7 +173,7 @@ class ReviewMarks:
             self.item.setData([])
             return
         sig = v.record.signal[self.samples[i0:i1], self.lead]
-        y = v.offset(self.lead) + v.gain * np.nan_to_num(sig)
+        y = v.plot_y(self.lead, np.nan_to_num(sig))  # on the trace as drawn (clipped to its lead band)
         # a tall R wave may run off the view: keep its mark on the edge rather than lose it
         (_, _), (ylo, yhi) = v.vb.viewRange()
         pad = 0.04 * (yhi - ylo)
@@ -517,11 +517,11 @@ class ReviewController(QObject):
         if self.store is None:
             self.panel.counts.setText("")
             return
-        c = self.store.counts()
-        flagged = w.flagged()
-        open_ = int((self.store.states_for(w.beats.sample[flagged]) == 0).sum()) if len(flagged) else 0
+        from ecgviewer.core.report_content import review_counts  # the report counts with it too
+
+        c = review_counts(self.store.states_for(w.beats.sample), np.asarray(w.result.score) >= w.threshold)
         self.panel.counts.setText(f"Confirmed {c['Confirmed']}, dismissed {c['Dismissed']}; "
-                                  f"{open_} flagged beats not reviewed yet")
+                                  f"{c['Open']} flagged beats not reviewed yet")
 
     def show_beat(self) -> None:
         """Panel shows the selected beat's review."""
@@ -564,56 +564,14 @@ class ReviewController(QObject):
                                        else "Calipers off", 5000)
 
     # ---- export -----------------------------------------------------------------------------
-    def _can_export(self) -> bool:
-        w = self.w
-        if w.record is None or w.beats is None or w.result is None:
-            w.statusBar().showMessage("Nothing to export: open and score a record first", 5000)
-            return False
-        return True
-
     def export_csv(self, path: str | Path | None = None) -> Path | None:
         """File > Export CSV: every beat; asks where (default: Documents) unless ``path`` is given."""
-        from ecgviewer.ui import export_actions as ea
+        from ecgviewer.ui.export_actions import run_export
 
-        w = self.w
-        if not self._can_export():
-            return None
-        if path is None:
-            path = ea.ask_save_path(w, "Export beats as CSV", ea.default_export_dir() / f"{w.record.name}_beats.csv",
-                                    "CSV files (*.csv);;All files (*)")
-            if not path:
-                return None
-        reviews = self.store.reviews() if self.store is not None else {}
-        try:
-            out = ea.write_csv(path, w.record, w.beats, w.result.score, w.threshold, reviews)
-        except OSError as e:
-            from ecgviewer.ui import dialogs
-
-            dialogs.show_error(w, "Cannot export CSV", f"{path}: {e}")
-            return None
-        w.statusBar().showMessage(f"Exported {len(w.beats)} beats to {out}", 10000)
-        return out
+        return run_export(self.w, "csv", path, self.store.reviews() if self.store is not None else {})
 
     def export_pdf(self, path: str | Path | None = None) -> Path | None:
         """File > Export PDF report (default: Documents)."""
-        from ecgviewer.ui import export_actions as ea
+        from ecgviewer.ui.export_actions import run_export
 
-        w = self.w
-        if not self._can_export():
-            return None
-        if path is None:
-            path = ea.ask_save_path(w, "Export PDF report", ea.default_export_dir() / f"{w.record.name}_report.pdf",
-                                    "PDF files (*.pdf);;All files (*)")
-            if not path:
-                return None
-        model = w.scorer.name if w.scorer is not None else "unknown model"
-        states = self.store if self.store is not None else {}
-        try:
-            n = ea.write_pdf(path, w.record, w.beats, w.result.score, w.threshold, states, model)
-        except OSError as e:
-            from ecgviewer.ui import dialogs
-
-            dialogs.show_error(w, "Cannot export PDF", f"{path}: {e}")
-            return None
-        w.statusBar().showMessage(f"Report written to {path} ({n} pages)", 10000)
-        return Path(path)
+        return run_export(self.w, "pdf", path, self.store.reviews() if self.store is not None else {})

@@ -26,6 +26,7 @@ DEFAULTS: dict[str, Any] = {
     "view/calibrated": False,
     "view/gain": 1.0,
     "view/window_s": 10.0,
+    "report/reviewer": "",
 }
 
 

@@ -25,6 +25,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("whole", "&Whole record", ("Ctrl+0",), "Show the whole record"),
     Shortcut("amp_up", "Amplitude &+", ("+", "="), "Larger amplitude (gain x2)"),
     Shortcut("amp_down", "Amplitude &-", ("-",), "Smaller amplitude (gain /2)"),
+    Shortcut("amp_reset", "Amplitude 10 mm/mV (reset &gain)", ("0",), "Gain back to the standard 10 mm/mV"),
     Shortcut("calibrated", "&Calibrated 25 mm/s, 10 mm/mV", ("C",), "Toggle calibrated paper speed and gain"),
     Shortcut("heatmap", "&Heat map", ("H",), "Toggle the reconstruction-error heat map"),
     Shortcut("heat_more", "Heat map more opaque", ("O",), "Heat map opacity +10%"),
@@ -57,7 +58,7 @@ OTHER_KEYS: tuple[tuple[str, str], ...] = (
     ("Enter (table)", "Centre the current row's beat"),
     ("Mouse wheel / drag", "Zoom / pan the signal; drag the threshold line on the score track"),
     ("Click overview", "Jump to that time"),
-    ("Drag (calipers on)", "Measure between two points: Δt ms, bpm, ΔmV"),
+    ("Drag (calipers on)", "Measure between two points: Δt ms, ΔmV, and bpm when Δt is 240 ms or more"),
     ("Mouse over trace", "Time (h:mm:ss.mmm) and amplitude (mV) in the status bar"),
     ("Enter / Esc (note field)", "Save the note / leave without saving"),
 )

@@ -1,5 +1,11 @@
 """The signal view: stacked leads on ECG paper, beat marks, heat map and the anomaly-score track.
 
+Each lead has its own band, sized from that lead's amplitude (pyramid.lead_extent), so at gain 1
+tall R waves are drawn whole and leads never cross. Raising the gain keeps the bands and clips
+the trace at its band's edges, as Holter strips do (the scale label then says "clipped"): one
+lead never writes over another. The label right above the leads always shows the speed and
+gain as they are on this screen.
+
 Everything drawn depends only on the visible time range: curves come from a min/max pyramid at
 about two points per pixel, and labels, marks and heat-map columns are made for the beats in view
 only. That keeps each frame cheap from a whole day down to one beat.
@@ -12,12 +18,15 @@ import pyqtgraph as pg
 from PySide6.QtCore import QRectF, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 
+from ecgviewer.core.heatmap import display_map, display_scale, dominant_template, map_peaks
 from ecgviewer.core.record import Record
 from ecgviewer.ui.paper import MM_MV, MM_S, PAPER, PaperGrid, TimeAxis, cache_axes
-from ecgviewer.ui.pyramid import MinMaxPyramid, flag_columns
+from ecgviewer.ui.pyramid import MinMaxPyramid, flag_columns, lead_extent
 from ecgviewer.ui.symbols import SymbolRow
 
-LEAD_SPACING = 3.0  # mV between stacked leads at gain 1
+LEAD_SPACING = 3.0  # nominal band height (mV): sizes marks, ticks and caliper brackets
+LEAD_GAP = 0.2  # mV between one lead's band and the next
+LABEL_ROOM = 0.45  # mV above the top band for the annotation symbols
 MAX_LABELS = 100  # annotation symbols drawn only when at most this many are in view
 MAX_MARKERS = 400  # circles on flagged R peaks only when at most this many are in view
 MIN_WINDOW_S = 0.5  # closest zoom: about one beat
@@ -48,11 +57,17 @@ def column_max(col: np.ndarray, value: np.ndarray) -> tuple[np.ndarray, np.ndarr
 
 class SignalView(pg.GraphicsLayoutWidget):
     """Leads plot over a score plot, x-linked. Public API: set_record / set_beats / set_result,
-    center_on, set_window, page, zoom_time, set_gain, set_calibrated, set_heatmap, select_beat."""
+    center_on, set_window, page, zoom_time, set_gain / reset_gain, set_calibrated, set_heatmap,
+    select_beat; geometry for tools drawn on the trace: offset(c), band(c), lead_at(y), plot_y(c, mV).
+
+    Hook left for the session helper: a click on the trace selecting the nearest beat belongs in a
+    small handler on ``vb`` (scene click -> ``vb.mapSceneToView`` -> nearest ``_beat_t``)."""
 
     thresholdChanged = Signal(float)
     rangeChanged = Signal(float, float)
     calibratedChanged = Signal(bool)
+    gainChanged = Signal(float)
+    recordSet = Signal(object)  # a new record is shown (read-outs of the old one are stale)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -68,6 +83,9 @@ class SignalView(pg.GraphicsLayoutWidget):
         self._beat_leads: list[int] = []
         self._scores: np.ndarray | None = None
         self._error: np.ndarray | None = None
+        self._beat_x: np.ndarray | None = None
+        self._template: np.ndarray | None = None
+        self._err_max: np.ndarray | None = None
         self._err_scale = 1.0
         self._threshold = 0.0
         self._selected: int | None = None
@@ -76,6 +94,9 @@ class SignalView(pg.GraphicsLayoutWidget):
         self._pending = False
         self._draws = 0
         self._in_calibration = False
+        self._offsets: list[float] = [0.0]
+        self._bands: list[tuple[float, float]] = [(-LEAD_SPACING / 2, LEAD_SPACING / 2)]
+        self.clipped = False
 
         self.plot = self.addPlot(row=0, col=0, axisItems={"bottom": TimeAxis("bottom")})
         self.score_plot = self.addPlot(row=1, col=0, axisItems={"bottom": TimeAxis("bottom")})
@@ -101,6 +122,12 @@ class SignalView(pg.GraphicsLayoutWidget):
         self.grid = PaperGrid(MM_MV)
         self.vb.addItem(self.grid, ignoreBounds=True)
         self.vb.sigRangeChanged.connect(self.grid.viewRangeChanged)
+        # speed and gain as drawn, in a title row right above the leads: always shown, never over
+        # the trace or the annotation symbols (issue 16)
+        self.plot.setTitle(" ", size="9pt", justify="right", color="#402020")
+        self.plot.layout.setRowFixedHeight(0, 18)
+        self.plot.titleLabel.setMaximumHeight(18)
+        self.scale_label = self.plot.titleLabel
 
         self.curves: list[pg.PlotCurveItem] = []
         self.heat_items: dict[int, pg.ImageItem] = {}
@@ -145,6 +172,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         """Show ``record`` from its start; builds the pyramids (a second for a whole day)."""
         self.record = record
         self.pyramids = [MinMaxPyramid(record.signal[:, c], record.fs) for c in range(record.n_channels)]
+        self._layout_bands([lead_extent(p) for p in self.pyramids])
         for c in self.curves:
             self.plot.removeItem(c)
         for item in self.heat_items.values():
@@ -171,10 +199,34 @@ class SignalView(pg.GraphicsLayoutWidget):
         self.set_window(0.0, min(window_s, dur))
         if self.calibrated:
             self._apply_calibration()
+        self.recordSet.emit(record)
+
+    def _layout_bands(self, extents: list[tuple[float, float]]) -> None:
+        """Stack the leads' bands top to bottom, LEAD_GAP apart; lead 0's baseline at 0."""
+        self._bands = [(float(lo), float(hi)) for lo, hi in extents] or [(-LEAD_SPACING / 2, LEAD_SPACING / 2)]
+        self._offsets = [0.0]
+        for c in range(1, len(self._bands)):
+            self._offsets.append(self._offsets[-1] + self._bands[c - 1][0] - LEAD_GAP - self._bands[c][1])
 
     def offset(self, channel: int) -> float:
-        """Baseline of ``channel`` in plot units (mV at gain 1), top lead at 0."""
-        return -channel * LEAD_SPACING
+        """Baseline (0 mV) of ``channel`` in plot units (mV at gain 1), top lead at 0."""
+        return self._offsets[channel] if 0 <= channel < len(self._offsets) else -channel * LEAD_SPACING
+
+    def band(self, channel: int) -> tuple[float, float]:
+        """(bottom, top) of ``channel``'s band in plot units: its trace never leaves it."""
+        lo, hi = self._bands[min(channel, len(self._bands) - 1)]
+        return self.offset(channel) + lo, self.offset(channel) + hi
+
+    def lead_at(self, y: float) -> int:
+        """The lead whose band holds plot-y ``y`` (the nearest band outside them all)."""
+        n = len(self._offsets)
+        dist = [max(b - y, y - t, 0.0) for b, t in (self.band(c) for c in range(n))]
+        return int(np.argmin(dist)) if n else 0
+
+    def plot_y(self, channel: int, mv: np.ndarray) -> np.ndarray:
+        """Plot y of ``mv`` on ``channel`` at the current gain, clipped to the lead's band."""
+        lo, hi = self._bands[channel]
+        return self.offset(channel) + np.clip(self.gain * np.asarray(mv, dtype=np.float64), lo, hi)
 
     def set_beats(self, beats) -> None:
         """Beat positions (a BeatSet, or None to clear) for marks and the heat map."""
@@ -183,13 +235,16 @@ class SignalView(pg.GraphicsLayoutWidget):
             self._beat_t = np.zeros(0)
             self._beat_sample = np.zeros(0, np.int64)
             self._beat_leads = []
+            self._beat_x = None
         else:
+            self._beat_x = getattr(beats, "x", None)
             self._beat_t = np.asarray(beats.time, dtype=np.float64)
             self._beat_sample = np.asarray(beats.sample, dtype=np.int64)
             self._beat_leads = [rec.channel_names.index(n) if n in rec.channel_names else i
                                 for i, n in enumerate(beats.leads)]
         self._scores = None
         self._error = None
+        self._template = None
         self._selected = None
         self.selection.hide()
         self.score_sel.hide()
@@ -197,13 +252,24 @@ class SignalView(pg.GraphicsLayoutWidget):
         self._schedule()
 
     def set_result(self, scores: np.ndarray, error: np.ndarray | None, threshold: float) -> None:
-        """Scores (n,) and per-tick errors (n, leads, 320) of the beats given to set_beats."""
+        """Scores (n,) and per-tick errors (n, leads, 320) of the beats given to set_beats.
+
+        The heat map shows core.heatmap's display map (each beat's difference from the record's
+        dominant beat, smoothed over a QRS width) when the beats' windows are known, else ``error``.
+        """
         self._scores = np.asarray(scores, dtype=np.float64)
         self._error = error
-        self._err_max = error.max(axis=2) if error is not None and len(error) else None
-        if error is not None and len(error):
-            sample = error[:: max(len(error) // 2000, 1)]
-            self._err_scale = float(np.percentile(sample, 99.5)) or 1.0
+        x = self._beat_x
+        if x is not None and len(x) == len(self._scores) and len(x):
+            self._template = dominant_template(x, self._scores)
+            self._err_max = None  # per-beat peaks: made when a wide view first needs them (~2 s a day)
+            self._err_scale = display_scale(x, self._template)
+        else:
+            self._template = None
+            self._err_max = error.max(axis=2) if error is not None and len(error) else None
+            if error is not None and len(error):
+                sample = error[:: max(len(error) // 2000, 1)]
+                self._err_scale = float(np.percentile(sample, 99.5)) or 1.0
         hi = float(np.percentile(self._scores, 99.5)) if len(self._scores) else 1.0
         top = max(hi, threshold) * 1.25 or 1.0
         lo = min(0.0, float(self._scores.min()) if len(self._scores) else 0.0)
@@ -274,16 +340,56 @@ class SignalView(pg.GraphicsLayoutWidget):
 
     def set_gain(self, gain: float) -> None:
         """Amplitude factor (1 = 10 mm/mV on the paper)."""
-        self.gain = float(min(max(gain, GAINS[0]), GAINS[-1]))
+        gain = float(min(max(gain, GAINS[0]), GAINS[-1]))
+        changed = gain != self.gain
+        self.gain = gain
         self._schedule()
+        if changed:
+            self.gainChanged.emit(gain)
+
+    def reset_gain(self) -> None:
+        """Back to the standard 10 mm/mV."""
+        self.set_gain(1.0)
 
     def step_gain(self, up: bool) -> None:
         i = min(range(len(GAINS)), key=lambda k: abs(GAINS[k] - self.gain))
         self.set_gain(GAINS[min(i + 1, len(GAINS) - 1)] if up else GAINS[max(i - 1, 0)])
 
-    def _set_y_range(self) -> None:
+    def _y_extent(self) -> tuple[float, float]:
+        """Plot-y span of all bands plus the room for annotation symbols above the top one."""
         n = self.record.n_channels if self.record else 1
-        self.vb.setYRange(self.offset(n - 1) - LEAD_SPACING / 2, LEAD_SPACING / 2, padding=0)
+        return self.band(n - 1)[0] - LEAD_GAP / 2, self.band(0)[1] + LABEL_ROOM
+
+    def _set_y_range(self) -> None:
+        lo, hi = self._y_extent()
+        self.vb.setYRange(lo, hi, padding=0)
+
+    def scale_text(self) -> str:
+        """Speed and gain as drawn on this screen: exact in calibrated mode, measured otherwise."""
+        mm = self.px_per_mm()
+        (t0, t1), (y0, y1) = self.vb.viewRange()
+        w_mm, h_mm = self.vb.width() / mm, self.vb.height() / mm
+        if self.calibrated:
+            speed, mm_mv = MM_S ** -1, self.gain / MM_MV
+        else:
+            speed = w_mm / max(t1 - t0, 1e-12)
+            mm_mv = h_mm / max(y1 - y0, 1e-12) * self.gain
+        text = f"{_num(speed)} mm/s   {_num(mm_mv)} mm/mV"
+        if self.calibrated:
+            text += " (calibrated paper)"
+        elif self.gain != 1.0:
+            text += f" (gain ×{self.gain:g})"
+        if self.clipped:
+            text += ", tall waves clipped at the lead band"
+        return text
+
+    def _update_scale_label(self) -> None:
+        text = self.scale_text()
+        if text != getattr(self, "_scale_shown", None):
+            self._scale_shown = text
+            # a gain other than 10 mm/mV (e.g. restored from the last session) stands out
+            colour = "#402020" if self.gain == 1.0 else "#b03000"
+            self.scale_label.setText(text, color=colour, bold=self.gain != 1.0, size="9pt", justify="right")
 
     # ---- calibrated paper -------------------------------------------------------------------
     def px_per_mm(self) -> float:
@@ -314,8 +420,8 @@ class SignalView(pg.GraphicsLayoutWidget):
             dur = self.record.duration
             w_s = min(w_s, dur)
             start = min(max((t0 + t1) / 2 - w_s / 2, 0), max(dur - w_s, 0))
-            n = self.record.n_channels
-            mid = self.offset(n - 1) / 2
+            lo, hi = self._y_extent()
+            mid = (lo + hi) / 2
             self.vb.setRange(xRange=(start, start + w_s), yRange=(mid - h_mv / 2, mid + h_mv / 2), padding=0)
         finally:
             self._in_calibration = False
@@ -395,9 +501,16 @@ class SignalView(pg.GraphicsLayoutWidget):
         self._draws += 1
         t0, t1 = self.visible_range()
         n_px = max(int(self.vb.width()), 100)
+        clipped = False
         for c, (curve, pyr) in enumerate(zip(self.curves, self.pyramids)):
             x, y = pyr.view(t0, t1, n_px)
-            curve.setData(x=x, y=self.offset(c) + self.gain * y)
+            lo, hi = self._bands[c]
+            gy = self.gain * y
+            with np.errstate(invalid="ignore"):
+                clipped = clipped or bool(np.any((gy < lo) | (gy > hi)))
+            curve.setData(x=x, y=self.offset(c) + np.clip(gy, lo, hi))
+        self.clipped = clipped
+        self._update_scale_label()
         self._draw_labels(t0, t1)
         self._draw_flags(t0, t1, n_px)
         self._draw_heat(t0, t1, n_px)
@@ -410,7 +523,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         i0, i1 = self._in_view(self._ann_t, t0, t1, 0.0)
         if i1 - i0 > MAX_LABELS:  # too many to read: none
             i1 = i0
-        y = self.offset(0) + LEAD_SPACING * 0.49
+        y = self.band(0)[1] + LABEL_ROOM * 0.95
         self.labels.set_symbols(self._ann_t[i0:i1], list(self._ann_sym[i0:i1]), y)
 
     def _draw_flags(self, t0: float, t1: float, n_px: int) -> None:
@@ -425,8 +538,8 @@ class SignalView(pg.GraphicsLayoutWidget):
         flagged = s >= self._threshold
         ft = t[flagged]
         c0 = self._beat_leads[0] if self._beat_leads else 0
-        top = self.offset(c0) + LEAD_SPACING * 0.40
-        tick = LEAD_SPACING * 0.12
+        top = self.band(c0)[1] + LABEL_ROOM * 0.35
+        tick = LABEL_ROOM * 0.3
         if len(ft) <= MAX_MARKERS:  # few: one stroke per flagged beat
             self.flag_ticks.setData(np.repeat(ft, 2), np.tile([top, top - tick], len(ft)))
             self.flag_band.hide()
@@ -438,7 +551,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         if 0 < len(ft) <= MAX_MARKERS:
             samples = self._beat_sample[i0:i1][flagged]
             yv = self.pyramids[c0].signal[samples]
-            self.flag_marks.setData(ft, self.offset(c0) + self.gain * np.nan_to_num(yv))
+            self.flag_marks.setData(ft, self.plot_y(c0, np.nan_to_num(yv)))
         else:
             self.flag_marks.setData([], [])
         # score track: stems; binned to one stem per pixel when beats are denser than pixels
@@ -451,6 +564,13 @@ class SignalView(pg.GraphicsLayoutWidget):
         for item, m in ((self.score_low, ~flagged), (self.score_high, flagged)):
             item.setData(np.repeat(t[m], 2), np.column_stack([np.full(m.sum(), base), s[m]]).ravel())
 
+    def _territory(self, i0: int, i1: int) -> tuple[np.ndarray, np.ndarray]:
+        """For beats i0..i1, the times halfway to the previous and the next beat (±inf at the ends)."""
+        t = self._beat_t
+        prev = t[max(i0 - 1, 0):i1 - 1] if i0 > 0 else np.concatenate([[-np.inf], t[i0:i1 - 1]])
+        nxt = t[i0 + 1:i1 + 1] if i1 < len(t) else np.concatenate([t[i0 + 1:i1], [np.inf]])
+        return (prev + t[i0:i1]) / 2, (t[i0:i1] + nxt) / 2
+
     def _draw_heat(self, t0: float, t1: float, n_px: int) -> None:
         if self._error is None or not self.heat_visible or not len(self._beat_t):
             for item in self.heat_items.values():
@@ -459,24 +579,39 @@ class SignalView(pg.GraphicsLayoutWidget):
         i0, i1 = self._in_view(self._beat_t, t0, t1, 1.0)
         width = max(min(n_px, int((t1 - t0) * 360.0) + 1), 2)
         scale = width / max(t1 - t0, 1e-9)
-        err = self._error[i0:i1]
-        ticks = (np.arange(err.shape[-1]) - 140) / 360.0
+        few = (i1 - i0) * self._error.shape[-1] <= 300_000
+        if not few:
+            err = None
+        elif self._template is not None:
+            err = display_map(self._beat_x[i0:i1], self._template)
+        else:
+            err = self._error[i0:i1]
+        ticks = (np.arange(self._error.shape[-1]) - 140) / 360.0
         for k, c in enumerate(self._beat_leads):
             img = np.zeros((1, width), np.float32)
-            if len(err):
-                if len(err) * err.shape[-1] <= 300_000:
-                    tt = self._beat_t[i0:i1, None] + ticks[None, :]
-                    col = ((tt - t0) * scale).astype(np.int64)
-                    ok = (col >= 0) & (col < width)
-                    img[0, col[ok]] = err[:, k, :][ok]
-                else:  # very many beats in view: one value per beat, its worst tick
-                    col = ((self._beat_t[i0:i1] - t0) * scale).astype(np.int64)
-                    ok = (col >= 0) & (col < width)
-                    cols, best = column_max(col[ok], self._err_max[i0:i1, k][ok])
-                    img[0, cols] = best
+            if i1 > i0 and err is not None:
+                tt = self._beat_t[i0:i1, None] + ticks[None, :]
+                col = ((tt - t0) * scale).astype(np.int64)
+                # each beat colours its own stretch only (halfway to its neighbours): overlapping
+                # windows would otherwise paint one beat's tail over the next beat's onset
+                lo, hi = self._territory(i0, i1)
+                ok = (col >= 0) & (col < width) & (tt >= lo[:, None]) & (tt < hi[:, None])
+                img[0, col[ok]] = err[:, k, :][ok]
+            elif i1 > i0:  # very many beats in view: one value per beat, its worst tick
+                if self._err_max is None:
+                    self._err_max = map_peaks(self._beat_x, self._template)
+                col = ((self._beat_t[i0:i1] - t0) * scale).astype(np.int64)
+                ok = (col >= 0) & (col < width)
+                cols, best = column_max(col[ok], self._err_max[i0:i1, k][ok])
+                img[0, cols] = best
             item = self.heat_items[c]
             item.setImage(img, levels=(0.0, self._err_scale), autoLevels=False)
-            band = LEAD_SPACING * 0.9
-            item.setRect(QRectF(t0, self.offset(c) - band / 2, t1 - t0, band))
+            bottom, top = self.band(c)
+            item.setRect(QRectF(t0, bottom, t1 - t0, top - bottom))
             item.setOpacity(self.heat_opacity)
             item.show()
+
+
+def _num(v: float) -> str:
+    """A scale value as printed on paper: 25, 10, 2.5, 0.417 (three significant digits)."""
+    return f"{v:.3g}"

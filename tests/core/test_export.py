@@ -28,9 +28,9 @@ def test_csv_content(tmp_path):
     rows = _read(path)
     assert tuple(rows[0]) == COLUMNS
     assert rows[1:] == [
-        ["1.000", "360", "N", "N", "0.01", "0", "Unreviewed", ""],
-        ["2.000", "720", "V", "V", "0.2", "1", "Confirmed", NOTE],
-        ["3.000", "1080", "", "", "0.05", "1", "Dismissed", ""],
+        ["1.000", "360", "N", "N", "0.01", "0", "Unreviewed", "", "", ""],
+        ["2.000", "720", "V", "V", "0.2", "1", "Confirmed", NOTE, "", ""],
+        ["3.000", "1080", "", "", "0.05", "1", "Dismissed", "", "", ""],
     ]
     assert not [p for p in tmp_path.iterdir() if p.name != "beats.csv"]  # no temp file left
 
@@ -40,3 +40,14 @@ def test_csv_without_reference_or_reviews(tmp_path):
     rows = _read(path)
     assert [r[2:7] for r in rows[1:]] == [["", "", "1.5", "1", "Unreviewed"], ["", "", "0.5", "0", "Unreviewed"]]
     assert rows[1][0] == "0.040"
+
+
+def test_csv_names_each_beats_template_and_events(tmp_path):
+    sample = np.array([360, 720, 1080, 1440])
+    templates = [{"id": 0, "count": 2, "label": "N", "max_score": 0.1, "samples": [360, 1440]},
+                 {"id": 1, "count": 1, "label": "V", "max_score": 0.9, "samples": [720]}]
+    events = [{"kind": "couplet", "start": 1.9, "end": 3.0, "beats": [720, 1080]},
+              {"kind": "pause", "start": 3.0, "end": 4.0, "beats": [1080, 1440]}]
+    path = export_csv(tmp_path / "b.csv", sample, 360.0, np.zeros(4), 1.0, templates=templates, events=events)
+    rows = _read(path)
+    assert [r[8:] for r in rows[1:]] == [["0", ""], ["1", "couplet"], ["", "couplet;pause"], ["0", "pause"]]

@@ -32,7 +32,7 @@ def test_about_names_version_model_and_licences(window):
     card = window.scorer.model.card
     text = about_text(card, backend="onnx")
     assert __version__ in text and card.name in text and card.recipe.name in text
-    assert all(f"AUC {row.mean_auc:.4f}" in text for row in card.metrics)
+    assert all(f"AUC {row.mean_auc:.3f}" in text for row in card.metrics)
     assert "ODC-By" in text and "Moody" in text
     assert "ONNX Runtime (CPU)" in text and "SciPy" in text and "pandas" in text
     assert licenses_path().is_file() and licenses_path().as_uri() in text  # the full notices, one click away

@@ -217,7 +217,7 @@ def test_metrics_panel_agrees_with_flag_metrics_and_hand_count(window, rec_copy,
 
 def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monkeypatch):
     from ecgviewer.ui import export_actions as ea
-    from ecgviewer.ui.report import choose_strips, paginate
+    from ecgviewer.ui.report import choose_strips
 
     beats, result = scored_119
     inject(window, rec_copy, scored_119)
@@ -239,11 +239,13 @@ def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monke
         return str(out_dir / ("beats.csv" if "CSV" in title else "report.pdf"))
 
     monkeypatch.setattr(ea, "ask_save_path", fake_ask)
+    monkeypatch.setattr(ea, "ask_reviewer", lambda parent: "Dr Test")
     window.actions["export_csv"].trigger()
     assert asked[0].parent == ea.default_export_dir() and asked[0].name == "119_beats.csv"
     with open(out_dir / "beats.csv", encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note"]
+    assert rows[0] == ["time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note",
+                       "template", "events"]
     assert len(rows) == len(beats) + 1
     by_sample = {int(r[1]): r for r in rows[1:]}
     r0 = by_sample[int(beats.sample[b0])]
@@ -258,13 +260,26 @@ def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monke
     pdf = out_dir / "report.pdf"
     assert pdf.is_file() and asked[1].name == "119_report.pdf"
     reviews = rc.store.reviews()
-    expected = len(paginate(choose_strips(beats.sample, np.asarray(result.score), window.threshold,
-                                          beats.symbol, reviews, 10)))
+    strips = choose_strips(beats.sample, np.asarray(result.score), window.threshold, beats.symbol, reviews, 10,
+                           record=window.record)
+    assert [st.sample for st in strips[:1]] == [int(beats.sample[b0])]  # the confirmed beat, once
+    assert int(beats.sample[b1]) not in [st.sample for st in strips]  # dismissed: listed, no strip
+    expected = int(re.search(r"\((\d+) pages\)", window.statusBar().currentMessage()).group(1))
     n_pages = len(re.findall(rb"/Type\s*/Page\b(?!s)", pdf.read_bytes()))
     assert n_pages == expected >= 3
     if shutil.which("pdfinfo"):
         info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
         assert re.search(rf"Pages:\s+{expected}\b", info)
+    if shutil.which("pdftotext"):  # the report's numbers are the panels' numbers
+        import unicodedata
+
+        text = unicodedata.normalize("NFKC", subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True,
+                                                            text=True, check=True).stdout)
+        text = " ".join(text.split())
+        c, d, o = map(int, re.findall(r"\d+", rc.panel.counts.text()))
+        assert f"Review: {c} confirmed, {d} dismissed, {o} flagged beats not reviewed yet" in text
+        assert (c, d) == (1, 1)
+        assert f"V {rc.metrics.cell('V', 'Ref')}," in text and f"by class S {rc.metrics.cell('S', 'Flagged')}/" in text
     # nothing was written next to the record but the sidecar
     assert sorted(p.name for p in rec_copy.parent.iterdir()) == ["119.atr", "119.dat", "119.hea", "119.rev"]
 

@@ -1,0 +1,118 @@
+"""Text a clinician reads: the score's scale, record start, skipped beats, the model card in words.
+
+Kept apart from the widgets so every place that says it (info line, threshold box, About, report)
+says it the same way, and tests can check the words without a window.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+from ecgviewer.core.model.card import ModelCard, Threshold
+
+SKIP_REASONS = {
+    "edge": "too close to the start or end of the record for a full beat window",
+    "gap": "over a gap in the signal",
+    "flat": "on a flat (disconnected) lead",
+}
+
+
+def start_text(start: _dt.datetime | _dt.time | None) -> str:
+    """The recording's start as the header gives it, or '' when the header has none."""
+    if isinstance(start, _dt.datetime):
+        return start.strftime("%Y-%m-%d %H:%M:%S")
+    if isinstance(start, _dt.time):
+        return start.strftime("%H:%M:%S")
+    return ""
+
+
+def skipped_text(skipped: dict[str, int]) -> str:
+    """'2 beats not scored: too close to ...' ('' when none was skipped)."""
+    parts = [f"{n} {SKIP_REASONS.get(k, k)}" for k, n in skipped.items() if n]
+    total = sum(n for n in skipped.values() if n)
+    if not total:
+        return ""
+    return f"{total} beat{'s' if total != 1 else ''} not scored ({'; '.join(parts)})"
+
+
+def score_kind(card: ModelCard | None) -> str:
+    """One line on what a score value means, from the model card's score kind."""
+    if card is not None and card.score.kind == "mse+rhythm":
+        return ("score = shape + rhythm, each in robust standard deviations above normal beats "
+                "(0 = a typical normal beat)")
+    return "score = mean squared reconstruction error of the beat's shape (0 = perfect reconstruction)"
+
+
+def _specificity_words(thr: Threshold) -> str:
+    return (f"set for {100 * thr.specificity_target:.0f} % specificity on {thr.set_on}"
+            if thr.specificity_target and thr.set_on else "")
+
+
+def threshold_help(card: ModelCard | None) -> str:
+    """Tooltip of the threshold box: the scale and where the default came from."""
+    text = score_kind(card) + "."
+    if card is not None:
+        how = _specificity_words(card.threshold)
+        text += f" Model default {fmt(card.threshold.value)}{', ' + how if how else ''}."
+    return text
+
+
+def fmt(v: float, digits: int = 3) -> str:
+    """A number for people: 36.6, 0.00140, 1.52e-06 (``digits`` significant digits)."""
+    return f"{float(v):.{digits}g}" if abs(float(v)) < 1e5 else f"{float(v):.{digits}e}"
+
+
+def _pct(v) -> str:
+    return f"{100.0 * float(v):.1f} %"
+
+
+METRIC_WORDS = {
+    "intra": "5-fold cross-validation within MIT-BIH (patients seen in training)",
+    "inter": "inter-patient split (DS1 train / DS2 test, patients not seen in training)",
+}
+
+
+def card_lines(card: ModelCard, backend: str | None = None) -> list[str]:
+    """Markdown bullet lines describing the model card in words, numbers rounded."""
+    lines = [f"- Model: {card.name}, version {card.version}" + (f", made {card.created}" if card.created else "")]
+    if backend:
+        lines.append(f"- Runs on: {'ONNX Runtime' if backend == 'onnx' else 'PyTorch'} (CPU)")
+    lines.append(f"- Recipe: {card.recipe.name} (id {card.recipe.id})")
+    data = card.training_data
+    if data is not None:
+        db = data.database.split(" (")[0]
+        lines.append(f"- Trained on: normal beats only of {len(data.records)} records of the {db}" if data.records
+                     else f"- Trained on: {db}")
+    lines.append(f"- What a score means: {score_kind(card)}")
+    thr = card.threshold
+    spec = thr.specificity_target
+    lines.append(f"- Default threshold: {fmt(thr.value)}"
+                 + (f" (flags 1 in {round(1 / (1 - spec))} normal beats: {_specificity_words(thr)})" if spec else ""))
+    for m in card.metrics:
+        if m.mean_auc is None:
+            continue
+        folds = f"{m.folds} fold{'s' if m.folds != 1 else ''}"
+        lines.append(f"- Measured, {METRIC_WORDS.get(m.split, m.split)} ({folds}):")
+        lines.append(f"    - separates anomalous from normal beats with ROC AUC {m.mean_auc:.3f}"
+                     f" (1 = perfect, 0.5 = chance)"
+                     + (f"; average precision {m.mean_ap:.3f}" if m.mean_ap is not None else ""))
+        by = m.auc_by_class or {}
+        if by:
+            lines.append("    - AUC by class: " + ", ".join(
+                f"{c} {v['mean']:.3f}" for c, v in by.items() if isinstance(v, dict) and "mean" in v)
+                + " (S supraventricular, V ventricular, F fusion, Q unclassifiable)")
+        if m.sensitivity_at_99_specificity_threshold is not None:
+            lines.append(f"    - at the default threshold: sensitivity {_pct(m.sensitivity_at_99_specificity_threshold)}"
+                         + (f", specificity {_pct(m.test_specificity_at_that_threshold)}"
+                            if m.test_specificity_at_that_threshold is not None else ""))
+    return lines
+
+
+def threshold_suffix(card: ModelCard | None) -> str:
+    """Unit shown after the threshold value: ' SD' for robust z-scores, '' for a raw error."""
+    return " SD above normal" if card is not None and card.score.kind == "mse+rhythm" else " (squared error)"
+
+
+def threshold_decimals(card: ModelCard | None) -> int:
+    """Decimals of the threshold box: 2 for z-scores (36.64), 6 for a raw squared error (0.000640)."""
+    return 2 if threshold_suffix(card).startswith(" SD") else 6
