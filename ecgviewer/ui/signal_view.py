@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 
 from ecgviewer.core.record import Record
@@ -53,6 +53,7 @@ class SignalView(pg.GraphicsLayoutWidget):
     thresholdChanged = Signal(float)
     rangeChanged = Signal(float, float)
     calibratedChanged = Signal(bool)
+    traceClicked = Signal(float, bool)  # time (s) of a left click on the leads, Shift held (review hook)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -139,6 +140,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         # twice per frame (stale curves first, then the redrawn ones) at every zoom level.
         self.vb.sigXRangeChanged.connect(self._range_changed)
         self.vb.sigResized.connect(self._resized)
+        self.scene().sigMouseClicked.connect(self._clicked)
 
     # ---- data -------------------------------------------------------------------------------
     def set_record(self, record: Record, window_s: float = 10.0) -> None:
@@ -326,6 +328,11 @@ class SignalView(pg.GraphicsLayoutWidget):
         self._schedule()
 
     # ---- beat selection and overlays --------------------------------------------------------
+    def _clicked(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton and self.plot.sceneBoundingRect().contains(ev.scenePos()):
+            shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.traceClicked.emit(float(self.vb.mapSceneToView(ev.scenePos()).x()), shift)
+
     def select_beat(self, index: int | None) -> None:
         """Highlight beat ``index`` (into the BeatSet) with its model window; None clears."""
         self._selected = index
