@@ -359,7 +359,7 @@ class ReviewStore:
     """Review state of one record's beats, saved to its sidecar after every change.
 
     Beats are keyed by the R peak's sample index in the original record. Qt-free: the UI wraps
-    changes in undo commands (ecgviewer/ui/review_commands.py) and listens with
+    changes in undo steps (ecgviewer/core/session/history.py) and listens with
     :meth:`add_listener`.
     """
 

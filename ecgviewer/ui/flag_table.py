@@ -26,6 +26,8 @@ DELETED_BG = QColor(245, 220, 220)
 #: Column widths in characters of the table's font ("0:00:00.00" is the widest time).
 WIDTH_CHARS = {TIME: 11, SCORE: 7, LABEL: 5, CLASS: 7, REVIEW: 10}
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ROLES = frozenset({Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.UserRole, Qt.ItemDataRole.TextAlignmentRole,
+                    Qt.ItemDataRole.ToolTipRole, Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.BackgroundRole})
 
 
 class BeatTableModel(QAbstractTableModel):
@@ -107,6 +109,8 @@ class BeatTableModel(QAbstractTableModel):
         return None
 
     def data(self, index, role=Qt.ItemDataRole.DisplayRole):
+        if role not in _ROLES:  # most roles a view asks for: answered before any lookup
+            return None
         s = self.session
         if s is None or not index.isValid() or index.row() >= len(self.list.rows):
             return None
@@ -116,19 +120,17 @@ class BeatTableModel(QAbstractTableModel):
             return self._text(s, i, col)
         if role == Qt.ItemDataRole.UserRole:
             return i
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (TIME, SCORE):
-            return _RIGHT
-        if role == Qt.ItemDataRole.ToolTipRole and col == NOTE:
-            return s.note.get(i) or None
-        if role == Qt.ItemDataRole.ForegroundRole and col == REVIEW:
-            color = STATE_COLORS.get(ReviewState(int(s.state[i])))
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if col in (TIME, SCORE) else None
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return (s.note.get(i) or None) if col == NOTE else None
+        if role == Qt.ItemDataRole.ForegroundRole:
+            color = STATE_COLORS.get(ReviewState(int(s.state[i]))) if col == REVIEW else None
             return QBrush(QColor(color)) if color else None
-        if role == Qt.ItemDataRole.BackgroundRole:
-            if s.kind[i] == BeatKind.DELETED:
-                return QBrush(DELETED_BG)
-            bg = ROW_BG.get(ReviewState(int(s.state[i])))
-            return QBrush(bg) if bg is not None else None
-        return None
+        if s.kind[i] == BeatKind.DELETED:  # BackgroundRole
+            return QBrush(DELETED_BG)
+        bg = ROW_BG.get(ReviewState(int(s.state[i])))
+        return QBrush(bg) if bg is not None else None
 
     @staticmethod
     def _text(s: ReviewSession, i: int, col: int) -> str:

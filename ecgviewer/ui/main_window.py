@@ -44,6 +44,9 @@ from ecgviewer.ui.shortcuts import RECENT_KEYS, SHORTCUTS
 
 log = logging.getLogger(__name__)
 
+#: Flag ticks drawn on the overview at most (about its width in pixels).
+OVERVIEW_TICKS = 1500
+
 
 class MainWindow(QMainWindow):
     """One record at a time; scoring runs in a ScoringJob and fills the table when done."""
@@ -626,7 +629,12 @@ class MainWindow(QMainWindow):
             return
         idx = self.flagged()
         self.count_label.setText(f"{len(idx)} of {s.n_scored} beats; {len(self.table.flags.rows)} listed")
-        self.overview.set_flags(s.time[idx])
+        # one tick per overview pixel column at most: 3k ticks of a day cost a repaint per step
+        t = s.time[idx]
+        if len(t) > OVERVIEW_TICKS and self.record is not None:
+            step = self.record.duration / OVERVIEW_TICKS
+            t = (np.unique((t / step).astype(np.int64)) + 0.5) * step
+        self.overview.set_flags(t)
 
     @property
     def selected_beat(self) -> int | None:

@@ -83,14 +83,18 @@ class MetricsPanel(QWidget):
                     text = pct(v) if not (r > 0 and col > 4) else ""
                 else:
                     text = str(v)
-                item = QTableWidgetItem(text)
-                align = Qt.AlignmentFlag.AlignLeft if col == 0 else Qt.AlignmentFlag.AlignRight
-                item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
-                if r == 0:
-                    f = item.font()
-                    f.setBold(True)
-                    item.setFont(f)
-                self.table.setItem(r, col, item)
+                item = self.table.item(r, col)
+                if item is None:  # made once; a threshold step only changes texts (cheap while dragging)
+                    item = QTableWidgetItem(text)
+                    align = Qt.AlignmentFlag.AlignLeft if col == 0 else Qt.AlignmentFlag.AlignRight
+                    item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+                    if r == 0:
+                        f = item.font()
+                        f.setBold(True)
+                        item.setFont(f)
+                    self.table.setItem(r, col, item)
+                elif item.text() != text:
+                    item.setText(text)
 
     def cell(self, row: str, column: str) -> str:
         """Displayed text of ``row`` ('All', 'S', ...) and ``column`` (a header), for tests."""

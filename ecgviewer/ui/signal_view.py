@@ -222,14 +222,14 @@ class SignalView(pg.GraphicsLayoutWidget):
             self.threshold_line.setValue(value)
         finally:
             self._setting_line = False
-        self._schedule()
+        self._schedule_flags()
 
     def _line_moved(self) -> None:
         if getattr(self, "_setting_line", False):
             return
         self._threshold = float(self.threshold_line.value())
         self.thresholdChanged.emit(self._threshold)
-        self._schedule()
+        self._schedule_flags()
 
     # ---- navigation -------------------------------------------------------------------------
     def visible_range(self) -> tuple[float, float]:
@@ -373,6 +373,18 @@ class SignalView(pg.GraphicsLayoutWidget):
         if not self._pending:
             self._pending = True
             QTimer.singleShot(0, self._deferred_refresh)
+
+    def _schedule_flags(self) -> None:
+        """A threshold step redraws only the flags and score stems (the traces stay): issue 16."""
+        if not self._pending and not getattr(self, "_flags_pending", False):
+            self._flags_pending = True
+            QTimer.singleShot(0, self._deferred_flags)
+
+    def _deferred_flags(self) -> None:
+        self._flags_pending = False
+        if not self._pending and self.record is not None:
+            t0, t1 = self.visible_range()
+            self._draw_flags(t0, t1, max(int(self.vb.width()), 100))
 
     def _deferred_refresh(self) -> None:
         if self._pending:  # not already drawn by a range change since
