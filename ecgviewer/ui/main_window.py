@@ -548,6 +548,12 @@ class MainWindow(QMainWindow):
         box.setEnabled(bool(ids))
         box.blockSignals(False)
 
+    def set_templates(self, templates: np.ndarray | None) -> None:
+        """Template id of each scored beat (from core/templates.py): the beat list can filter by it."""
+        if self.session is not None:
+            self.session.set_templates(templates)
+            self._fill_templates()
+
     def _filter_changed(self) -> None:
         cls = self.class_box.currentText()
         f = BeatFilter(self.show_box.currentText(),

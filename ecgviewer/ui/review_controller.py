@@ -215,10 +215,9 @@ class ReviewController(QObject):
             return
         c, e = s.store.counts(), s.store.edit_counts()
         open_ = int(((s.state == 0) & s.flagged_mask()).sum())
-        edits = ", ".join(f"{k.lower()} {v}" for k, v in e.items() if v)
-        self.panel.counts.setText(f"Confirmed {c['Confirmed']}, dismissed {c['Dismissed']}"
-                                  + (f"; {edits}" if edits else "")
-                                  + f"; {open_} flagged beats not reviewed yet")
+        edits = "".join(f", {k.lower()} {v}" for k, v in e.items() if v)
+        self.panel.counts.setText(f"Confirmed {c['Confirmed']}, dismissed {c['Dismissed']}{edits}; "
+                                  f"{open_} flagged not reviewed yet")
 
     def show_beat(self) -> None:
         """The panel shows the selected beat's review."""
@@ -238,6 +237,7 @@ class ReviewController(QObject):
         what = "Added beat" if i >= s.n_scored else f"Beat {i + 1}"
         p.title.setText(f"{what} at {format_time(float(s.time[i]), 0.01)}")
         p.show_state(r.state, review_text(int(r.state), int(r.kind)) or r.state.label)
+        p.klass.setItemText(0, f"reference ({s.ref_class[i] or s.symbol[i] or 'none'})")
         p.show_class(r.label or "reference")
         if not p.note.hasFocus() or p.note.text() == r.note:
             p.note.setText(r.note)

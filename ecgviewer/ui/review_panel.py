@@ -37,6 +37,7 @@ class ReviewPanel(QWidget):
         self.note.setClearButtonEnabled(True)
         self.counts = QLabel("", self)
         self.counts.setWordWrap(True)
+        self.counts.setMinimumHeight(2 * self.fontMetrics().height() + 4)  # two lines, never clipped
         self.saved = QLabel("", self)
         self.saved.setWordWrap(True)
         self.saved.setStyleSheet("color: #606060; font-size: 8pt")

@@ -192,3 +192,30 @@ def test_random_sequences_in_the_qt_table(qtbot, window, scored_119, tmp_path, s
             assert window.detail.beat == s.selected_index
         path = s.store.save_path
         assert (read_review_file(path).reviews if path.exists() else {}) == model
+
+
+def test_template_filter_and_rescore_after_cancel(qtbot, window, scored_119, tmp_path):
+    from ecgviewer.core.record import load_record
+
+    rec = load_record(copy_record(SAMPLE, tmp_path / "rec"))
+    window.set_record(rec, score=False)
+    window.set_scores(*scored_119)
+    n = len(scored_119[0])
+    window.set_templates(np.arange(n) % 4)
+    assert window.template_box.isEnabled() and window.template_box.count() == 5
+    window.show_box.setCurrentText("all beats")
+    window.template_box.setCurrentIndex(3)  # template 2
+    listed = [window.table.beat_at(r) for r in range(window.table.flags.rowCount())]
+    assert len(listed) == len(range(2, n, 4)) and all(i % 4 == 2 for i in listed)
+    # Rescore: in the Beats menu, and a button after Cancel
+    names = [a.text() for a in window.menuBar().actions()[3].menu().actions()]
+    assert window.actions["rescore"].text() in names
+    with qtbot.waitSignal(window.scoringDone, timeout=120_000) as done:
+        window.rescore()
+        window.cancel_scoring()
+    if done.args == [False]:  # the cancel won the race
+        assert window.rescore_button.isVisibleTo(window) and "scoring cancelled" in window.info.text()
+    with qtbot.waitSignal(window.scoringDone, timeout=300_000) as again:
+        window.rescore_button.click()
+    assert again.args == [True] and window.session is not None and not window.rescore_button.isVisibleTo(window)
+    assert "scoring cancelled" not in window.info.text()

@@ -127,6 +127,15 @@ class ReviewSession:
     def __len__(self) -> int:
         return len(self.sample)
 
+    def set_templates(self, templates: np.ndarray | None) -> None:
+        """Per scored beat template ids (core/templates.py; -1: none), for the template filter."""
+        t = np.full(self.n_scored, -1, dtype=np.int64) if templates is None else np.asarray(templates, dtype=np.int64)
+        if t.shape != (self.n_scored,):
+            raise ValueError(f"{len(t)} template ids for {self.n_scored} beats")
+        self._base_template = t
+        self._build()
+        self._emit(BEATS)
+
     def index_of(self, sample: int | None) -> int | None:
         """Position of the beat at ``sample`` in this session's arrays (None when there is none)."""
         return None if sample is None else self._index.get(int(sample))
