@@ -249,3 +249,15 @@ def test_observers_hear_each_change(tmp_path):
                      ("history",)]
     with pytest.raises(ValueError):
         session.subscribe("nope", print)
+
+
+def test_a_record_without_beats(tmp_path):
+    store = ReviewStore(tmp_path / "empty", N_SAMPLES, FS, np.zeros(0, np.int64))
+    session = ReviewSession(store, np.zeros(0, np.int64), np.zeros(0, np.float32), FS)
+    beats = BeatList(session)
+    assert len(beats) == 0 and len(session.flagged()) == 0 and session.nearest_beat(100) is None
+    session.select(100)
+    assert session.selected is None and not session.set_state(ReviewState.CONFIRMED)
+    assert session.add_beat(5000, snap=False) == 5000  # the reviewer can still mark a missed beat
+    beats.update()
+    assert beats.samples().tolist() == [5000]

@@ -77,9 +77,15 @@ class ReviewSession:
 
         scores = np.asarray(scores)
         store = store or ReviewStore.for_record(record, beats.sample)
+        symbol = beats.symbol
+        ann = record.annotations
+        if (not len(symbol) or not (np.asarray(symbol) != "").any()) and ann is not None and len(ann):
+            from ecgviewer.core.flag_metrics import reference_labels  # detected beats: matched labels
+
+            symbol = reference_labels(beats.sample, ann.sample, ann.symbol, record.fs)
         lead = record.channel_names.index(beats.leads[0]) if beats.leads and beats.leads[0] in record.channel_names else 0
         signal = record.signal[:, lead] if record.signal.ndim == 2 and record.signal.shape[1] else None
-        return cls(store, beats.sample, scores, record.fs, threshold=threshold, symbol=beats.symbol,
+        return cls(store, beats.sample, scores, record.fs, threshold=threshold, symbol=symbol,
                    templates=templates, metrics=FlagMetrics.for_record(record, beats.sample, scores),
                    signal=signal, record=record)
 
