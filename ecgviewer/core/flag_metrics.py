@@ -201,7 +201,8 @@ class FlagMetrics:
         return cls(ann.sample, ann.symbol, beat_sample, record.fs, scores)
 
 
-def flag_summary(beats, scores: np.ndarray, threshold: float, reference: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+def flag_summary(beats, scores: np.ndarray, threshold: float,
+                 reference: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
     """Counts of beats and flags and, with a reference, the flags' sensitivity and specificity.
 
     The one summary behind ``ecgviewer score`` and the viewer's metrics panel: ``reference`` is

@@ -512,9 +512,9 @@ class MainWindow(QMainWindow):
     def set_session(self, session: ReviewSession | None) -> None:
         """Make ``session`` the one every widget reads (None: no scored record)."""
         self.session = session
+        self.table.flags.list.filter = BeatFilter()  # a new record starts with the default list
         self.table.flags.set_session(session)
         self.table.show_beat(None)
-        self.table.flags.list.filter = BeatFilter()
         for box in (self.show_box, self.class_box, self.template_box):
             box.blockSignals(True)
             box.setCurrentIndex(0)
@@ -523,18 +523,15 @@ class MainWindow(QMainWindow):
         self.table.horizontalHeader().setSortIndicator(self.table.flags.sort_column, self.table.flags.sort_order)
         self.detail.show_beat(None)
         self.signal_view.select_beat(None)
-        lead = 0
         if session is not None:
             session.subscribe(THRESHOLD, self._threshold_changed)
             session.subscribe(SELECTION, self._selection_changed)
             session.subscribe(REVIEWS, self._reviews_changed)
             session.subscribe(BEATS, self._beats_changed)
-            b = self.beats
-            lead = self.record.channel_names.index(b.leads[0]) if b.leads and b.leads[0] in self.record.channel_names else 0
         self.metrics.set_metrics(session.metrics if session is not None else None, self._threshold)
         self.metrics_dock.setWindowTitle("Flag metrics" if self.metrics.metrics is not None or session is None
                                          else "Flag metrics (no reference annotations)")
-        self.review.set_session(session, lead, getattr(self, "_session_problem", "") if session else "")
+        self.review.set_session(session, getattr(self, "_session_problem", "") if session else "")
         self._update_count()
 
     def _fill_templates(self) -> None:

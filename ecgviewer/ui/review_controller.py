@@ -50,7 +50,7 @@ class ReviewController(QObject):
         return self.session.store if self.session is not None else None
 
     # ---- life cycle ---------------------------------------------------------------------------
-    def set_session(self, session: ReviewSession | None, lead: int = 0, reason: str = "") -> None:
+    def set_session(self, session: ReviewSession | None, reason: str = "") -> None:
         """Follow ``session`` (None: no scored record; ``reason`` says why reviews are off)."""
         self._close_mismatch()
         self.session = session
@@ -60,7 +60,7 @@ class ReviewController(QObject):
         p.counts.setText("")
         p.saved.setText(reason)
         self.save_label.setText("")
-        self.marks.set_session(session, lead)
+        self.marks.set_session(session, session.lead if session is not None else 0)
         self.historyChanged.emit()
         if session is None:
             self.show_beat()

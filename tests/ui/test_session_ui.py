@@ -63,7 +63,8 @@ def test_208_selection_survives_sort_by_time_and_d_acts_on_it(qtbot, window, sco
     flagged = window.flagged()
     target = int(flagged[np.argmin(np.abs(beats.time[flagged] - (23 * 60 + 4.56)))])
     row = table.flags.row_of(target)
-    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton, pos=table.visualRect(table.flags.index(row, 0)).center())
+    qtbot.mouseClick(table.viewport(), Qt.MouseButton.LeftButton,
+                     pos=table.visualRect(table.flags.index(row, 0)).center())
     assert_one_beat(window, target)
     table.horizontalHeader().setSortIndicator(TIME, Qt.SortOrder.AscendingOrder)  # what a click on "Time" does
     assert table.flags.sort_column == TIME and table.flags.row_of(target) != row or row == table.flags.row_of(target)
@@ -78,7 +79,8 @@ def test_208_selection_survives_sort_by_time_and_d_acts_on_it(qtbot, window, sco
     assert_one_beat(window, nxt)
     qtbot.keyClick(window, Qt.Key.Key_A)
     assert read_review_file(window.session.store.save_path).reviews == {
-        int(beats.sample[target]): BeatReview(ReviewState.DISMISSED), int(beats.sample[nxt]): BeatReview(ReviewState.CONFIRMED)}
+        int(beats.sample[target]): BeatReview(ReviewState.DISMISSED),
+        int(beats.sample[nxt]): BeatReview(ReviewState.CONFIRMED)}
     # the threshold rises above both: reviewed beats stay listed, the selection stays
     window.set_threshold(float(np.nanmax(result.score)) + 1)
     assert table.flags.row_of(target) is not None and table.flags.row_of(nxt) is not None

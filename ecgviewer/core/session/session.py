@@ -41,12 +41,13 @@ class ReviewSession:
 
     def __init__(self, store: ReviewStore, sample: np.ndarray, score: np.ndarray, fs: float, *,
                  threshold: float = 0.0, symbol: np.ndarray | None = None, templates: np.ndarray | None = None,
-                 metrics: Any = None, signal: np.ndarray | None = None, record: Any = None) -> None:
+                 metrics: Any = None, signal: np.ndarray | None = None, record: Any = None, lead: int = 0) -> None:
         self.store = store
         self.fs = float(fs)
         self.record = record
         self.metrics = metrics  # FlagMetrics or None (no reference annotations)
         self.signal = signal  # the lead an added beat snaps to
+        self.lead = int(lead)  # that lead's channel in the record (marks are drawn on it)
         self.history = History(store)
         self._listeners: dict[str, list[Listener]] = {e: [] for e in EVENTS}
         self._threshold = float(threshold)
@@ -83,11 +84,12 @@ class ReviewSession:
             from ecgviewer.core.flag_metrics import reference_labels  # detected beats: matched labels
 
             symbol = reference_labels(beats.sample, ann.sample, ann.symbol, record.fs)
-        lead = record.channel_names.index(beats.leads[0]) if beats.leads and beats.leads[0] in record.channel_names else 0
+        names = record.channel_names
+        lead = names.index(beats.leads[0]) if beats.leads and beats.leads[0] in names else 0
         signal = record.signal[:, lead] if record.signal.ndim == 2 and record.signal.shape[1] else None
         return cls(store, beats.sample, scores, record.fs, threshold=threshold, symbol=symbol,
                    templates=templates, metrics=FlagMetrics.for_record(record, beats.sample, scores),
-                   signal=signal, record=record)
+                   signal=signal, record=record, lead=lead)
 
     # ---- observing ----------------------------------------------------------------------------
     def subscribe(self, event: str, callback: Listener) -> None:
@@ -268,7 +270,8 @@ class ReviewSession:
         if not 0 < s < self.store.n_samples:
             return None
         near = self.nearest_beat(s)
-        if near is not None and abs(near - s) < MIN_BEAT_GAP_S * self.fs and self.kind[self._index[near]] != BeatKind.DELETED:
+        too_close = near is not None and abs(near - s) < MIN_BEAT_GAP_S * self.fs
+        if too_close and self.kind[self._index[near]] != BeatKind.DELETED:
             self.select(near)
             return None
         if s in self._index:  # a deleted beat at that very sample: bring it back
