@@ -39,19 +39,17 @@ class History:
             self._done.append(edit)
 
     def undo(self) -> bool:
-        if not self._done:
-            return False
-        edit = self._done[-1]
-        self.store.set_many(edit.before)
-        self._undone.append(self._done.pop())
-        return True
+        return self._move(self._done, self._undone, "before")
 
     def redo(self) -> bool:
-        if not self._undone:
+        return self._move(self._undone, self._done, "after")
+
+    def _move(self, src: list[Edit], dst: list[Edit], side: str) -> bool:
+        """Apply the top edit of ``src`` (its ``side``) and move it to ``dst``; saved before it moves."""
+        if not src:
             return False
-        edit = self._undone[-1]
-        self.store.set_many(edit.after)
-        self._done.append(self._undone.pop())
+        self.store.set_many(getattr(src[-1], side))
+        dst.append(src.pop())
         return True
 
     def clear(self) -> None:
