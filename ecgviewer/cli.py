@@ -91,7 +91,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     payload["threshold"] = threshold
     payload["model"] = {"name": scorer.model.card.name, "version": scorer.model.card.version,
                         "path": str(scorer.model.path), "backend": scorer.backend}
-    payload["summary"] = flag_summary(beats, result, threshold)
+    payload["summary"] = flag_summary(beats, result, threshold, record)
     s = payload["summary"]
     extra = ""
     if s.get("sensitivity") is not None:

@@ -86,9 +86,10 @@ class _Sorted:
 
     @classmethod
     def of(cls, scores: np.ndarray) -> _Sorted:
-        return cls(np.sort(np.asarray(scores, dtype=np.float64)))
+        return cls(np.sort(np.asarray(scores)))  # own dtype: float32 scores compare as `score >= t` does
 
     def at_least(self, t: float) -> int:
+        t = self.scores.dtype.type(t) if len(self.scores) else t  # compare in the scores' precision
         return int(len(self.scores) - np.searchsorted(self.scores, t, side="left"))
 
     def __len__(self) -> int:
@@ -131,12 +132,14 @@ class FlagMetrics:
         self._scores = scores
 
     def _sort_groups(self, scores: np.ndarray) -> dict[str, _Sorted]:
-        scores = np.asarray(scores, dtype=np.float64)
+        scores = np.asarray(scores)
+        if not np.issubdtype(scores.dtype, np.floating):
+            scores = scores.astype(np.float64)
         if scores.shape != self.beat_sample.shape:
             raise ValueError(f"{len(scores)} scores for {len(self.beat_sample)} beats")
         matched = self.ref_to_beat >= 0
         # A reference beat's score is its matched beat's; unmatched ones can never be flagged.
-        ref_score = np.full(len(self.ref_sample), -np.inf)
+        ref_score = np.full(len(self.ref_sample), -np.inf, dtype=scores.dtype)
         ref_score[matched] = scores[self.ref_to_beat[matched]]
         groups = {c: _Sorted.of(ref_score[self.ref_cls == c]) for c in ("N",) + ANOMALY_CLASSES}
         groups["all"] = _Sorted.of(scores)
@@ -196,3 +199,28 @@ class FlagMetrics:
         if ann is None or not len(ann):
             return None
         return cls(ann.sample, ann.symbol, beat_sample, record.fs, scores)
+
+
+def flag_summary(beats, scores: np.ndarray, threshold: float,
+                 reference: tuple[np.ndarray, np.ndarray] | None = None) -> dict:
+    """Counts of beats and flags and, with a reference, the flags' sensitivity and specificity.
+
+    The one summary behind ``ecgviewer score`` and the viewer's metrics panel: ``reference`` is
+    (samples, symbols) of the reference annotations (the record's); without it, reference beats
+    carry their own symbols (beats from the detector have none, so no sensitivity). Matching and
+    counting are :class:`FlagMetrics`'s, so a reference beat that could not be scored counts as missed.
+    """
+    scores = np.asarray(scores)
+    out: dict = {"beats": len(beats), "flagged": int((scores >= threshold).sum()), "skipped": dict(beats.skipped)}
+    if reference is None and len(beats.symbol) and (np.asarray(beats.symbol) != "").any():
+        reference = (beats.sample, beats.symbol)
+    if reference is None or not len(reference[0]):
+        return out
+    m = FlagMetrics(reference[0], reference[1], beats.sample, beats.fs, scores).at(threshold)
+    if m["tp"] + m["fn"] + m["tn"] + m["fp"] == 0:
+        return out
+    out["reference_anomalies"] = m["tp"] + m["fn"]
+    out["reference_normals"] = m["tn"] + m["fp"]
+    out["sensitivity"] = m["sensitivity"]
+    out["specificity"] = m["specificity"]
+    return out

@@ -1,4 +1,4 @@
-"""The clinician's review of flagged beats, saved as a WFDB annotation sidecar (``<record>.rev``).
+"""The clinician's review of the beats, saved as a WFDB annotation sidecar (``<record>.rev``).
 
 Review marks must outlive the session and must be readable by ordinary WFDB tools
 (``rdann 119 rev``), so they live in an annotation file of their own annotator next to the record,
@@ -7,6 +7,8 @@ the same file goes to the user data directory, in a folder keyed by a hash of th
 path so two records named ``100`` do not collide. Every change is saved at once and atomically: a
 crash leaves the previous or the new file, never a torn one. A review file that does not fit the
 record (other length or rate, beats that the record does not have) is reported, not applied.
+Besides confirm/dismiss and a note, a review can relabel a beat's class, add a beat the detector
+missed or delete a false one.
 See docs/review.md for the file format.
 """
 
@@ -30,7 +32,7 @@ from ecgviewer.core.resources import is_bundled
 REVIEW_ANNOTATOR = "rev"
 #: First word of the header annotation's aux note; identifies our files and their version.
 MAGIC = "ecgviewer-review"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: Environment variable that overrides the user data directory (tests, portable installs).
 DATA_DIR_ENV = "ECGVIEWER_DATA_DIR"
 #: WFDB symbols: the header is a MEASURE annotation at sample 0 (rdann drops NOTEs at sample 0,
@@ -38,6 +40,11 @@ DATA_DIR_ENV = "ECGVIEWER_DATA_DIR"
 #: tools that count beats are not misled).
 HEADER_SYMBOL = "="
 BEAT_SYMBOL = '"'
+#: A relabelled or added beat is written with its WFDB beat code, so ``rdann`` shows the corrected
+#: class (artefact: '|', WFDB's isolated QRS-like artefact).
+LABELS = ("N", "S", "V", "F", "Q", "artefact")
+LABEL_SYMBOLS = {"N": "N", "S": "S", "V": "V", "F": "F", "Q": "Q", "artefact": "|"}
+SYMBOL_LABELS = {v: k for k, v in LABEL_SYMBOLS.items()}
 #: WFDB stores an aux note in at most 255 bytes; longer notes are split over several annotations.
 AUX_MAX = 255
 _TMP_PREFIX = "ecgviewer_tmp_"
@@ -55,17 +62,32 @@ class ReviewState(enum.IntEnum):
         return self.name.capitalize()
 
 
+class BeatKind(enum.IntEnum):
+    """Where a beat comes from; the value is the annotation's ``num`` field in the file."""
+
+    DETECTED = 0  # one of the record's scored beats
+    ADDED = 1  # a beat the reviewer added (the detector missed it)
+    DELETED = 2  # a scored beat the reviewer deleted (not a beat)
+
+
 @dataclass(frozen=True)
 class BeatReview:
-    """What the clinician said about one beat."""
+    """What the clinician said about one beat: state, note, corrected class (one of LABELS or '')."""
 
     state: ReviewState = ReviewState.UNREVIEWED
     note: str = ""
+    label: str = ""
+    kind: BeatKind = BeatKind.DETECTED
+
+    def __post_init__(self) -> None:
+        if self.label and self.label not in LABEL_SYMBOLS:
+            raise ValueError(f"unknown beat class {self.label!r} (one of {', '.join(LABELS)})")
 
     @property
     def is_empty(self) -> bool:
-        """True when there is nothing to save (unreviewed, no note)."""
-        return self.state == ReviewState.UNREVIEWED and not self.note
+        """True when there is nothing to save (unreviewed, no note, no relabel, not added or deleted)."""
+        return (self.state == ReviewState.UNREVIEWED and not self.note and not self.label
+                and self.kind == BeatKind.DETECTED)
 
 
 EMPTY = BeatReview()
@@ -158,6 +180,7 @@ def write_review_file(path: Path, content: ReviewFile) -> None:
     samples: list[int] = [0]
     symbols: list[str] = [HEADER_SYMBOL]
     subtypes: list[int] = [0]
+    nums: list[int] = [0]
     aux: list[str] = [_header_note(content.record, content.n_samples, content.fs)]
     for s in sorted(content.reviews):
         r = content.reviews[s]
@@ -167,15 +190,17 @@ def write_review_file(path: Path, content: ReviewFile) -> None:
             raise ValueError(f"a beat cannot sit at sample {s}")
         for chunk in split_note(r.note):
             samples.append(int(s))
-            symbols.append(BEAT_SYMBOL)
+            symbols.append(LABEL_SYMBOLS[r.label] if r.label else BEAT_SYMBOL)
             subtypes.append(int(r.state))
+            nums.append(int(r.kind))
             aux.append(chunk)
     folder = path.parent
     tmp_name = f"{_TMP_PREFIX}{os.getpid()}_{secrets.token_hex(4)}"
     tmp = folder / f"{tmp_name}.{REVIEW_ANNOTATOR}"
     try:
         wfdb.wrann(tmp_name, REVIEW_ANNOTATOR, np.asarray(samples, dtype=np.int64), symbol=symbols,
-                   subtype=np.asarray(subtypes, dtype=np.int64), aux_note=aux,
+                   subtype=np.asarray(subtypes, dtype=np.int64),
+                   num=np.asarray(nums, dtype=np.int64), aux_note=aux,
                    fs=_wfdb_fs(content.fs), write_dir=str(folder))
         _fsync_file(tmp)
         os.replace(tmp, path)
@@ -224,6 +249,7 @@ def read_review_file(path: Path) -> ReviewFile:
     symbol = list(ann.symbol or [])
     subtype = np.asarray(ann.subtype if ann.subtype is not None else np.zeros(len(sample)), dtype=np.int64)
     aux = list(ann.aux_note or [""] * len(sample))
+    num = np.asarray(ann.num if ann.num is not None else np.zeros(len(sample)), dtype=np.int64)
     if not len(sample) or sample[0] != 0 or symbol[0] != HEADER_SYMBOL or not aux[0].startswith(MAGIC + " "):
         raise ReviewFileError(f"{path.name}: no ecgviewer review header")
     try:
@@ -237,23 +263,26 @@ def read_review_file(path: Path) -> ReviewFile:
     reviews: dict[int, BeatReview] = {}
     parts: dict[int, list[str]] = {}
     for i in range(1, len(sample)):
-        if symbol[i] != BEAT_SYMBOL:
+        if symbol[i] != BEAT_SYMBOL and symbol[i] not in SYMBOL_LABELS:
             continue  # room for future annotation kinds
         s = int(sample[i])
         try:
             state = ReviewState(int(subtype[i]))
+            kind = BeatKind(int(num[i]))
         except ValueError:
-            raise ReviewFileError(f"{path.name}: unknown review state {int(subtype[i])} at sample {s}") from None
+            raise ReviewFileError(f"{path.name}: unknown review state {int(subtype[i])} or beat kind "
+                                  f"{int(num[i])} at sample {s}") from None
         if s not in parts:
             parts[s] = []
-            reviews[s] = BeatReview(state)
+            reviews[s] = BeatReview(state, "", SYMBOL_LABELS.get(symbol[i], ""), kind)
         parts[s].append(aux[i] or "")
     for s, chunks in parts.items():
         try:
             note = decode_note("".join(chunks))
         except UnicodeDecodeError:
             raise ReviewFileError(f"{path.name}: bad note encoding at sample {s}") from None
-        reviews[s] = BeatReview(reviews[s].state, note)
+        r = reviews[s]
+        reviews[s] = BeatReview(r.state, note, r.label, r.kind)
     return ReviewFile(record, n_samples, fs, reviews)
 
 
@@ -321,7 +350,7 @@ class ReviewStore:
     """Review state of one record's beats, saved to its sidecar after every change.
 
     Beats are keyed by the R peak's sample index in the original record. Qt-free: the UI wraps
-    changes in undo commands (ecgviewer/ui/review_commands.py) and listens with
+    changes in undo steps (ecgviewer/core/session/history.py) and listens with
     :meth:`add_listener`.
     """
 
@@ -386,8 +415,9 @@ class ReviewStore:
             problems.append(f"record length {content.n_samples} samples in the file, {self.n_samples} now")
         if abs(content.fs - self.fs) > 1e-6 * max(1.0, self.fs):
             problems.append(f"sampling rate {content.fs:g} Hz in the file, {self.fs:g} Hz now")
-        if self.beat_samples is not None and content.reviews:
-            keys = np.fromiter(content.reviews.keys(), dtype=np.int64, count=len(content.reviews))
+        own = [s for s, r in content.reviews.items() if r.kind != BeatKind.ADDED]
+        if self.beat_samples is not None and own:
+            keys = np.asarray(own, dtype=np.int64)
             unknown = keys[~np.isin(keys, self.beat_samples)]
             if unknown.size:
                 problems.append(f"{unknown.size} reviewed beat(s) not among the record's beats, "
@@ -400,7 +430,8 @@ class ReviewStore:
         For the UI's "apply anyway" choice; the mismatched file is backed up on the next save.
         """
         pending = self.load_result.pending
-        keep = {s: r for s, r in pending.items() if 0 < s < self.n_samples and self._is_beat(s)}
+        keep = {s: r for s, r in pending.items()
+                if 0 < s < self.n_samples and (self._is_beat(s) or r.kind == BeatKind.ADDED)}
         self._reviews.update(keep)
         self.load_result.pending = {}
         self._changed(sorted(keep))
@@ -441,6 +472,12 @@ class ReviewStore:
                 c[r.state.label] += 1
         return c
 
+    def edit_counts(self) -> dict[str, int]:
+        """How many beats were relabelled, added and deleted."""
+        rs = self._reviews.values()
+        return {"Relabelled": sum(bool(r.label) for r in rs), "Added": sum(r.kind == BeatKind.ADDED for r in rs),
+                "Deleted": sum(r.kind == BeatKind.DELETED for r in rs)}
+
     def __len__(self) -> int:
         return len(self._reviews)
 
@@ -454,10 +491,10 @@ class ReviewStore:
         previous: dict[int, BeatReview] = {}
         for sample, change in changes.items():
             s = int(sample)
-            self._validate(s)
             old = self.get(s)
             new = change if isinstance(change, BeatReview) else BeatReview(
-                ReviewState(change[0]), old.note if change[1] is None else str(change[1]))
+                ReviewState(change[0]), old.note if change[1] is None else str(change[1]), old.label, old.kind)
+            self._validate(s, new)
             previous[s] = old
             if new.is_empty:
                 self._reviews.pop(s, None)
@@ -468,10 +505,13 @@ class ReviewStore:
         self._changed(sorted(previous))
         return previous
 
-    def _validate(self, s: int) -> None:
+    def _validate(self, s: int, new: BeatReview) -> None:
         if not 0 < s < self.n_samples:
             raise ValueError(f"sample {s} is outside the record (1..{self.n_samples - 1})")
-        if not self._is_beat(s):
+        if self._is_beat(s):
+            if new.kind == BeatKind.ADDED and self.beat_samples is not None:
+                raise ValueError(f"sample {s} is already one of the record's beats")
+        elif new.kind != BeatKind.ADDED and not (new.is_empty and s in self._reviews):
             raise ValueError(f"sample {s} is not one of the record's beats")
 
     def _is_beat(self, s: int) -> bool:

@@ -11,10 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-import numpy as np
 
 from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
-from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.model.loader import LoadedModel, load_model
 from ecgviewer.core.record import Record
 from ecgviewer.core.resources import bundled_model_path
@@ -64,16 +62,13 @@ class Scorer:
                            progress=progress, cancelled=cancelled)
 
 
-def flag_summary(beats: BeatSet, result: ScoreResult, threshold: float) -> dict:
-    """Counts of beats and flags; with reference labels, sensitivity and specificity of the flags."""
-    flagged = result.score >= threshold
-    out: dict = {"beats": len(beats), "flagged": int(flagged.sum()), "skipped": dict(beats.skipped)}
-    known = beats.cls != ""
-    if known.any():
-        anomalous = np.isin(beats.cls, ANOMALY_CLASSES)
-        normal = beats.cls == "N"
-        out["reference_anomalies"] = int(anomalous.sum())
-        out["reference_normals"] = int(normal.sum())
-        out["sensitivity"] = float(flagged[anomalous].mean()) if anomalous.any() else None
-        out["specificity"] = float((~flagged[normal]).mean()) if normal.any() else None
-    return out
+def flag_summary(beats: BeatSet, result: ScoreResult, threshold: float, record: Record | None = None) -> dict:
+    """Counts of beats and flags; with reference labels, sensitivity and specificity of the flags.
+
+    One matching for the CLI and the viewer: ecgviewer.core.flag_metrics.flag_summary.
+    """
+    from ecgviewer.core.flag_metrics import flag_summary as summary
+
+    ann = record.annotations if record is not None else None
+    reference = (ann.sample, ann.symbol) if ann is not None and len(ann) else None
+    return summary(beats, result.score, threshold, reference)

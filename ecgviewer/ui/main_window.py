@@ -1,11 +1,13 @@
 """The main window: wires the record, the scorer and the widgets together; holds no signal logic.
 
-API for later features (review marks, calipers, PDF export): ``open_record(path)``,
-``set_record(record)``, ``record``, ``beats``, ``result``, ``threshold``/``set_threshold``,
-``selected_beat``/``select_beat(i)``, the ``beatSelected(int)``, ``recordOpened(object)`` and
-``scoringDone(bool)`` signals, ``actions[name]`` and ``signal_view`` (``center_on(time_s)``).
-Review marks, undo, calipers, crosshair, flag metrics and exports live in ``review``
-(ecgviewer/ui/review_panel.py ReviewController); the HR/RR trend is ``rr_trend``.
+Once a record is scored, its ``session`` (ecgviewer/core/session: beats, scores, threshold,
+selection, reviews, metrics) is the one source every widget reads; the window subscribes the
+widgets to it. API for other features: ``open_record(path)``, ``set_record(record)``, ``record``,
+``beats``, ``result``, ``session``, ``threshold``/``set_threshold``, ``selected_beat``/``select_beat(i)``
+(beat index into the session), the ``beatSelected(int)``, ``recordOpened(object)`` and
+``scoringDone(bool)`` signals, ``actions[name]``, ``signal_view`` (``center_on(time_s)``) and
+``add_dock(title, widget, name)`` for new panels. Review panel and marks: ``review``
+(ui/review_controller.py); HR/RR trend: ``rr_trend``; calipers, crosshair: ``calipers``, ``crosshair``.
 """
 
 from __future__ import annotations
@@ -16,26 +18,35 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout, QLabel, QMainWindow,
-                               QProgressBar, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
+                               QLabel, QMainWindow, QProgressBar, QPushButton, QVBoxLayout, QWidget)
 
 from ecgviewer.core.errors import RecordError
-from ecgviewer.core.review import ReviewState
 from ecgviewer.core.formats import dialog_filter, record_extensions
 from ecgviewer.core.record import Record, load_record
+from ecgviewer.core.review import LABELS, ReviewState, ReviewStore
 from ecgviewer.core.scorer import Scorer
+from ecgviewer.core.session import BEATS, REVIEWS, SELECTION, SHOW_CHOICES, THRESHOLD, BeatFilter, ReviewSession
 from ecgviewer.ui import wording
 from ecgviewer.ui.beat_detail import BeatDetail
+from ecgviewer.ui.calipers import Calipers, Crosshair
 from ecgviewer.ui.dialogs import AboutDialog, ShortcutsDialog, show_error
+from ecgviewer.ui.flag_table import BeatTable
+from ecgviewer.ui.metrics_panel import MetricsPanel
 from ecgviewer.ui.overview import Overview
 from ecgviewer.ui.paper import format_time
-from ecgviewer.ui.review_panel import ReviewController, ReviewFlagTable
+from ecgviewer.ui.review_controller import ReviewController
+from ecgviewer.ui.review_marks import ReviewMarks
+from ecgviewer.ui.review_panel import ReviewPanel
 from ecgviewer.ui.rr_trend import RRTrend
 from ecgviewer.ui.scoring_worker import ScoringJob
 from ecgviewer.ui.settings import Settings
 from ecgviewer.ui.shortcuts import RECENT_KEYS, SHORTCUTS
 
 log = logging.getLogger(__name__)
+
+#: Flag ticks drawn on the overview at most (about its width in pixels).
+OVERVIEW_TICKS = 1500
 
 
 class MainWindow(QMainWindow):
@@ -56,15 +67,14 @@ class MainWindow(QMainWindow):
         self.record: Record | None = None
         self.beats = None
         self.result = None
-        self.selected_beat: int | None = None
+        self.session: ReviewSession | None = None
         self._threshold = 0.0
         self._job: ScoringJob | None = None
         self._notes: list[str] = []
 
         self.signal_view = self._build_central()
-        self._build_docks()
         self._build_status()
-        self.review = ReviewController(self)  # review marks, undo, calipers, metrics, export
+        self._build_docks()
         self.actions: dict[str, QAction] = {}
         self._build_actions()
         self._build_menus()
@@ -75,6 +85,7 @@ class MainWindow(QMainWindow):
         self.signal_view.thresholdChanged.connect(self.set_threshold)
         self.signal_view.calibratedChanged.connect(self._calibrated_changed)
         self.overview.jumpRequested.connect(self.signal_view.center_on)
+        self.signal_view.traceClicked.connect(self._trace_clicked)
         self.table.beatActivated.connect(self.select_beat)
 
     # ---- building -----------------------------------------------------------------------------
@@ -98,7 +109,27 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         return view
 
+    def add_dock(self, title: str, widget: QWidget, name: str,
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
+        """Put ``widget`` in a dock (``name``: its objectName, kept in the saved window state)."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
     def _build_docks(self) -> None:
+        self.flags_dock = self.add_dock("Beats", self._build_beat_list(), "flags_dock")
+        self.detail = BeatDetail(self)
+        self.detail_dock = self.add_dock("Beat detail", self.detail, "detail_dock")
+        self.review_dock = self.add_dock("Review", self._build_review(), "review_dock")
+        self.metrics = MetricsPanel(self)
+        self.metrics_dock = self.add_dock("Flag metrics", self.metrics, "metrics_dock")
+        self.resizeDocks([self.flags_dock], [430], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.flags_dock, self.detail_dock], [380, 420], Qt.Orientation.Vertical)
+
+    def _build_beat_list(self) -> QWidget:
+        """Threshold, the beat filters and the beat table."""
         panel = QWidget(self)
         form = QFormLayout()
         self.threshold_box = QDoubleSpinBox(panel)
@@ -111,22 +142,44 @@ class MainWindow(QMainWindow):
         self.count_label = QLabel("-", panel)
         form.addRow("Threshold", self.threshold_box)
         form.addRow("Flagged", self.count_label)
-        self.table = ReviewFlagTable(panel)
+        self.show_box = QComboBox(panel)
+        self.show_box.addItems(SHOW_CHOICES)
+        self.show_box.setToolTip("Which beats are listed: reviewed beats stay listed when the threshold rises")
+        self.class_box = QComboBox(panel)
+        self.class_box.addItems(("any class",) + tuple(LABELS))
+        self.template_box = QComboBox(panel)
+        self.template_box.addItem("any template")
+        self.template_box.setEnabled(False)
+        for box in (self.show_box, self.class_box, self.template_box):
+            box.currentIndexChanged.connect(self._filter_changed)
+        filters = QHBoxLayout()
+        for box in (self.show_box, self.class_box, self.template_box):
+            filters.addWidget(box)
+        form.addRow("List", filters)
+        self.table = BeatTable(panel)
         lay = QVBoxLayout(panel)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addLayout(form)
         lay.addWidget(self.table, 1)
-        dock = QDockWidget("Flagged beats", self)
-        dock.setObjectName("flags_dock")
-        dock.setWidget(panel)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, dock)
-        self.detail = BeatDetail(self)
-        ddock = QDockWidget("Beat detail", self)
-        ddock.setObjectName("detail_dock")
-        ddock.setWidget(self.detail)
-        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, ddock)
-        self.resizeDocks([dock], [430], Qt.Orientation.Horizontal)
-        self.resizeDocks([dock, ddock], [380, 420], Qt.Orientation.Vertical)
+        return panel
+
+    def _build_review(self) -> QWidget:
+        """Review panel and trace marks, the measuring tools and their status read-outs."""
+        panel = ReviewPanel(self)
+        self.cursor_label = QLabel("", self)
+        self.cursor_label.setMinimumWidth(380)
+        self.save_label = QLabel("", self)
+        self.statusBar().addPermanentWidget(self.cursor_label)
+        self.statusBar().addPermanentWidget(self.save_label)
+        self.review = ReviewController(panel, ReviewMarks(self.signal_view), self.statusBar().showMessage,
+                                       self.save_label, self)
+        self.review.focus_back = self.signal_view.setFocus
+        self.review.historyChanged.connect(self.sync_undo_actions)
+        self.calipers = Calipers(self.signal_view, self)
+        self.crosshair = Crosshair(self.signal_view, self)
+        self.crosshair.moved.connect(self.cursor_label.setText)
+        self.calipers.measured.connect(lambda m: self.statusBar().showMessage("Calipers: " + m.text(), 0))
+        return panel
 
     def _build_status(self) -> None:
         self.progress = QProgressBar(self)
@@ -136,8 +189,13 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel", self)
         self.cancel_button.clicked.connect(self.cancel_scoring)
         self.cancel_button.hide()
+        self.rescore_button = QPushButton("Rescore", self)
+        self.rescore_button.setToolTip("Score the record again (Ctrl+R)")
+        self.rescore_button.clicked.connect(self.rescore)
+        self.rescore_button.hide()
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.cancel_button)
+        self.statusBar().addPermanentWidget(self.rescore_button)
 
     def _build_actions(self) -> None:
         v = self.signal_view
@@ -157,9 +215,11 @@ class MainWindow(QMainWindow):
             "confirm": lambda: self.review.mark(ReviewState.CONFIRMED),
             "dismiss": lambda: self.review.mark(ReviewState.DISMISSED),
             "unreview": lambda: self.review.mark(ReviewState.UNREVIEWED),
-            "note": self.review.edit_note, "undo": self.review.undo, "redo": self.review.redo,
-            "calipers": lambda: self.review.toggle_calipers(self.actions["calipers"].isChecked()),
-            "export_csv": lambda: self.review.export_csv(), "export_pdf": lambda: self.review.export_pdf(),
+            "note": self._edit_note, "undo": self.review.undo, "redo": self.review.redo,
+            "delete_beat": self.review.delete_beat, "rescore": self.rescore,
+            "calipers": lambda: self.toggle_calipers(self.actions["calipers"].isChecked()),
+            "export_csv": lambda: self.export_csv(), "export_pdf": lambda: self.export_pdf(),
+            **{f"relabel_{c}": (lambda _=False, c=c: self.review.relabel(c)) for c in LABELS},
         }
         for sc in SHORTCUTS:
             act = QAction(sc.text, self)
@@ -172,7 +232,7 @@ class MainWindow(QMainWindow):
             self.addAction(act)
             self.actions[sc.name] = act
         self.actions["heatmap"].setChecked(True)
-        self.review.sync_undo_actions()
+        self.sync_undo_actions()
 
     def _build_menus(self) -> None:
         a = self.actions
@@ -185,14 +245,15 @@ class MainWindow(QMainWindow):
         m.addSeparator()
         m.addAction(a["quit"])
         m = self.menuBar().addMenu("&Edit")
-        for name in ("undo", "redo", None, "confirm", "dismiss", "unreview", "note"):
+        for name in ("undo", "redo", None, "confirm", "dismiss", "unreview", "note", None,
+                     *(f"relabel_{c}" for c in LABELS), None, "delete_beat"):
             m.addSeparator() if name is None else m.addAction(a[name])
         m = self.menuBar().addMenu("&View")
         for name in ("page_left", "page_right", "start", "end", None, "zoom_in", "zoom_out", "whole", None,
                      "amp_up", "amp_down", "amp_reset", "calibrated", None, "heatmap", "heat_more", "heat_less", None, "calipers"):
             m.addSeparator() if name is None else m.addAction(a[name])
         m = self.menuBar().addMenu("&Beats")
-        for name in ("next_flag", "prev_flag", "threshold", "table", None, "cancel"):
+        for name in ("next_flag", "prev_flag", "threshold", "table", None, "cancel", "rescore"):
             m.addSeparator() if name is None else m.addAction(a[name])
         m = self.menuBar().addMenu("&Help")
         m.addAction(a["help_keys"])
@@ -267,9 +328,9 @@ class MainWindow(QMainWindow):
         self.record = record
         self.beats = None
         self.result = None
-        self.selected_beat = None
-        self.table.flags.clear()
-        self.detail.show_beat(None)
+        self.set_session(None)
+        self.calipers.clear()
+        self.cursor_label.setText("")
         self.signal_view.set_record(record, self._window_s)
         self.overview.set_signal(self.signal_view.pyramids[0], record.duration)
         self.overview.set_visible(*self.signal_view.visible_range())
@@ -282,7 +343,6 @@ class MainWindow(QMainWindow):
         self._update_info()
         self._update_count()
         self.rr_trend.set_beats(None)
-        self.review.record_opened(record)
         self.recordOpened.emit(record)
         if not score:
             return
@@ -335,6 +395,7 @@ class MainWindow(QMainWindow):
         self.progress.setValue(0)
         self.progress.show()
         self.cancel_button.show()
+        self.rescore_button.hide()
         self.statusBar().showMessage("Finding beats...")
         job.start()
 
@@ -372,13 +433,9 @@ class MainWindow(QMainWindow):
         scores = np.asarray(result.score)
         self.signal_view.set_result(scores, result.error, self._threshold)
         self.threshold_box.setSingleStep(self._spin_step(scores))
-        labels = beats.symbol if len(beats.symbol) else np.full(len(beats), "", str)
-        self.table.flags.set_data(beats.time, scores, labels, self._threshold)
-        self.table.horizontalHeader().setSortIndicator(self.table.flags.sort_column, self.table.flags.sort_order)
+        self.set_session(self._open_session(beats, scores))
         self.rr_trend.set_beats(beats.sample, beats.fs, self.record.duration)
-        self._update_count()
         self._update_info()
-        self.review.scores_set(beats, result)
         model = self.scorer.name if self.scorer is not None else "the model"
         self.statusBar().showMessage(f"Scored {len(beats)} beats with {model}", 10000)
 
@@ -395,6 +452,7 @@ class MainWindow(QMainWindow):
         self._end_job()
         self._notes.append(f"not scored: {message}")
         self._update_info()
+        self.rescore_button.show()
         self.statusBar().showMessage(f"Scoring failed: {message}", 0)
         self.scoringDone.emit(False)
 
@@ -404,6 +462,7 @@ class MainWindow(QMainWindow):
         self._end_job()
         self._notes.append("scoring cancelled")
         self._update_info()
+        self.rescore_button.show()
         self.statusBar().showMessage("Scoring cancelled", 10000)
         self.scoringDone.emit(False)
 
@@ -425,6 +484,118 @@ class MainWindow(QMainWindow):
     def is_scoring(self) -> bool:
         return self._job is not None and self._job.is_running() and self.result is None
 
+    def rescore(self) -> None:
+        """Beats > Rescore (and the button after a cancel): score the open record again."""
+        if self.record is None or self.scorer is None:
+            self.statusBar().showMessage("Nothing to rescore: open a record with a model loaded", 5000)
+            return
+        if self._job is not None and self._job.is_running():
+            return
+        self._notes = [n for n in self._notes if not n.startswith(("scoring cancelled", "not scored"))]
+        self._start_scoring(self.record)
+
+    # ---- the review session ------------------------------------------------------------------
+    def _open_session(self, beats, scores: np.ndarray) -> ReviewSession:
+        """The session of the scored record; if its review file cannot be opened, reviews are off
+        (kept in memory, not saved) and the panel says why."""
+        self._session_problem = ""
+        try:
+            return ReviewSession.from_scoring(self.record, beats, scores, self._threshold)
+        except (OSError, ValueError) as e:
+            log.warning("review store for %s: %s", self.record.path, e)
+            self._session_problem = f"Reviews are not saved for this record: {e}"
+            self.statusBar().showMessage(self._session_problem, 0)
+            store = ReviewStore(self.record.path, self.record.n_samples, self.record.fs, beats.sample,
+                                record_name=self.record.name, autosave=False)
+            return ReviewSession.from_scoring(self.record, beats, scores, self._threshold, store=store)
+
+    def set_session(self, session: ReviewSession | None) -> None:
+        """Make ``session`` the one every widget reads (None: no scored record)."""
+        self.session = session
+        self.table.flags.list.filter = BeatFilter()  # a new record starts with the default list
+        self.table.flags.set_session(session)
+        self.table.show_beat(None)
+        for box in (self.show_box, self.class_box, self.template_box):
+            box.blockSignals(True)
+            box.setCurrentIndex(0)
+            box.blockSignals(False)
+        self._fill_templates()
+        self.table.horizontalHeader().setSortIndicator(self.table.flags.sort_column, self.table.flags.sort_order)
+        self.detail.show_beat(None)
+        self.signal_view.select_beat(None)
+        if session is not None:
+            session.subscribe(THRESHOLD, self._threshold_changed)
+            session.subscribe(SELECTION, self._selection_changed)
+            session.subscribe(REVIEWS, self._reviews_changed)
+            session.subscribe(BEATS, self._beats_changed)
+        self.metrics.set_metrics(session.metrics if session is not None else None, self._threshold)
+        self.metrics_dock.setWindowTitle("Flag metrics" if self.metrics.metrics is not None or session is None
+                                         else "Flag metrics (no reference annotations)")
+        self.review.set_session(session, getattr(self, "_session_problem", "") if session else "")
+        self._update_count()
+
+    def _fill_templates(self) -> None:
+        box, s = self.template_box, self.session
+        box.blockSignals(True)
+        box.clear()
+        box.addItem("any template")
+        ids = sorted(set(s.template[s.template >= 0].tolist())) if s is not None else []
+        for t in ids:
+            box.addItem(f"template {t}", t)
+        box.setEnabled(bool(ids))
+        box.blockSignals(False)
+
+    def set_templates(self, templates: np.ndarray | None) -> None:
+        """Template id of each scored beat (from core/templates.py): the beat list can filter by it."""
+        if self.session is not None:
+            self.session.set_templates(templates)
+            self._fill_templates()
+
+    def _filter_changed(self) -> None:
+        cls = self.class_box.currentText()
+        f = BeatFilter(self.show_box.currentText(),
+                       frozenset() if self.class_box.currentIndex() == 0 else frozenset({cls}),
+                       self.template_box.currentData())
+        self.table.flags.list.filter = f
+        self.table.flags.refresh()
+
+    def _threshold_changed(self, value: float) -> None:
+        self._threshold = value
+        self._show_threshold(value)
+
+    def _selection_changed(self, _sample) -> None:
+        s = self.session
+        i = s.selected_index
+        scored = i is not None and i < s.n_scored
+        self.signal_view.select_beat(i if scored else None)
+        self.detail.show_beat(i if scored else None, self.beats, self.result)
+        self.table.show_beat(i)
+        if i is not None:
+            self.statusBar().showMessage(f"Beat at {format_time(float(s.time[i]), 0.01)}", 5000)
+            self.beatSelected.emit(i)
+
+    def _reviews_changed(self, samples: list[int]) -> None:
+        self.table.flags.reviews_changed(samples)
+        self._update_count()
+
+    def _beats_changed(self) -> None:
+        self.table.flags.list.set_session(self.session)
+        self.table.flags.refresh()
+        self._update_count()
+
+    def _trace_clicked(self, t: float, shift: bool) -> None:
+        """A click on the trace selects the nearest beat; Shift+click adds a beat there."""
+        s = self.session
+        if s is None:
+            return
+        sample = int(round(t * s.fs))
+        if shift:
+            self.review.add_beat(sample)
+            return
+        near = s.nearest_beat(sample)
+        if near is not None and abs(near - sample) <= 0.5 * s.fs:
+            self.select_beat(s.index_of(near), center=False)
+
     # ---- threshold and flags ------------------------------------------------------------------
     @property
     def threshold(self) -> float:
@@ -433,54 +604,116 @@ class MainWindow(QMainWindow):
     def set_threshold(self, value: float) -> None:
         """One threshold for the spin box, the score-track line, the table and the overview."""
         value = float(value)
-        if value == self._threshold and self.table.flags.threshold == value:
+        if self.session is not None and self.session.threshold != value:
+            self.session.set_threshold(value)  # -> _threshold_changed
             return
         self._threshold = value
+        self._show_threshold(value)
+
+    def _show_threshold(self, value: float) -> None:
         self.threshold_box.blockSignals(True)
         self.threshold_box.setValue(value)
         self.threshold_box.blockSignals(False)
         self.signal_view.set_threshold(value)
-        self.table.flags.set_threshold(value)
-        self.table.show_beat(self.selected_beat)
+        if self.session is not None:
+            self.table.flags.refresh()
+            self.metrics.set_threshold(value)
         self._update_count()
-        self.review.threshold_changed(value)
 
     def flagged(self) -> np.ndarray:
-        """Indices of the flagged beats (score >= threshold), in time order."""
-        if self.result is None:
-            return np.zeros(0, np.int64)
-        return np.nonzero(np.asarray(self.result.score) >= self._threshold)[0]
+        """Indices of the flagged beats in time order (the session's one definition)."""
+        return self.session.flagged() if self.session is not None else np.zeros(0, np.int64)
 
     def _update_count(self) -> None:
+        s = self.session
+        if s is None:
+            self.count_label.setText("-")
+            self.overview.set_flags(np.zeros(0))
+            return
         idx = self.flagged()
-        n = len(self.beats) if self.beats is not None else 0
-        self.count_label.setText(f"{len(idx)} of {n} beats" if self.result is not None else "-")
-        self.overview.set_flags(self.beats.time[idx] if self.beats is not None and len(idx) else np.zeros(0))
+        self.count_label.setText(f"{len(idx)} of {s.n_scored} beats; {len(self.table.flags.rows)} listed")
+        # one tick per overview pixel column at most: 3k ticks of a day cost a repaint per step
+        t = s.time[idx]
+        if len(t) > OVERVIEW_TICKS and self.record is not None:
+            step = self.record.duration / OVERVIEW_TICKS
+            t = (np.unique((t / step).astype(np.int64)) + 0.5) * step
+        self.overview.set_flags(t)
+
+    @property
+    def selected_beat(self) -> int | None:
+        """The selected beat's index into the session's beats (the session holds its identity)."""
+        return self.session.selected_index if self.session is not None else None
 
     def select_beat(self, index: int | None, center: bool = True) -> None:
-        """Select beat ``index`` (into ``beats``): centre it, highlight it, show its detail."""
-        if index is None or self.beats is None or not 0 <= index < len(self.beats):
-            self.selected_beat = None
-            self.signal_view.select_beat(None)
-            self.detail.show_beat(None)
-            self.review.beat_selected(None)
+        """Select beat ``index`` (into the session's beats): centre it, highlight it, show its detail."""
+        s = self.session
+        if s is None:
             return
-        index = int(index)
-        self.selected_beat = index
+        if index is None or not 0 <= index < len(s):
+            s.select(None)
+            return
         if center:
-            self.signal_view.center_on(float(self.beats.time[index]))
-        self.signal_view.select_beat(index)
-        self.detail.show_beat(index, self.beats, self.result)
-        self.table.show_beat(index)
-        self.review.beat_selected(index)
-        self.statusBar().showMessage(f"Beat at {format_time(float(self.beats.time[index]), 0.01)}", 5000)
-        self.beatSelected.emit(index)
+            self.signal_view.center_on(float(s.time[int(index)]))
+        if s.selected_index == int(index):
+            self._selection_changed(s.selected)  # re-show (e.g. Enter on the row again)
+        else:
+            s.select_index(int(index))
 
     def step_flag(self, direction: int) -> None:
-        """N / P: the next or previous row of the flagged-beats table (its sort order)."""
+        """N / P: the next or previous row of the beat table (its sort order) from the selected beat."""
         beat = self.table.step(direction)
         if beat is not None:
             self.select_beat(beat)
+
+    def _edit_note(self) -> None:
+        self.review_dock.raise_()
+        self.review.edit_note()
+
+    def sync_undo_actions(self) -> None:
+        """Edit > Undo / Redo enabled state and text, from the session's history."""
+        h = self.session.history if self.session is not None else None
+        for name, can, text in (("undo", h is not None and h.can_undo, h.undo_text if h else ""),
+                                ("redo", h is not None and h.can_redo, h.redo_text if h else "")):
+            act = self.actions.get(name) if hasattr(self, "actions") else None
+            if act is not None:
+                act.setEnabled(bool(can))
+                act.setText(f"&{name.capitalize()} {text}".strip())
+
+    # ---- measuring and export ---------------------------------------------------------------
+    def toggle_calipers(self, on: bool | None = None) -> None:
+        on = (not self.calipers.active) if on is None else bool(on)
+        self.calipers.set_active(on)
+        act = self.actions.get("calipers")
+        if act is not None and act.isChecked() != on:
+            act.setChecked(on)
+        self.statusBar().showMessage("Calipers on: drag on a lead to measure (M to turn off)" if on
+                                     else "Calipers off", 5000)
+
+    def export_csv(self, path: str | Path | None = None) -> Path | None:
+        """File > Export CSV: every beat; asks where (default: Documents) unless ``path`` is given."""
+        from ecgviewer.ui.review_exports import export_csv
+
+        if self.session is None:
+            self.statusBar().showMessage("Nothing to export: open and score a record first", 5000)
+            return None
+        out = export_csv(self, self.session, self.beats, path)
+        if out is not None:
+            self.statusBar().showMessage(f"Exported {len(self.beats)} beats to {out}", 10000)
+        return out
+
+    def export_pdf(self, path: str | Path | None = None) -> Path | None:
+        """File > Export PDF report (default: Documents)."""
+        from ecgviewer.ui.review_exports import export_pdf
+
+        if self.session is None:
+            self.statusBar().showMessage("Nothing to export: open and score a record first", 5000)
+            return None
+        model = self.scorer.name if self.scorer is not None else "unknown model"
+        got = export_pdf(self, self.session, self.beats, model, path)
+        if got is None:
+            return None
+        self.statusBar().showMessage(f"Report written to {got[0]} ({got[1]} pages)", 10000)
+        return got[0]
 
     def _focus_threshold(self) -> None:
         self.threshold_box.setFocus()

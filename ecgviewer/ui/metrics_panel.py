@@ -9,7 +9,6 @@ threshold is a few binary searches.
 
 from __future__ import annotations
 
-import numpy as np
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
@@ -26,7 +25,7 @@ def pct(v: float | None) -> str:
 
 
 class MetricsPanel(QWidget):
-    """``set_data(record, beat_sample, scores)`` once per scoring, ``set_threshold(t)`` as it moves."""
+    """``set_metrics(session.metrics, t)`` once per scoring, ``set_threshold(t)`` as it moves."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -58,10 +57,10 @@ class MetricsPanel(QWidget):
         self.table.clearContents()
         self.table.setEnabled(False)
 
-    def set_data(self, record, beat_sample: np.ndarray, scores: np.ndarray, threshold: float) -> bool:
-        """Match the beats to the record's reference once; False (panel cleared) without a reference."""
-        self.metrics = FlagMetrics.for_record(record, beat_sample, np.asarray(scores))
-        if self.metrics is None:
+    def set_metrics(self, metrics: FlagMetrics | None, threshold: float) -> bool:
+        """The session's matching (done once per scoring); False (panel cleared) without a reference."""
+        self.metrics = metrics
+        if metrics is None:
             self.clear(NO_REFERENCE)
             return False
         self.table.setEnabled(True)
@@ -86,14 +85,18 @@ class MetricsPanel(QWidget):
                     text = pct(v) if not (r > 0 and col > 4) else ""
                 else:
                     text = str(v)
-                item = QTableWidgetItem(text)
-                align = Qt.AlignmentFlag.AlignLeft if col == 0 else Qt.AlignmentFlag.AlignRight
-                item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
-                if r == 0:
-                    f = item.font()
-                    f.setBold(True)
-                    item.setFont(f)
-                self.table.setItem(r, col, item)
+                item = self.table.item(r, col)
+                if item is None:  # made once; a threshold step only changes texts (cheap while dragging)
+                    item = QTableWidgetItem(text)
+                    align = Qt.AlignmentFlag.AlignLeft if col == 0 else Qt.AlignmentFlag.AlignRight
+                    item.setTextAlignment(align | Qt.AlignmentFlag.AlignVCenter)
+                    if r == 0:
+                        f = item.font()
+                        f.setBold(True)
+                        item.setFont(f)
+                    self.table.setItem(r, col, item)
+                elif item.text() != text:
+                    item.setText(text)
 
     def cell(self, row: str, column: str) -> str:
         """Displayed text of ``row`` ('All', 'S', ...) and ``column`` (a header), for tests."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QRectF, QTimer, Signal
+from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication
 
 from ecgviewer.core.heatmap import display_map, display_scale, dominant_template, map_peaks
@@ -68,6 +68,7 @@ class SignalView(pg.GraphicsLayoutWidget):
     calibratedChanged = Signal(bool)
     gainChanged = Signal(float)
     recordSet = Signal(object)  # a new record is shown (read-outs of the old one are stale)
+    traceClicked = Signal(float, bool)  # time (s) of a left click on the leads, Shift held (review hook)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -166,6 +167,7 @@ class SignalView(pg.GraphicsLayoutWidget):
         # twice per frame (stale curves first, then the redrawn ones) at every zoom level.
         self.vb.sigXRangeChanged.connect(self._range_changed)
         self.vb.sigResized.connect(self._resized)
+        self.scene().sigMouseClicked.connect(self._clicked)
 
     # ---- data -------------------------------------------------------------------------------
     def set_record(self, record: Record, window_s: float = 10.0) -> None:
@@ -286,14 +288,14 @@ class SignalView(pg.GraphicsLayoutWidget):
             self.threshold_line.setValue(value)
         finally:
             self._setting_line = False
-        self._schedule()
+        self._schedule_flags()
 
     def _line_moved(self) -> None:
         if getattr(self, "_setting_line", False):
             return
         self._threshold = float(self.threshold_line.value())
         self.thresholdChanged.emit(self._threshold)
-        self._schedule()
+        self._schedule_flags()
 
     # ---- navigation -------------------------------------------------------------------------
     def visible_range(self) -> tuple[float, float]:
@@ -432,6 +434,11 @@ class SignalView(pg.GraphicsLayoutWidget):
         self._schedule()
 
     # ---- beat selection and overlays --------------------------------------------------------
+    def _clicked(self, ev) -> None:
+        if ev.button() == Qt.MouseButton.LeftButton and self.plot.sceneBoundingRect().contains(ev.scenePos()):
+            shift = bool(ev.modifiers() & Qt.KeyboardModifier.ShiftModifier)
+            self.traceClicked.emit(float(self.vb.mapSceneToView(ev.scenePos()).x()), shift)
+
     def select_beat(self, index: int | None) -> None:
         """Highlight beat ``index`` (into the BeatSet) with its model window; None clears."""
         self._selected = index
@@ -472,6 +479,18 @@ class SignalView(pg.GraphicsLayoutWidget):
         if not self._pending:
             self._pending = True
             QTimer.singleShot(0, self._deferred_refresh)
+
+    def _schedule_flags(self) -> None:
+        """A threshold step redraws only the flags and score stems (the traces stay): issue 16."""
+        if not self._pending and not getattr(self, "_flags_pending", False):
+            self._flags_pending = True
+            QTimer.singleShot(0, self._deferred_flags)
+
+    def _deferred_flags(self) -> None:
+        self._flags_pending = False
+        if not self._pending and self.record is not None:
+            t0, t1 = self.visible_range()
+            self._draw_flags(t0, t1, max(int(self.vb.width()), 100))
 
     def _deferred_refresh(self) -> None:
         if self._pending:  # not already drawn by a range change since

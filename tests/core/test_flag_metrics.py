@@ -116,3 +116,25 @@ def test_threshold_moves_are_fast_on_24h_record():
     per_move = (time.perf_counter() - t0) / 200
     assert fm.at(0.0)["matched"] == n
     assert setup < 2.0 and per_move < 0.005, (setup, per_move)
+
+
+def test_cli_summary_and_viewer_metrics_are_one_matching(tmp_path):
+    """`ecgviewer score`'s sensitivity is the metrics panel's: same EC57 matching against the record's
+    reference, so a reference beat that could not be scored (record edge) is missed in both."""
+    from ecgviewer.core.beats import BeatParams, extract_beats
+    from ecgviewer.core.flag_metrics import FlagMetrics, flag_summary
+    from ecgviewer.core.record import load_record
+
+    rec = load_record(Path(__file__).resolve().parents[2] / "resources" / "samples" / "208")
+    beats = extract_beats(rec, BeatParams())
+    assert sum(beats.skipped.values()) > 0  # 208 has edge beats that cannot be scored
+    scores = np.random.default_rng(0).random(len(beats)).astype(np.float32)
+    t = 0.7
+    ann = rec.annotations
+    s = flag_summary(beats, scores, t, (ann.sample, ann.symbol))
+    m = FlagMetrics.for_record(rec, beats.sample, scores).at(t)
+    assert s["sensitivity"] == m["sensitivity"] and s["specificity"] == m["specificity"]
+    assert s["reference_anomalies"] == m["tp"] + m["fn"] and s["flagged"] == int((scores >= t).sum())
+    # without the record's reference, the beats' own labels: the skipped beat is then not counted
+    own = flag_summary(beats, scores, t)
+    assert own["reference_anomalies"] + own["reference_normals"] < s["reference_anomalies"] + s["reference_normals"]

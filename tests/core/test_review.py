@@ -1,10 +1,9 @@
-"""Review store: sidecar round trip, reopen, mismatch detection, read-only fallback, atomic saves, undo."""
+"""Review store: sidecar round trip, reopen, mismatch detection, read-only fallback, atomic saves, undo,
+relabelled / added / deleted beats."""
 
 from __future__ import annotations
 
 import os
-
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # the undo tests build a QUndoStack
 
 import hashlib
 import random
@@ -235,36 +234,62 @@ def test_listeners_hear_changes(tmp_path):
     assert heard == [[100, 300]]
 
 
-def test_undo_redo_with_qundostack(qapp, tmp_path):
-    from PySide6.QtGui import QUndoStack
-
-    from ecgviewer.ui.review_commands import SetNote, SetReviewState, SetReviewStates
+def test_undo_redo_history(tmp_path):
+    from ecgviewer.core.session import Edit, History
 
     base = tmp_path / "u"
     store = ReviewStore(base, 5000, 360, [100, 200, 300])
-    stack = QUndoStack()
-    stack.push(SetReviewState(store, 100, ReviewState.CONFIRMED, "first"))
-    stack.push(SetReviewState(store, 100, ReviewState.DISMISSED))  # keeps the note
-    stack.push(SetReviewStates(store, [200, 300], ReviewState.CONFIRMED))
-    for text in ("a", "ab", "abc"):
-        stack.push(SetNote(store, 200, text))  # typing merges into one step
-    assert stack.count() == 4
+    h = History(store)
+    empty = BeatReview()
+    h.push(Edit("Confirm beat", {100: empty}, {100: BeatReview(ReviewState.CONFIRMED, "first")}))
+    h.push(Edit("Dismiss beat", {100: store.get(100)}, {100: BeatReview(ReviewState.DISMISSED, "first")}))
+    h.push(Edit("Confirm 2 beats", {200: empty, 300: empty},
+                {200: BeatReview(ReviewState.CONFIRMED), 300: BeatReview(ReviewState.CONFIRMED)}))
+    for text in ("a", "ab", "abc"):  # typing merges into one step
+        h.push(Edit("Edit note", {200: store.get(200)}, {200: BeatReview(ReviewState.CONFIRMED, text)}, ("note", 200)))
+    assert len(h) == 4 and h.undo_text == "Edit note"
     assert store.get(100) == BeatReview(ReviewState.DISMISSED, "first")
     assert store.get(200) == BeatReview(ReviewState.CONFIRMED, "abc")
 
-    stack.undo()
+    h.undo()
     assert store.get(200) == BeatReview(ReviewState.CONFIRMED, "")
-    stack.undo()
+    h.undo()
     assert store.get(200).state == store.get(300).state == ReviewState.UNREVIEWED
-    stack.undo()
+    h.undo()
     assert store.get(100) == BeatReview(ReviewState.CONFIRMED, "first")
     # What undo left is on disk.
     assert ReviewStore(base, 5000, 360).reviews() == {100: BeatReview(ReviewState.CONFIRMED, "first")}
-    stack.redo()
-    stack.redo()
+    h.redo()
+    h.redo()
     assert store.get(300).state == ReviewState.CONFIRMED and store.get(100).state == ReviewState.DISMISSED
-    stack.undo()
-    stack.undo()
-    stack.undo()
+    h.undo()
+    h.undo()
+    h.undo()
+    assert not h.can_undo and h.can_redo
     assert store.reviews() == {} and ReviewStore(base, 5000, 360).reviews() == {}
     assert np.all(store.states_for(np.array([100, 200, 300])) == 0)
+
+
+def test_relabel_add_delete_round_trip_and_rdann(tmp_path):
+    import wfdb
+
+    from ecgviewer.core.review import BeatKind
+
+    base = tmp_path / "e"
+    store = ReviewStore(base, 5000, 360, [100, 200, 300])
+    store.set_many({100: BeatReview(ReviewState.CONFIRMED, "x", "V"), 200: BeatReview(kind=BeatKind.DELETED),
+                    250: BeatReview(label="F", kind=BeatKind.ADDED)})
+    with pytest.raises(ValueError):
+        store.set_many({260: BeatReview(ReviewState.CONFIRMED)})  # not a beat and not added
+    with pytest.raises(ValueError):
+        store.set_many({300: BeatReview(kind=BeatKind.ADDED)})  # already a beat
+    with pytest.raises(ValueError):
+        BeatReview(label="X")
+    again = ReviewStore(base, 5000, 360, [100, 200, 300])
+    assert again.load_result.status == LoadStatus.RESTORED and again.reviews() == store.reviews()
+    assert again.edit_counts() == {"Relabelled": 2, "Added": 1, "Deleted": 1}
+    ann = wfdb.rdann(str(base), "rev")
+    assert list(ann.sample) == [0, 100, 200, 250] and ann.symbol[1:] == ["V", '"', "F"]
+    assert list(ann.num[1:]) == [0, 2, 1] and list(ann.subtype[1:]) == [1, 0, 0]
+    store.set_many({250: BeatReview()})  # an added beat removed again (undo of the add)
+    assert 250 not in ReviewStore(base, 5000, 360, [100, 200, 300]).reviews()

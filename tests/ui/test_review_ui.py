@@ -15,6 +15,7 @@ from PySide6.QtCore import QPointF, Qt
 
 from ecgviewer.core import review
 from ecgviewer.core.review import BeatReview, LoadStatus, ReviewFile, ReviewState, write_review_file
+from ecgviewer.core.session import NOTE, REVIEW
 
 from ui_support import SAMPLE, open_and_score
 
@@ -64,7 +65,7 @@ def test_review_keys_undo_redo_and_reopen(qtbot, window, scorer, rec_copy, error
     rc = window.review
     assert rc.store is not None and rc.store.load_result.status == LoadStatus.NEW
     assert rc.store.save_path == rec_copy.with_name("119.rev")
-    assert "next to the record" in rc.save_label.text()
+    assert "next to the record" in window.save_label.text()
     b0, b1, b2 = _flagged_beats(window, 3)
     s = window.beats.sample
 
@@ -100,8 +101,8 @@ def test_review_keys_undo_redo_and_reopen(qtbot, window, scorer, rec_copy, error
     # table and trace show it
     model = window.table.flags
     row = model.row_of(b0)
-    assert model.index(row, 3).data() == "Confirmed" and model.index(row, 4).data() == "bigeminy, V"
-    assert model.index(model.row_of(b1), 3).data() == "Dismissed"
+    assert model.index(row, REVIEW).data() == "Confirmed" and model.index(row, NOTE).data() == "bigeminy, V"
+    assert model.index(model.row_of(b1), REVIEW).data() == "Dismissed"
     window.signal_view.center_on(float(window.beats.time[b0]))
     window.signal_view.refresh()
     assert any(abs(p.pos().x() - window.beats.time[b0]) < 1e-6 for p in rc.marks.item.points())
@@ -118,7 +119,7 @@ def test_review_keys_undo_redo_and_reopen(qtbot, window, scorer, rec_copy, error
     qtbot.keyClick(window, Qt.Key.Key_Y, Qt.KeyboardModifier.ControlModifier)  # redo note
     assert rc.store.get(s[b0]).note == "bigeminy, V"
     assert window.actions["undo"].text().startswith("&Undo")
-    assert model.index(model.row_of(b0), 4).data() == "bigeminy, V"
+    assert model.index(model.row_of(b0), NOTE).data() == "bigeminy, V"
 
     # the sidecar is plain WFDB; the reference is untouched
     ann = wfdb.rdann(str(rec_copy), "rev")
@@ -139,7 +140,7 @@ def test_review_keys_undo_redo_and_reopen(qtbot, window, scorer, rec_copy, error
         assert st.state(s[b1]) == ReviewState.DISMISSED and st.state(s[b2]) == ReviewState.UNREVIEWED
         w2.set_threshold(window.threshold)
         m2 = w2.table.flags
-        assert m2.index(m2.row_of(b1), 3).data() == "Dismissed"
+        assert m2.index(m2.row_of(b1), REVIEW).data() == "Dismissed"
         assert "(restored)" in w2.review.panel.saved.text()
     finally:
         w2._stop_job()
@@ -154,7 +155,7 @@ def test_read_only_folder_falls_back_to_data_dir(qtbot, window, rec_copy, scored
     inject(window, rec_copy, scored_119)
     rc = window.review
     assert rc.store.in_data_dir and data_dir in rc.store.save_path.parents
-    assert "read-only" in rc.save_label.text() and "read-only" in rc.panel.saved.text()
+    assert "read-only" in window.save_label.text() and "read-only" in rc.panel.saved.text()
     assert str(rc.store.save_path) in rc.panel.saved.text()
     b = _flagged_beats(window, 1)[0]
     window.select_beat(b)
@@ -174,7 +175,7 @@ def test_mismatched_review_file_is_reported_not_applied(qtbot, window, rec_copy,
     assert rc.store.reviews() == {}
     assert rc.panel.banner.isVisibleTo(rc.panel) and "not applied" in rc.panel.banner.text()
     assert rc.mismatch_box is not None and "does not match" in rc.mismatch_box.text()
-    assert window.table.flags.states.sum() == 0
+    assert window.session.state.sum() == 0
     assert rc.apply_pending() == 1  # only on the user's say-so
     assert rc.store.get(s0).note == "old" and rc.mismatch_box is None
 
@@ -188,7 +189,7 @@ def test_metrics_panel_agrees_with_flag_metrics_and_hand_count(window, rec_copy,
     scores = np.asarray(result.score)
     t = float(np.percentile(scores, 80))
     window.set_threshold(t)
-    panel = window.review.metrics
+    panel = window.metrics
     ref = FlagMetrics.for_record(window.record, beats.sample, scores).at(t)
     assert panel.values == ref
     # hand count on 119: reference beats are the scored beats' own annotations (N and V)
@@ -289,15 +290,14 @@ def test_calipers_crosshair_and_rr_trend(qtbot, window, rec_copy, scored_119):
 
     beats, _ = scored_119
     inject(window, rec_copy, scored_119)
-    rc = window.review
     qtbot.keyClick(window, Qt.Key.Key_M)
-    assert rc.calipers.active and window.actions["calipers"].isChecked()
-    m = rc.calipers.set_points_mv(1, 10.0, 0.25, 10.8, 1.45)
+    assert window.calipers.active and window.actions["calipers"].isChecked()
+    m = window.calipers.set_points_mv(1, 10.0, 0.25, 10.8, 1.45)
     assert m.dt_ms == pytest.approx(800.0) and m.bpm == pytest.approx(75.0) and m.dmv == pytest.approx(1.2)
     assert m.lead == window.record.channel_names[1]
-    assert "800 ms" in rc.calipers.label.toPlainText() and "75 bpm" in rc.calipers.label.toPlainText()
+    assert "800 ms" in window.calipers.label.toPlainText() and "75 bpm" in window.calipers.label.toPlainText()
     window.signal_view.set_gain(2.0)  # amplitude is read in mV whatever the display gain
-    m = rc.calipers.set_points_mv(0, 5.0, -0.5, 5.25, 0.5)
+    m = window.calipers.set_points_mv(0, 5.0, -0.5, 5.25, 0.5)
     assert (m.dt_ms, m.bpm, m.dmv) == (pytest.approx(250.0), pytest.approx(240.0), pytest.approx(1.0))
     # a mouse drag measures too
     v = window.signal_view
@@ -314,14 +314,14 @@ def test_calipers_crosshair_and_rr_trend(qtbot, window, rec_copy, scored_119):
                                                      Qt.MouseButton.NoButton, Qt.MouseButton.LeftButton,
                                                      Qt.KeyboardModifier.NoModifier))
     qtbot.mouseRelease(v.viewport(), Qt.MouseButton.LeftButton, pos=p1)
-    assert rc.calipers.measurement.dt_ms == pytest.approx(1000.0, abs=15)
+    assert window.calipers.measurement.dt_ms == pytest.approx(1000.0, abs=15)
     assert v.visible_range() == pytest.approx((10.0, 14.0))  # the drag did not pan
     qtbot.keyClick(window, Qt.Key.Key_M)
-    assert not rc.calipers.active and not rc.calipers.label.isVisible()
+    assert not window.calipers.active and not window.calipers.label.isVisible()
 
     # crosshair read-out
     assert format_hms_ms(3723.4567) == "1:02:03.457" and format_hms_ms(0.0) == "0:00:00.000"
-    text = rc.crosshair.read(12.5, v.offset(0) + 2.0 * 0.5)
+    text = window.crosshair.read(12.5, v.offset(0) + 2.0 * 0.5)
     assert text.startswith("0:00:12.500") and "+0.500 mV (cursor)" in text
     assert f"{window.record.signal[4500, 0]:+.3f} mV (signal)" in text
 
