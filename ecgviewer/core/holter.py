@@ -1,0 +1,100 @@
+"""The Holter analysis of one record: beat classes, templates, rhythm events and the heart-rate trend.
+
+One function, :func:`analyse`, for ``ecgviewer events``, ``ecgviewer templates`` and the viewer's
+panels, so the viewer shows exactly what the command line prints (:func:`events_payload`,
+:func:`templates_payload`).
+
+Beat classes, in order of preference: the caller's (the reviewer's relabelled classes), the
+record's reference annotations, else *provisional* classes derived here and labelled so: a beat
+whose QRS-T shape correlates less than ``v_corr`` with the dominant template is V; a beat of normal
+shape whose RR interval is at least ``sv_prematurity`` shorter than the mean of the 8 before it is
+S; the rest N. This is the usual Holter first pass (morphology, then prematurity) without QRS width
+or P-wave analysis; docs/events.md measures it against the reference labels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ecgviewer.core.beats import BeatSet
+from ecgviewer.core.events import Event, EventCriteria, count_by_kind, find_events
+from ecgviewer.core.templates import TemplateParams, TemplateSet, build_templates, member_correlation
+from ecgviewer.core.trends import MinuteTrend, hourly_table, minute_trend
+
+
+@dataclass(frozen=True)
+class ProvisionalCriteria:
+    """Rules for classes of beats without labels (see the module docstring)."""
+
+    v_corr: float = 0.7
+    sv_prematurity: float = 0.2
+
+
+@dataclass
+class HolterAnalysis:
+    record: str
+    fs: float
+    duration: float
+    sample: np.ndarray
+    classes: np.ndarray
+    class_source: str  # "caller", "reference" or "provisional"
+    templates: TemplateSet
+    events: list[Event]
+    trend: MinuteTrend
+    criteria: EventCriteria
+
+    def counts(self) -> dict[str, int]:
+        return count_by_kind(self.events)
+
+    def hourly(self) -> list[dict]:
+        return hourly_table(self.trend, self.sample, self.fs, self.classes, self.events)
+
+
+def provisional_classes(beats: BeatSet, templates: TemplateSet,
+                        criteria: ProvisionalCriteria = ProvisionalCriteria()) -> np.ndarray:
+    """N/S/V per beat from shape (against the dominant template) and prematurity."""
+    corr = member_correlation(beats, templates, 1)
+    with np.errstate(invalid="ignore"):
+        premature = np.nan_to_num(beats.rr_pre / beats.rr_local, nan=1.0) < 1.0 - criteria.sv_prematurity
+    return np.where(corr < criteria.v_corr, "V", np.where(premature, "S", "N")).astype("<U1")
+
+
+def analyse(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None,
+            classes: np.ndarray | None = None, criteria: EventCriteria = EventCriteria(),
+            template_params: TemplateParams = TemplateParams(),
+            provisional: ProvisionalCriteria = ProvisionalCriteria()) -> HolterAnalysis:
+    """Classes, templates, events and trend of ``beats`` (``scores``: ScoreResult.score, optional)."""
+    if classes is not None:
+        cls, source = np.asarray(classes).astype("<U1"), "caller"
+    elif beats.source == "reference" and (beats.cls != "").any():
+        cls, source = beats.cls, "reference"
+    else:
+        cls, source = None, "provisional"
+    templates = build_templates(beats, cls, scores, template_params)
+    if cls is None:
+        cls = provisional_classes(beats, templates, provisional)
+        templates = build_templates(beats, cls, scores, template_params)
+    events = find_events(beats.sample, beats.fs, cls, criteria, beats.rr_pre)
+    trend = minute_trend(beats.sample, beats.fs, duration_s, beats.rr_pre, criteria.rate_beats)
+    return HolterAnalysis(beats.record, beats.fs, duration_s, beats.sample, cls, source, templates, events,
+                          trend, criteria)
+
+
+def events_payload(a: HolterAnalysis) -> dict:
+    """What ``ecgviewer events --json`` prints."""
+    return {"record": a.record, "class_source": a.class_source, "criteria": a.criteria.as_dict(),
+            "counts": a.counts(), "heart_rate": a.trend.summary(),
+            "events": [e.as_dict() for e in a.events], "hourly": a.hourly()}
+
+
+def templates_payload(a: HolterAnalysis, beats: BeatSet) -> dict:
+    """What ``ecgviewer templates --json`` prints; ``samples``: every member beat's R-peak sample."""
+    return {"record": a.record, "class_source": a.class_source, "threshold": a.templates.params.threshold,
+            "templates": [{"id": t.id, "count": t.count, "label": t.label or None, "labels": t.label_counts,
+                           "max_score": None if t.max_score is None else float(f"{t.max_score:.7g}"),
+                           "samples": [int(s) for s in beats.sample[t.members]]}
+                          for t in a.templates.templates]}
+
+
