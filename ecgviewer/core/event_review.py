@@ -49,6 +49,9 @@ class EventReviewStore:
         rev = review.sidecar_path(self.record_path) if beside else review.fallback_path(self.record_path)
         self.save_path = events_path(rev, self.record_path)
         self.decisions: dict[str, dict] = {}
+        #: Template relabels: template id (str) -> {"label", "first_sample", "count"}, re-applied only to
+        #: a template that still starts at the same beat with the same count.
+        self.template_labels: dict[str, dict] = {}
         self.message = ""
         self.foreign: Path | None = None  # a file we could not use: moved aside on the first save
         self._load()
@@ -75,6 +78,7 @@ class EventReviewStore:
             if int(data["n_samples"]) != self.n_samples or abs(float(data["fs"]) - self.fs) > 1e-6 * self.fs:
                 raise EventReviewError(f"{path}: made for another version of the record (length or rate differ)")
             decisions = {str(k): dict(v) for k, v in data["decisions"].items()}
+            labels = {str(k): dict(v) for k, v in data.get("template_labels", {}).items()}
             for v in decisions.values():
                 ReviewState[str(v["state"]).upper()]
         except EventReviewError as e:
@@ -84,7 +88,7 @@ class EventReviewStore:
             self.message = f"{path}: event review file cannot be read ({type(e).__name__})"
             self.foreign = path
             return
-        self.decisions = decisions
+        self.decisions, self.template_labels = decisions, labels
         self.message = f"Restored {len(decisions)} event decision{'s' if len(decisions) != 1 else ''}."
 
     def state(self, event: Event) -> ReviewState:
@@ -101,6 +105,18 @@ class EventReviewStore:
                                          "end": round(e.end, 3), "beats": e.beats}
         self.save()
 
+    def set_template_label(self, template, label: str, first_sample: int) -> None:
+        """Remember that the whole ``template`` (a core Template) was relabelled ``label``; saves."""
+        self.template_labels[str(template.id)] = {"label": label, "first_sample": int(first_sample),
+                                                  "count": template.count}
+        self.save()
+
+    def template_label(self, template, first_sample: int) -> str | None:
+        d = self.template_labels.get(str(template.id))
+        if d and d["first_sample"] == int(first_sample) and d["count"] == template.count:
+            return str(d["label"])
+        return None
+
     def counts(self) -> dict[str, int]:
         out = {"confirmed": 0, "dismissed": 0}
         for d in self.decisions.values():
@@ -115,6 +131,7 @@ class EventReviewStore:
             os.replace(self.foreign, self.foreign.with_name(f"{self.record_path.name}.events.old-{stamp}.json"))
         self.foreign = None
         data = {"format": MAGIC, "v": FORMAT_VERSION, "record": self.record_name, "n_samples": self.n_samples,
-                "fs": self.fs, "decisions": dict(sorted(self.decisions.items()))}
+                "fs": self.fs, "decisions": dict(sorted(self.decisions.items())),
+                "template_labels": self.template_labels}
         write_text_atomic(self.save_path, json.dumps(data, indent=1) + "\n", fsync=True)
         return self.save_path

@@ -26,6 +26,10 @@ KIND_TITLES = {"pause": "Pause", "brady": "Bradycardia", "tachy": "Tachycardia",
                "triplet": "V triplet", "vt": "Ventricular tachycardia", "ivr": "Idioventricular run",
                "bigeminy": "Ventricular bigeminy", "trigeminy": "Ventricular trigeminy",
                "svt": "Supraventricular run (SVT)", "af": "Irregular rhythm (AF-like)"}
+#: Short names for tables.
+KIND_SHORT = {"pause": "Pause", "brady": "Brady", "tachy": "Tachy", "couplet": "Couplet", "triplet": "Triplet",
+              "vt": "VT", "ivr": "IVR", "bigeminy": "Bigeminy", "trigeminy": "Trigeminy", "svt": "SVT",
+              "af": "AF-like"}
 
 
 @dataclass(frozen=True)
@@ -249,8 +253,9 @@ class Events:
         return out
 
 
-def rolling_rate(rr: np.ndarray, k: int) -> np.ndarray:
-    """60 / mean of the last ``k`` finite values of ``rr`` at each index (NaN ignored; NaN if none)."""
+def rolling_rate(rr: np.ndarray, k: int, min_n: int = 1) -> np.ndarray:
+    """60 / mean of the last ``k`` finite values of ``rr`` at each index (NaN ignored; NaN where
+    fewer than ``min_n`` of them are finite)."""
     finite = np.isfinite(rr)
     c_v = np.concatenate([[0.0], np.cumsum(np.where(finite, rr, 0.0))])
     c_n = np.concatenate([[0], np.cumsum(finite)])
@@ -259,4 +264,4 @@ def rolling_rate(rr: np.ndarray, k: int) -> np.ndarray:
     n = c_n[i] - c_n[lo]
     s = c_v[i] - c_v[lo]
     with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(n > 0, 60.0 * n / s, np.nan)
+        return np.where(n >= max(min_n, 1), 60.0 * n / s, np.nan)

@@ -61,11 +61,31 @@ def provisional_classes(beats: BeatSet, templates: TemplateSet,
     return np.where(corr < criteria.v_corr, "V", np.where(premature, "S", "N")).astype("<U1")
 
 
+def kept_rr(beats: BeatSet, keep: np.ndarray) -> np.ndarray:
+    """RR before each kept beat once the others are taken out (artefacts called beats).
+
+    Where the previous beat is kept the BeatSet's own ``rr_pre`` stands (it knows R peaks the
+    windows left out); where beats were taken out in between, the time since the last kept beat.
+    """
+    idx = np.nonzero(keep)[0]
+    rr = beats.rr_pre[idx].astype(np.float64)
+    if len(idx) > 1:
+        jumped = np.diff(idx) > 1
+        rr[1:][jumped] = np.diff(beats.time[idx])[jumped]
+    return rr
+
+
 def analyse(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None,
             classes: np.ndarray | None = None, criteria: EventCriteria = EventCriteria(),
             template_params: TemplateParams = TemplateParams(),
-            provisional: ProvisionalCriteria = ProvisionalCriteria()) -> HolterAnalysis:
-    """Classes, templates, events and trend of ``beats`` (``scores``: ScoreResult.score, optional)."""
+            provisional: ProvisionalCriteria = ProvisionalCriteria(),
+            artefact: np.ndarray | None = None) -> HolterAnalysis:
+    """Classes, templates, events and trend of ``beats`` (``scores``: ScoreResult.score, optional).
+
+    ``artefact``: beats the reviewer called artefact (a boolean mask): they keep their template but
+    are left out of the events and the trend, and the RR intervals around them are joined.
+    Event beat indices (``first``, ``last``) always index ``beats``.
+    """
     if classes is not None:
         cls, source = np.asarray(classes).astype("<U1"), "caller"
     elif beats.source == "reference" and (beats.cls != "").any():
@@ -76,8 +96,13 @@ def analyse(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None,
     if cls is None:
         cls = provisional_classes(beats, templates, provisional)
         templates = build_templates(beats, cls, scores, template_params)
-    events = find_events(beats.sample, beats.fs, cls, criteria, beats.rr_pre)
-    trend = minute_trend(beats.sample, beats.fs, duration_s, beats.rr_pre, criteria.rate_beats)
+    keep = np.ones(len(beats), bool) if artefact is None else ~np.asarray(artefact, bool)
+    idx = np.nonzero(keep)[0]
+    rr = kept_rr(beats, keep)
+    events = find_events(beats.sample[idx], beats.fs, cls[idx], criteria, rr)
+    for e in events:
+        e.first, e.last = int(idx[e.first]), int(idx[e.last])
+    trend = minute_trend(beats.sample[idx], beats.fs, duration_s, rr, criteria.rate_beats)
     return HolterAnalysis(beats.record, beats.fs, duration_s, beats.sample, cls, source, templates, events,
                           trend, criteria)
 

@@ -2,8 +2,8 @@
 
 A minute's heart rate is its beats' RR intervals averaged (60 / mean RR), pauses included, so a
 minute with a 3 s pause reads slower, as it was. Its minimum and maximum are those of the
-``k``-beat rolling heart rate (8 beats, as for brady/tachy events in :mod:`ecgviewer.core.events`)
-inside the minute, so one premature beat does not make a 200 bpm maximum. The hourly table takes
+``k``-beat rolling heart rate (8 beats, as for brady/tachy events in :mod:`ecgviewer.core.events`;
+only where all ``k`` intervals are known) inside the minute, so one premature beat does not make a 200 bpm maximum. The hourly table takes
 each hour's minutes: the mean of its beats, the lowest and highest minute, and the beat classes and
 events counted in it, as the hourly page of a Holter report does.
 """
@@ -66,7 +66,7 @@ def minute_trend(sample: np.ndarray, fs: float, duration_s: float, rr_pre: np.nd
     s_rr = np.bincount(b[ok], weights=rr[ok], minlength=n_bins)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = np.where(n_rr > 0, 60.0 * n_rr / s_rr, np.nan)
-    hr = rolling_rate(np.where(ok, rr, np.nan), k)
+    hr = rolling_rate(np.where(ok, rr, np.nan), k, min_n=k)
     lo = np.full(n_bins, np.inf)
     hi = np.full(n_bins, -np.inf)
     fin = np.isfinite(hr)

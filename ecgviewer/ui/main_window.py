@@ -26,6 +26,7 @@ from ecgviewer.core.record import Record, load_record
 from ecgviewer.core.scorer import Scorer
 from ecgviewer.ui.beat_detail import BeatDetail
 from ecgviewer.ui.dialogs import AboutDialog, ShortcutsDialog, show_error
+from ecgviewer.ui.holter_docks import add_holter_docks
 from ecgviewer.ui.overview import Overview
 from ecgviewer.ui.paper import format_time
 from ecgviewer.ui.review_panel import ReviewController, ReviewFlagTable
@@ -67,6 +68,7 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self._build_actions()
         self._build_menus()
+        self.holter = add_holter_docks(self)  # events, templates, HR trend (ecgviewer/ui/holter_docks.py)
         self._restore()
         self.set_scorer(scorer, model_error)
 

@@ -119,3 +119,15 @@ def test_a_foreign_or_mismatched_file_is_reported_and_kept(record_copy):
     assert [p.read_text() for p in path.parent.glob("119.events.old-*.json")] == ["not json"]
     other = EventReviewStore(record_copy, 640000, 360.0)
     assert "another version" in other.message and not other.decisions
+
+
+def test_artefact_beats_leave_the_events_and_join_their_rr(rec119):
+    rec, beats = rec119
+    a = analyse(beats, rec.duration)
+    v = beats.cls == "V"
+    b = analyse(beats, rec.duration, artefact=v)  # the V template called artefact
+    assert a.counts()["bigeminy"] > 0 and b.counts()["bigeminy"] == 0 and b.counts()["couplet"] == 0
+    assert len(b.templates) == len(a.templates)  # the artefacts keep their template
+    for e in b.events:  # indices still into the full beat set
+        assert beats.time[e.first] == pytest.approx(e.start) and not v[e.first]
+    assert b.trend.beats.sum() == (~v).sum()
