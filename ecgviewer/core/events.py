@@ -179,13 +179,11 @@ class Events:
             n = last - first + 1
             rate = self._rate(first, last)
             if letter == "V":
-                if n == 2:
-                    out.append(self._event("couplet", first, last, rate))
-                elif n == 3:
-                    out.append(self._event("triplet", first, last, rate))
-                elif n >= self.c.vt_min_beats:
+                if n >= max(self.c.vt_min_beats, 3):  # vt_min_beats=3: MIT-BIH's convention
                     fast = rate is not None and rate >= self.c.vt_rate_bpm
                     out.append(self._event("vt" if fast else "ivr", first, last, rate))
+                elif n in (2, 3):
+                    out.append(self._event("couplet" if n == 2 else "triplet", first, last, rate))
             elif n >= self.c.svt_min_beats and rate is not None and rate >= self.c.svt_rate_bpm:
                 out.append(self._event("svt", first, last, rate))
         return out
@@ -205,8 +203,7 @@ class Events:
         """Per beat: RMSSD / mean RR over the ``af_window`` usable RR intervals around it (NaN unknown).
 
         Usable: an interval between two beats that are not ectopic (S, V, F) and not a pause: ectopic
-        beats and pauses make sinus rhythm irregular without AF (leaving out the S beats' intervals
-        halves the irregular share of non-AF beats on MIT-BIH, docs/events.md).
+        beats and pauses make sinus rhythm irregular without AF (docs/events.md).
         """
         n = len(self.rr)
         v = np.isin(self.cls, ("S", "V", "F"))

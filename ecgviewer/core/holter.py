@@ -20,7 +20,8 @@ import numpy as np
 
 from ecgviewer.core.beats import BeatSet
 from ecgviewer.core.events import Event, EventCriteria, count_by_kind, find_events
-from ecgviewer.core.templates import TemplateParams, TemplateSet, build_templates, member_correlation
+from ecgviewer.core.templates import (TemplateParams, TemplateSet, build_templates, member_correlation, relabel,
+                                      shape_features)
 from ecgviewer.core.trends import MinuteTrend, hourly_table, minute_trend
 
 
@@ -53,9 +54,10 @@ class HolterAnalysis:
 
 
 def provisional_classes(beats: BeatSet, templates: TemplateSet,
-                        criteria: ProvisionalCriteria = ProvisionalCriteria()) -> np.ndarray:
+                        criteria: ProvisionalCriteria = ProvisionalCriteria(),
+                        features: np.ndarray | None = None) -> np.ndarray:
     """N/S/V per beat from shape (against the dominant template) and prematurity."""
-    corr = member_correlation(beats, templates, 1)
+    corr = member_correlation(beats, templates, 1, features)
     with np.errstate(invalid="ignore"):
         premature = np.nan_to_num(beats.rr_pre / beats.rr_local, nan=1.0) < 1.0 - criteria.sv_prematurity
     return np.where(corr < criteria.v_corr, "V", np.where(premature, "S", "N")).astype("<U1")
@@ -92,10 +94,11 @@ def analyse(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None,
         cls, source = beats.cls, "reference"
     else:
         cls, source = None, "provisional"
-    templates = build_templates(beats, cls, scores, template_params)
+    features = shape_features(beats.x) if len(beats) else None
+    templates = build_templates(beats, cls, scores, template_params, features)
     if cls is None:
-        cls = provisional_classes(beats, templates, provisional)
-        templates = build_templates(beats, cls, scores, template_params)
+        cls = provisional_classes(beats, templates, provisional, features)
+        templates = relabel(templates, cls)
     keep = np.ones(len(beats), bool) if artefact is None else ~np.asarray(artefact, bool)
     idx = np.nonzero(keep)[0]
     rr = kept_rr(beats, keep)

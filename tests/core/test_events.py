@@ -51,6 +51,13 @@ def test_ventricular_runs_by_length_and_rate(run, rr, expected):
     assert kinds(ev) == [expected] and ev[0].beats == run
 
 
+def test_a_triplet_is_vt_with_mit_bih_convention():
+    s, c = beats_from_rr([0.8] * 10 + [0.5] * 3 + [0.8] * 10, "N" * 11 + "VVV" + "N" * 10)
+    assert "triplet" in kinds(find_events(s, FS, c))
+    ev = find_events(s, FS, c, EventCriteria(vt_min_beats=3))
+    assert "vt" in kinds(ev) and "triplet" not in kinds(ev)
+
+
 def test_vt_rate_criterion_is_configurable():
     s, c = beats_from_rr([0.8] * 5 + [0.5] * 5 + [0.8] * 5, "N" * 6 + "V" * 5 + "N" * 5)
     assert "vt" in kinds(find_events(s, FS, c))
