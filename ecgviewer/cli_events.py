@@ -3,7 +3,8 @@
 Both print what the viewer's events and templates panels show: the same beats (the model's beat
 cutting, as ``ecgviewer score``), the same :func:`ecgviewer.core.holter.analyse` and the same
 payload functions. ``templates`` scores the beats with the model for each template's highest score;
-``events`` does not need the scores and skips them.
+``events`` does not need the scores and skips them. Both read (never write) the viewer's event
+decisions and template relabels from ``<record>.events.json`` unless ``--no-review``.
 """
 
 from __future__ import annotations
@@ -26,8 +27,10 @@ def _clock(t: float | None) -> str:
 
 
 def _analysis(args: argparse.Namespace, score: bool):
+    """Record, beats, the reviewed analysis and the event decisions (the saved review is only read)."""
+    from ecgviewer.core.event_review import EventReviewStore
     from ecgviewer.core.events import EventCriteria
-    from ecgviewer.core.holter import analyse
+    from ecgviewer.core.holter import analyse_reviewed
     from ecgviewer.core.record import load_record
     from ecgviewer.core.scorer import Scorer
 
@@ -37,7 +40,11 @@ def _analysis(args: argparse.Namespace, score: bool):
     scores = scorer.score(beats).score if score else None
     over = {k: v for k, v in (("pause_s", args.pause), ("brady_bpm", args.brady), ("tachy_bpm", args.tachy))
             if v is not None}
-    return record, beats, analyse(beats, record.duration, scores=scores, criteria=EventCriteria(**over))
+    store = None if args.no_review else EventReviewStore.for_record(record)
+    if store is not None and store.foreign is not None:
+        print(f"ecgviewer: warning: {store.message}; the review is left out", file=sys.stderr)
+    a = analyse_reviewed(beats, record.duration, scores, store, criteria=EventCriteria(**over))
+    return record, beats, a, ({} if store is None else store.decided())
 
 
 def _print(args: argparse.Namespace, payload: dict, rows: list[dict], fields: list[str], text: Callable[[], None]) -> None:
@@ -57,15 +64,15 @@ def cmd_events(args: argparse.Namespace) -> int:
     from ecgviewer.core.events import KIND_TITLES
     from ecgviewer.core.holter import events_payload
 
-    record, _, a = _analysis(args, score=False)
-    payload = events_payload(a)
-    fields = ["kind", "start", "end", "duration", "beats", "rate_bpm", "start_sample"]
+    record, _, a, decided = _analysis(args, score=False)
+    payload = events_payload(a, decided)
+    fields = ["kind", "start", "end", "duration", "beats", "rate_bpm", "start_sample", "review"]
 
     def text() -> None:
-        print("kind\tstart\tduration s\tbeats\trate bpm")
+        print("kind\tstart\tduration s\tbeats\trate bpm\treview")
         for e in payload["events"]:
             print(f"{e['kind']}\t{_clock(e['start'])}\t{e['duration']:.2f}\t{e['beats']}\t"
-                  f"{'' if e['rate_bpm'] is None else e['rate_bpm']}")
+                  f"{'' if e['rate_bpm'] is None else e['rate_bpm']}\t{e['review'] or ''}")
         hr = payload["heart_rate"]
         print(f"{record.name}: {len(payload['events'])} events; classes: {payload['class_source']}; heart rate "
               f"mean {hr['mean_bpm']}, slowest minute {hr['min_bpm']} at {_clock(hr['min_at'])}, "
@@ -85,7 +92,7 @@ def cmd_events(args: argparse.Namespace) -> int:
 def cmd_templates(args: argparse.Namespace) -> int:
     from ecgviewer.core.holter import templates_payload
 
-    record, beats, a = _analysis(args, score=True)
+    record, beats, a, _ = _analysis(args, score=True)
     payload = templates_payload(a, beats)
     rows = [dict(t, first_sample=t["samples"][0]) for t in payload["templates"]]
     fields = ["id", "count", "label", "max_score", "first_sample"]
@@ -101,16 +108,22 @@ def cmd_templates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _common(p: argparse.ArgumentParser, record_args: Callable[[argparse.ArgumentParser], None]) -> None:
+    record_args(p)
+    p.add_argument("--no-review", action="store_true",
+                   help="leave out the viewer's event decisions and template relabels (<record>.events.json)")
+
+
 def add_parsers(sub, record_args: Callable[[argparse.ArgumentParser], None]) -> None:
     """Add the two subcommands to ``ecgviewer``'s subparsers (``record_args``: the shared options)."""
     e = sub.add_parser("events", help="print a record's rhythm events (pauses, runs, AF-like episodes, ...)")
-    record_args(e)
+    _common(e, record_args)
     e.add_argument("--model", help="model card whose beat cutting to use (default: the bundled model)")
     e.add_argument("--pause", type=float, help="pause: RR longer than this many seconds (default 2.0)")
     e.add_argument("--brady", type=float, help="bradycardia below this many bpm (default 50)")
     e.add_argument("--tachy", type=float, help="tachycardia above this many bpm (default 120)")
     e.set_defaults(func=cmd_events)
     t = sub.add_parser("templates", help="print a record's beats grouped by shape, with counts and scores")
-    record_args(t)
+    _common(t, record_args)
     t.add_argument("--model", help="model card (.json) or weights (.pt); default: the bundled SI-BeatGAN V2")
     t.set_defaults(func=cmd_templates, pause=None, brady=None, tachy=None)

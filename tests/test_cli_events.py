@@ -13,6 +13,7 @@ import pytest
 
 from ecgviewer.cli import main
 from ecgviewer.core.events import KINDS
+from ecgviewer.core.review import ReviewState
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "resources" / "samples" / "119"
@@ -90,3 +91,53 @@ def test_bad_record_is_one_line(tmp_path, helpers):
     proc = helpers.run_module("ecgviewer", "events", str(tmp_path / "nope"), "--json")
     helpers.assert_one_line_error(proc, "nope.hea", "not found")
     assert proc.returncode == 2
+
+
+def test_the_viewers_decisions_and_relabels_are_printed(capsys, tmp_path, monkeypatch):
+    """A review made in the viewer (here through its store) shows in the CLI; --no-review leaves it out."""
+    import shutil
+
+    from ecgviewer.core import review
+    from ecgviewer.core.beats import extract_beats
+    from ecgviewer.core.event_review import EventReviewStore
+    from ecgviewer.core.holter import analyse
+    from ecgviewer.core.record import load_record
+
+    monkeypatch.setenv(review.DATA_DIR_ENV, str(tmp_path / "userdata"))
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(SAMPLE.with_suffix(f".{ext}"), tmp_path / f"119.{ext}")
+    rec = load_record(tmp_path / "119")
+    beats = extract_beats(rec)
+    a = analyse(beats, rec.duration)
+    store = EventReviewStore.for_record(rec)
+    for t in a.templates.templates:
+        if t.label == "V":
+            store.set_template_label(t, "N", int(beats.sample[t.members[0]]))
+    before = sorted(p.name for p in tmp_path.iterdir())
+    out = json.loads(run(capsys, "events", str(tmp_path / "119"), "--json"))
+    assert out["counts"]["bigeminy"] == 0 and out["template_labels"]
+    assert all(v == "N" for v in out["template_labels"].values())
+    tp = json.loads(run(capsys, "templates", str(tmp_path / "119"), "--json"))
+    assert all(t["label"] == "N" for t in tp["templates"])
+    plain = json.loads(run(capsys, "events", str(tmp_path / "119"), "--json", "--no-review"))
+    assert plain["counts"]["bigeminy"] > 0 and plain["template_labels"] == {}
+    assert plain["events"][0]["review"] is None
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # the CLI wrote nothing
+
+
+def test_a_confirmed_event_is_marked(capsys, tmp_path, monkeypatch):
+    import shutil
+
+    from ecgviewer.core import review
+    from ecgviewer.core.event_review import EventReviewStore
+    from ecgviewer.core.events import Event
+
+    monkeypatch.setenv(review.DATA_DIR_ENV, str(tmp_path / "userdata"))
+    for ext in ("hea", "dat", "atr"):
+        shutil.copy(SAMPLE.with_suffix(f".{ext}"), tmp_path / f"119.{ext}")
+    first = json.loads(run(capsys, "events", str(tmp_path / "119"), "--json"))["events"][1]
+    store = EventReviewStore(tmp_path / "119", 650000, 360.0)
+    store.set(Event(first["kind"], 0, 1, first["start"], first["end"], first["start_sample"]), ReviewState.DISMISSED)
+    out = json.loads(run(capsys, "events", str(tmp_path / "119"), "--json"))["events"]
+    assert [e["review"] for e in out[:3]] == [None, "dismissed", None]
+    assert "dismissed" in run(capsys, "events", str(tmp_path / "119")).splitlines()[2]

@@ -117,6 +117,19 @@ class EventReviewStore:
             return str(d["label"])
         return None
 
+    def labels_for(self, templates, sample) -> dict[int, str]:
+        """The saved relabels that still fit ``templates`` (a core TemplateSet of beats at ``sample``)."""
+        out = {}
+        for t in templates.templates:
+            label = self.template_label(t, int(sample[t.members[0]]))
+            if label is not None:
+                out[t.id] = label
+        return out
+
+    def decided(self) -> dict[str, str]:
+        """Event key -> "confirmed" or "dismissed"."""
+        return {k: v["state"] for k, v in self.decisions.items()}
+
     def counts(self) -> dict[str, int]:
         out = {"confirmed": 0, "dismissed": 0}
         for d in self.decisions.values():

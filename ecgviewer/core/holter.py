@@ -14,7 +14,8 @@ or P-wave analysis; docs/events.md measures it against the reference labels.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -45,6 +46,8 @@ class HolterAnalysis:
     events: list[Event]
     trend: MinuteTrend
     criteria: EventCriteria
+    #: The reviewer's template relabels applied (template id -> class letter or "artefact").
+    labels: dict[int, str] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         return count_by_kind(self.events)
@@ -110,17 +113,62 @@ def analyse(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None,
                           trend, criteria)
 
 
-def events_payload(a: HolterAnalysis) -> dict:
-    """What ``ecgviewer events --json`` prints."""
-    return {"record": a.record, "class_source": a.class_source, "criteria": a.criteria.as_dict(),
-            "counts": a.counts(), "heart_rate": a.trend.summary(),
-            "events": [e.as_dict() for e in a.events], "hourly": a.hourly()}
+def with_labels(base: HolterAnalysis, beats: BeatSet, labels: Mapping[int, str], scores: np.ndarray | None = None,
+                template_params: TemplateParams = TemplateParams()) -> HolterAnalysis:
+    """``base`` again with whole templates relabelled (template id -> N/S/V/F/Q or "artefact").
+
+    The classes are ``base``'s (reference or provisional) with each relabelled template's members
+    set to its new class; "artefact" members leave the events and the trend. Unknown ids are
+    ignored (the beats changed since the relabel was made).
+    """
+    known = {t.id for t in base.templates.templates}
+    labels = {int(k): str(v) for k, v in labels.items() if int(k) in known}
+    if not labels:
+        return base
+    cls = base.classes.copy()
+    artefact = np.zeros(len(beats), bool)
+    for tid, label in labels.items():
+        members = base.templates.by_id(tid).members
+        if label == "artefact":
+            artefact[members] = True
+        else:
+            cls[members] = label
+    a = analyse(beats, base.duration, scores, classes=cls, criteria=base.criteria, template_params=template_params,
+                artefact=artefact)
+    a.class_source, a.labels = base.class_source, labels
+    return a
+
+
+def analyse_reviewed(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None, store=None,
+                     labels: Mapping[int, str] | None = None,
+                     criteria: EventCriteria = EventCriteria()) -> HolterAnalysis:
+    """:func:`analyse` with the reviewer's template relabels: those saved in ``store`` (an
+    :class:`~ecgviewer.core.event_review.EventReviewStore`) that still fit, then ``labels``.
+    What ``ecgviewer events`` / ``templates`` and the viewer's docks show."""
+    base = analyse(beats, duration_s, scores, criteria=criteria)
+    merged = {} if store is None else store.labels_for(base.templates, beats.sample)
+    merged.update(labels or {})
+    return with_labels(base, beats, merged, scores)
+
+
+def events_payload(a: HolterAnalysis, decisions: Mapping[str, str] | None = None) -> dict:
+    """What ``ecgviewer events --json`` prints; ``decisions``: event key -> "confirmed"/"dismissed"."""
+    events = []
+    for e in a.events:
+        d = e.as_dict()
+        d["review"] = (decisions or {}).get(e.key)
+        events.append(d)
+    return {"record": a.record, "class_source": a.class_source,
+            "template_labels": {str(k): v for k, v in sorted(a.labels.items())}, "criteria": a.criteria.as_dict(),
+            "counts": a.counts(), "heart_rate": a.trend.summary(), "events": events, "hourly": a.hourly()}
 
 
 def templates_payload(a: HolterAnalysis, beats: BeatSet) -> dict:
     """What ``ecgviewer templates --json`` prints; ``samples``: every member beat's R-peak sample."""
     return {"record": a.record, "class_source": a.class_source, "threshold": a.templates.params.threshold,
-            "templates": [{"id": t.id, "count": t.count, "label": t.label or None, "labels": t.label_counts,
+            "template_labels": {str(k): v for k, v in sorted(a.labels.items())},
+            "templates": [{"id": t.id, "count": t.count, "label": a.labels.get(t.id, t.label) or None,
+                           "labels": t.label_counts,
                            "max_score": None if t.max_score is None else float(f"{t.max_score:.7g}"),
                            "samples": [int(s) for s in beats.sample[t.members]]}
                           for t in a.templates.templates]}

@@ -1,9 +1,9 @@
 """The Holter docks of the main window: events, templates and the heart-rate trend.
 
 :func:`add_holter_docks` is the one hook MainWindow calls. The controller listens to the window's
-``recordOpened`` and ``scoringDone`` signals, runs :func:`ecgviewer.core.holter.analyse` on the
-window's beats and scores (what ``ecgviewer events`` and ``ecgviewer templates`` run), and feeds
-the three panels. Jumps go through ``window.select_beat`` / ``window.signal_view.center_on``.
+``recordOpened`` and ``scoringDone`` signals, runs :func:`ecgviewer.core.holter.analyse_reviewed`
+on the window's beats and scores (what ``ecgviewer events`` and ``ecgviewer templates`` run) in a
+worker thread (about 4 s for a 24-hour record), and feeds the three panels. Jumps go through ``window.select_beat`` / ``window.signal_view.center_on``.
 Event decisions and template relabels are saved in ``<record>.events.json``
 (:class:`~ecgviewer.core.event_review.EventReviewStore`).
 """
@@ -11,14 +11,15 @@ Event decisions and template relabels are saved in ``<record>.events.json``
 from __future__ import annotations
 
 import logging
+import threading
 
 import numpy as np
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDockWidget, QMenu
 
 from ecgviewer.core.event_review import EventReviewStore
 from ecgviewer.core.events import Event
-from ecgviewer.core.holter import HolterAnalysis, analyse
+from ecgviewer.core.holter import HolterAnalysis, analyse_reviewed
 from ecgviewer.core.review import ReviewState
 from ecgviewer.ui.events_panel import EventsPanel
 from ecgviewer.ui.templates_panel import TemplatesPanel
@@ -27,13 +28,17 @@ from ecgviewer.ui.trend_view import TrendView
 log = logging.getLogger(__name__)
 
 SOURCE_NOTES = {"reference": "Beat classes: the record's reference annotations.",
-                "caller": "Beat classes: reference or provisional, with the reviewer's template relabels.",
+                "caller": "Beat classes: given by the caller.",
                 "provisional": "Beat classes are provisional (no reference labels): shape against the dominant "
                                "template and prematurity. Review the templates."}
 
 
 class HolterDocks(QObject):
-    """Owns the three panels and their docks; ``analysis`` is the shown HolterAnalysis."""
+    """Owns the three panels and their docks; ``analysis`` is the shown HolterAnalysis; ``ready``
+    is emitted each time the panels show a new analysis."""
+
+    ready = Signal()
+    _analysed = Signal(int, object, object)  # generation, beats, HolterAnalysis or the exception
 
     def __init__(self, window) -> None:
         super().__init__(window)
@@ -63,6 +68,8 @@ class HolterDocks(QObject):
         self.analysis: HolterAnalysis | None = None
         self.store: EventReviewStore | None = None
         self.labels: dict[int, str] = {}  # template id -> reviewer's label ("artefact" included)
+        self._generation = 0
+        self._analysed.connect(self._show, Qt.ConnectionType.QueuedConnection)
         window.recordOpened.connect(self.record_opened)
         window.scoringDone.connect(lambda _ok: self.refresh())
         self.events.eventActivated.connect(self.go_to_event)
@@ -74,6 +81,7 @@ class HolterDocks(QObject):
 
     # ---- feeding the panels -------------------------------------------------------------------
     def record_opened(self, record) -> None:
+        self._generation += 1  # an analysis still running for the previous record is dropped
         self.analysis, self.labels = None, {}
         self.templates.hidden = set()
         try:
@@ -86,47 +94,41 @@ class HolterDocks(QObject):
         self.trend.set_trend(None)
 
     def refresh(self) -> None:
-        """Analyse the window's current beats (and scores, when there are any) and show the result."""
+        """Analyse the window's current beats (and scores, when there are any) in a worker thread;
+        the panels fill when it is done (``ready``). A newer refresh supersedes an older one."""
         w = self.w
         if w.beats is None or w.record is None:
             return
-        beats = w.beats
+        self._generation += 1
         scores = None if w.result is None else np.asarray(w.result.score)
-        if self.analysis is None and self.store is not None:
-            self._restore_labels(beats, scores)
-        classes, artefact = self._classes(beats, scores)
-        a = analyse(beats, w.record.duration, scores=scores, classes=classes, artefact=artefact)
-        self.analysis = a
-        note = SOURCE_NOTES["caller" if self.labels else a.class_source]
+        job = (self._generation, w.beats, w.record.duration, scores, self.store, dict(self.labels))
+        threading.Thread(target=self._work, args=job, name="holter-analysis", daemon=True).start()
+
+    def _work(self, generation, beats, duration, scores, store, labels) -> None:
+        try:
+            result = analyse_reviewed(beats, duration, scores, store, labels)
+        except Exception as e:  # shown in the status bar; the panels keep what they had
+            log.exception("Holter analysis failed")
+            result = e
+        try:
+            self._analysed.emit(generation, beats, result)  # queued into the GUI thread
+        except RuntimeError:  # the window was closed meanwhile
+            pass
+
+    def _show(self, generation: int, beats, a) -> None:
+        if generation != self._generation or beats is not self.w.beats:
+            return  # another record, newer scores or a relabel since
+        if isinstance(a, Exception):
+            self.w.statusBar().showMessage(f"Rhythm analysis failed: {a}", 0)
+            return
+        self.analysis, self.labels = a, dict(a.labels)
+        note = SOURCE_NOTES[a.class_source] + (f" {len(a.labels)} template(s) relabelled." if a.labels else "")
         states = {e.key: self.store.state(e) for e in a.events} if self.store is not None else {}
         self.events.set_events(a.events, states, note)
-        self.templates.hidden = {tid for tid, lab in self.labels.items() if lab == "artefact"}
+        self.templates.hidden = {tid for tid, lab in a.labels.items() if lab == "artefact"}
         self.templates.set_templates(a.templates.templates, beats.x, note=note)
         self.trend.set_trend(a.trend, a.events, a.hourly())
-
-    def _classes(self, beats, scores) -> tuple[np.ndarray | None, np.ndarray | None]:
-        """Per-beat classes with the template relabels applied (None without any), and the artefact mask."""
-        if not self.labels:
-            return None, None
-        base = self.analysis if self.analysis is not None else analyse(beats, self.w.record.duration, scores=scores)
-        cls = base.classes.copy()
-        artefact = np.zeros(len(beats), bool)
-        for tid, label in self.labels.items():
-            members = base.templates.by_id(tid).members
-            if label == "artefact":
-                artefact[members] = True
-            else:
-                cls[members] = label
-        return cls, artefact
-
-    def _restore_labels(self, beats, scores) -> None:
-        if not self.store.template_labels:
-            return
-        base = analyse(beats, self.w.record.duration, scores=scores)
-        for t in base.templates.templates:
-            label = self.store.template_label(t, int(beats.sample[t.members[0]]))
-            if label is not None:
-                self.labels[t.id] = label
+        self.ready.emit()
 
     # ---- actions ------------------------------------------------------------------------------
     def go_to_event(self, e: Event) -> None:

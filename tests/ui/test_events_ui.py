@@ -10,7 +10,8 @@ import pytest
 from PySide6.QtCore import Qt
 
 from ecgviewer.core import review
-from ecgviewer.core.holter import analyse, events_payload, templates_payload
+from ecgviewer.core.events import KIND_SHORT
+from ecgviewer.core.holter import analyse, analyse_reviewed, events_payload, templates_payload
 from ecgviewer.core.review import ReviewState
 from ui_support import ROOT, SAMPLE, open_and_score
 
@@ -31,27 +32,33 @@ def copy_119(tmp_path):
     return tmp_path / "rec" / "119"
 
 
+def open_and_analyse(qtbot, window, path) -> None:
+    """Open, score, and wait until the Holter docks show the analysis."""
+    with qtbot.waitSignal(window.holter.ready, timeout=60_000):
+        assert open_and_score(qtbot, window, path)
+
+
 @pytest.fixture
 def opened(qtbot, window, copy_119):
-    assert open_and_score(qtbot, window, copy_119)
+    open_and_analyse(qtbot, window, copy_119)
     return window
 
 
 def test_panels_show_what_the_cli_prints(opened, scored_119):
     w, h = opened, opened.holter
     beats, result = scored_119
-    a = analyse(beats, w.record.duration, scores=result.score)
-    ev = events_payload(a)["events"]
+    a = analyse_reviewed(beats, w.record.duration, result.score, h.store)  # what the CLI runs
+    ev = events_payload(a, h.store.decided())["events"]
     rows = h.events.model.events
-    assert [e.as_dict() for e in rows] == ev and len(rows) == h.events.model.rowCount() > 20
-    assert h.events.model.data(h.events.model.index(0, 0)) == "Ventricular bigeminy" or rows[0].kind != "bigeminy"
-    assert "Ventricular bigeminy" in h.events.summary.text()
+    assert [dict(e.as_dict(), review=None) for e in rows] == ev and len(rows) == h.events.model.rowCount() > 20
+    assert h.events.model.data(h.events.model.index(0, 0)) == KIND_SHORT[ev[0]["kind"]]
+    assert "Ventricular bigeminy 37" in h.events.summary.text()
     tp = templates_payload(a, beats)["templates"]
     table = h.templates.table
     assert table.rowCount() == len(tp)
     for r, t in enumerate(tp):
         assert table.item(r, 0).text() == str(t["id"]) and table.item(r, 1).text() == str(t["count"])
-        assert table.item(r, 3).text() == f"{t['max_score']:.4g}"
+        assert table.item(r, 2).text() == (t["label"] or "-") and table.item(r, 3).text() == f"{t['max_score']:.4g}"
     assert h.trend.trend.summary() == events_payload(a)["heart_rate"]
 
 
@@ -79,7 +86,7 @@ def test_decisions_are_saved_and_restored(qtbot, opened, window, copy_119):
     assert data["decisions"][e2.key]["state"] == "confirmed"
     assert data["decisions"][e_t.key]["state"] == "dismissed" and len(data["decisions"]) == 2
     assert h.store.save_path == copy_119.parent / "119.events.json"
-    assert open_and_score(qtbot, window, copy_119)  # reopen: the decisions come back
+    open_and_analyse(qtbot, window, copy_119)  # reopen: the decisions come back
     m = h.events.model
     assert m.states[e2.key] == ReviewState.CONFIRMED and m.states[e_t.key] == ReviewState.DISMISSED
     row = next(i for i, e in enumerate(m.events) if e.key == e_t.key)
@@ -96,12 +103,13 @@ def test_relabel_a_whole_template(opened, window, qtbot, copy_119):
         r = next(r for r, t in enumerate(h.templates.shown) if t.label == "V")
         h.templates.table.selectRow(r)
         h.templates.label_box.setCurrentText("artefact")
-        h.templates.relabel_current()
+        with qtbot.waitSignal(h.ready, timeout=30_000):
+            h.templates.relabel_current()
     assert len(h.templates.shown) == n_shown - len(v_rows)
     after = h.analysis.counts()
     assert after["bigeminy"] == 0 and after["trigeminy"] == 0
     assert "artefact" in h.templates.summary.text()
-    assert open_and_score(qtbot, window, copy_119)  # the relabels are kept with the events
+    open_and_analyse(qtbot, window, copy_119)  # the relabels are kept with the events
     assert len(h.templates.shown) == n_shown - len(v_rows) and h.analysis.counts()["bigeminy"] == 0
 
 
