@@ -140,12 +140,13 @@ def with_labels(base: HolterAnalysis, beats: BeatSet, labels: Mapping[int, str],
 
 
 def analyse_reviewed(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None, store=None,
-                     labels: Mapping[int, str] | None = None,
-                     criteria: EventCriteria = EventCriteria()) -> HolterAnalysis:
+                     labels: Mapping[int, str] | None = None, criteria: EventCriteria = EventCriteria(),
+                     classes: np.ndarray | None = None) -> HolterAnalysis:
     """:func:`analyse` with the reviewer's template relabels: those saved in ``store`` (an
-    :class:`~ecgviewer.core.event_review.EventReviewStore`) that still fit, then ``labels``.
+    :class:`~ecgviewer.core.event_review.EventReviewStore`) that still fit, then ``labels``;
+    ``classes``: per-beat classes the reviewer set beat by beat, under the template relabels.
     What ``ecgviewer events`` / ``templates`` and the viewer's docks show."""
-    base = analyse(beats, duration_s, scores, criteria=criteria)
+    base = analyse(beats, duration_s, scores, classes=classes, criteria=criteria)
     merged = {} if store is None else store.labels_for(base.templates, beats.sample)
     merged.update(labels or {})
     return with_labels(base, beats, merged, scores)

@@ -69,6 +69,7 @@ class HolterDocks(QObject):
         self.store: EventReviewStore | None = None
         self.labels: dict[int, str] = {}  # template id -> reviewer's label ("artefact" included)
         self._generation = 0
+        self.beat_classes: np.ndarray | None = None  # per-beat classes set beat by beat (set_beat_classes)
         self._analysed.connect(self._show, Qt.ConnectionType.QueuedConnection)
         window.recordOpened.connect(self.record_opened)
         window.scoringDone.connect(lambda _ok: self.refresh())
@@ -82,7 +83,7 @@ class HolterDocks(QObject):
     # ---- feeding the panels -------------------------------------------------------------------
     def record_opened(self, record) -> None:
         self._generation += 1  # an analysis still running for the previous record is dropped
-        self.analysis, self.labels = None, {}
+        self.analysis, self.labels, self.beat_classes = None, {}, None
         self.templates.hidden = set()
         try:
             self.store = EventReviewStore.for_record(record)
@@ -101,12 +102,12 @@ class HolterDocks(QObject):
             return
         self._generation += 1
         scores = None if w.result is None else np.asarray(w.result.score)
-        job = (self._generation, w.beats, w.record.duration, scores, self.store, dict(self.labels))
+        job = (self._generation, w.beats, w.record.duration, scores, self.store, dict(self.labels), self.beat_classes)
         threading.Thread(target=self._work, args=job, name="holter-analysis", daemon=True).start()
 
-    def _work(self, generation, beats, duration, scores, store, labels) -> None:
+    def _work(self, generation, beats, duration, scores, store, labels, classes) -> None:
         try:
-            result = analyse_reviewed(beats, duration, scores, store, labels)
+            result = analyse_reviewed(beats, duration, scores, store, labels, classes=classes)
         except Exception as e:  # shown in the status bar; the panels keep what they had
             log.exception("Holter analysis failed")
             result = e
@@ -129,6 +130,12 @@ class HolterDocks(QObject):
         self.templates.set_templates(a.templates.templates, beats.x, note=note)
         self.trend.set_trend(a.trend, a.events, a.hourly())
         self.ready.emit()
+
+    def set_beat_classes(self, classes: np.ndarray | None) -> None:
+        """Per-beat classes (N/S/V/F/Q, one per ``window.beats``) from a beat-by-beat relabel, or None
+        for the reference/provisional ones; the events and templates follow."""
+        self.beat_classes = None if classes is None else np.asarray(classes).astype("<U1")
+        self.refresh()
 
     # ---- actions ------------------------------------------------------------------------------
     def go_to_event(self, e: Event) -> None:

@@ -175,3 +175,14 @@ def test_trend_of_a_24_hour_record_has_the_hourly_table(qtbot, scored_119):
     assert view.hourly.item(23, 1).text() == str(a.hourly()[23]["beats"])
     assert len(a.trend) == int(np.ceil(n * k / b.fs / 60))
     assert view.grab().save(str(ROOT / "docs" / "trend24h.png"))
+
+
+def test_beat_by_beat_classes_from_the_caller(qtbot, opened):
+    """The hook for a per-beat relabel store: classes given beat by beat drive the events."""
+    h = opened.holter
+    assert h.analysis.counts()["bigeminy"] > 0
+    cls = np.where(opened.beats.cls == "V", "N", opened.beats.cls)
+    with qtbot.waitSignal(h.ready, timeout=30_000):
+        h.set_beat_classes(cls)
+    assert h.analysis.class_source == "caller" and h.analysis.counts()["bigeminy"] == 0
+    assert "given by the caller" in h.events.summary.text()
