@@ -68,10 +68,11 @@ class Event:
     start_sample: int
     rate_bpm: float | None = None
     extra: dict = field(default_factory=dict)
+    n_beats: int | None = None  # set when beats between first and last were left out (artefacts)
 
     @property
     def beats(self) -> int:
-        return self.last - self.first + 1
+        return self.last - self.first + 1 if self.n_beats is None else self.n_beats
 
     @property
     def duration(self) -> float:

@@ -107,7 +107,9 @@ def analyse(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None,
     rr = kept_rr(beats, keep)
     events = find_events(beats.sample[idx], beats.fs, cls[idx], criteria, rr)
     for e in events:
+        n = e.beats
         e.first, e.last = int(idx[e.first]), int(idx[e.last])
+        e.n_beats = n if n != e.last - e.first + 1 else None
     trend = minute_trend(beats.sample[idx], beats.fs, duration_s, rr, criteria.rate_beats)
     return HolterAnalysis(beats.record, beats.fs, duration_s, beats.sample, cls, source, templates, events,
                           trend, criteria)
