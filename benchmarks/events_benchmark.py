@@ -132,6 +132,21 @@ def class_match(det: BeatSet, det_cls: np.ndarray, ref: BeatSet, window_s: float
     return out
 
 
+def model_classes(det: BeatSet, scorer) -> dict[str, np.ndarray]:
+    """Provisional classes as the product makes them, and with V also for flagged, not premature
+    beats of moderately different shape (a model-derived variant, measured only)."""
+    from ecgviewer.core.holter import ProvisionalCriteria, provisional_classes
+    from ecgviewer.core.templates import member_correlation
+
+    f = shape_features(det.x)
+    ts = build_templates(det, classes=np.full(len(det), ""), features=f)
+    base = provisional_classes(det, ts, ProvisionalCriteria(), f)
+    corr = member_correlation(det, ts, 1, f)
+    flag = scorer.score(det).score >= scorer.threshold
+    return {"shape only (the product's rule)": base,
+            "or flagged and corr < 0.85": np.where(flag & (corr < 0.85) & (base != "S"), "V", base)}
+
+
 def tile(beats: BeatSet, n_samples: int, copies: int) -> BeatSet:
     """The beats of ``copies`` back-to-back copies of a record (a synthetic 24-hour recording)."""
     off = (np.arange(copies, dtype=np.int64) * n_samples)[:, None]
@@ -187,6 +202,8 @@ def main() -> int:
     ap.add_argument("--timing-record", default="208")
     ap.add_argument("--no-timing", action="store_true")
     ap.add_argument("--timing-only", action="store_true")
+    ap.add_argument("--model-classes", action="store_true",
+                    help="also: provisional V with the bundled model's flag (scores every detected beat)")
     args = ap.parse_args()
     if args.timing_only:
         print("\n".join(hardware() + [""] + timing(args.data_dir, args.timing_record)))
@@ -198,6 +215,12 @@ def main() -> int:
     agree = {k: Tally() for k in BEAT_KINDS}
     purity = {thr: [0, 0] for thr in (0.8, 0.9, 0.95)}
     cls_tally = {(c, sub): [0, 0, 0] for c in ("V", "S") for sub in ("all", "non-paced")}
+    flagged_v = {v: [0, 0, 0] for v in ("shape only (the product's rule)", "or flagged and corr < 0.85")}
+    scorer = None
+    if args.model_classes:
+        from ecgviewer.core.scorer import Scorer
+
+        scorer = Scorer.load()
     t0 = time.perf_counter()
     for name in args.records:
         rec = load_record(args.data_dir / name)
@@ -221,6 +244,9 @@ def main() -> int:
         for c, v in class_match(det_beats, by_mode[modes[1]].classes, ref_beats).items():
             for sub in ("all",) if name in PACED else ("all", "non-paced"):
                 cls_tally[(c, sub)] = [x + y for x, y in zip(cls_tally[(c, sub)], v)]
+        if scorer is not None and name not in PACED:
+            for v, cls in model_classes(det_beats, scorer).items():
+                flagged_v[v] = [x + y for x, y in zip(flagged_v[v], class_match(det_beats, cls, ref_beats)["V"])]
         print(f"{name}: " + ", ".join(f"{k} {v}" for k, v in by_mode[modes[0]].counts().items() if v), flush=True)
     elapsed = time.perf_counter() - t0
 
@@ -237,6 +263,10 @@ def main() -> int:
             "| class | records | Se | +P |", "|---|---|---|---|"]
     for (c, sub), (tp, fn, fp) in cls_tally.items():
         out.append(f"| {c} | {sub} | {tp / max(tp + fn, 1):.3f} ({tp}/{tp + fn}) | {tp / max(tp + fp, 1):.3f} ({tp}/{tp + fp}) |")
+    if scorer is not None:
+        out += ["", f"### provisional V with the model's flag ({scorer.name}, threshold {scorer.threshold:.4g}; "
+                    "non-paced records)", "", "| V rule | Se | +P |", "|---|---|---|"]
+        out += [f"| {v} | {tp / max(tp + fn, 1):.3f} | {tp / max(tp + fp, 1):.3f} |" for v, (tp, fn, fp) in flagged_v.items()]
     out += ["", "### templates: share of labelled beats in a template of their own class", "",
             "| correlation threshold | purity |", "|---|---|"]
     out += [f"| {thr} | {h / max(n, 1):.4f} |" for thr, (h, n) in purity.items()] + [""]
