@@ -4,6 +4,8 @@ print; jump-to, confirm/dismiss saved and restored, a template relabelled in one
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,6 +16,11 @@ from ecgviewer.core.events import KIND_SHORT
 from ecgviewer.core.holter import analyse, analyse_reviewed, events_payload, templates_payload
 from ecgviewer.core.review import ReviewState
 from ui_support import ROOT, SAMPLE, open_and_score
+
+
+def shot_dir(tmp_path) -> Path:
+    """docs/ with ECGVIEWER_SCREENSHOTS=1 (to refresh the docs' grabs), else a temp folder."""
+    return ROOT / "docs" if os.environ.get("ECGVIEWER_SCREENSHOTS") == "1" else tmp_path
 
 
 @pytest.fixture(autouse=True)
@@ -134,17 +141,16 @@ def test_trend_click_jumps(qtbot, opened):
     assert t0 <= t <= t1
 
 
-def test_screenshot(opened):
-    """Offscreen grab of the window with the Holter docks, kept in docs/ (looked at by hand)."""
+def test_screenshot(opened, tmp_path):
+    """Offscreen grab of the window with the Holter docks (docs/events.png, templates.png; looked at by hand)."""
     h = opened.holter
     h.events.table.selectRow(3)
     h.go_to_event(h.events.current_event())
     opened.resize(1600, 1000)
-    out = ROOT / "docs" / "events.png"
-    assert opened.grab().save(str(out))
+    assert opened.grab().save(str(shot_dir(tmp_path) / "events.png"))
     h.docks["templates"].raise_()
     h.templates.table.selectRow(1)
-    assert opened.grab().save(str(ROOT / "docs" / "templates.png"))
+    assert opened.grab().save(str(shot_dir(tmp_path) / "templates.png"))
 
 
 def test_trend_marks_every_event_by_kind(opened):
@@ -155,7 +161,7 @@ def test_trend_marks_every_event_by_kind(opened):
     assert marked == {KIND_SHORT[k]: n for k, n in h.analysis.counts().items() if n}
 
 
-def test_trend_of_a_24_hour_record_has_the_hourly_table(qtbot, scored_119):
+def test_trend_of_a_24_hour_record_has_the_hourly_table(qtbot, scored_119, tmp_path):
     """48 back-to-back copies of 119's beats: 24 hours, one hourly row each (grab kept in docs/)."""
     from ecgviewer.core.beats import BeatSet
     from ecgviewer.ui.trend_view import TrendView
@@ -174,7 +180,7 @@ def test_trend_of_a_24_hour_record_has_the_hourly_table(qtbot, scored_119):
     assert view.hourly.isVisibleTo(view) and view.hourly.rowCount() == hours == 25
     assert view.hourly.item(23, 1).text() == str(a.hourly()[23]["beats"])
     assert len(a.trend) == int(np.ceil(n * k / b.fs / 60))
-    assert view.grab().save(str(ROOT / "docs" / "trend24h.png"))
+    assert view.grab().save(str(shot_dir(tmp_path) / "trend24h.png"))
 
 
 def test_beat_by_beat_classes_from_the_caller(qtbot, opened):
