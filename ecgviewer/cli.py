@@ -11,7 +11,7 @@ import json
 import math
 import sys
 
-from ecgviewer import __version__
+from ecgviewer import __version__, cli_events
 from ecgviewer.core.errors import ModelError, RecordError
 
 EXIT_INPUT = 2
@@ -141,11 +141,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", help="model card (.json) or weights (.pt); default: the bundled SI-BeatGAN V2")
     s.add_argument("--threshold", type=float, help="alert threshold (default: the model card's)")
     s.set_defaults(func=cmd_score)
+    cli_events.add_parsers(sub, _record_args)
     return p
 
 
 def gui_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="ecgviewer", description="Open the ECG viewer (subcommands: beats, score).")
+    p = argparse.ArgumentParser(prog="ecgviewer", description="Open the ECG viewer (subcommands: beats, score, events, templates).")
     p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
     p.add_argument("record", nargs="?", help="record to open: WFDB, EDF/EDF+, BDF or ISHNE (default: the bundled sample)")
     p.add_argument("--screenshot", metavar="PNG", help="open, wait for scoring, save a grab of the window and exit")
@@ -156,7 +157,7 @@ def gui_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        if argv and argv[0] in ("beats", "score"):
+        if argv and argv[0] in ("beats", "score", *cli_events.COMMANDS):
             args = build_parser().parse_args(argv)
             return args.func(args)
         args = gui_parser().parse_args(argv)

@@ -32,6 +32,7 @@ from ecgviewer.ui.beat_detail import BeatDetail
 from ecgviewer.ui.calipers import Calipers, Crosshair
 from ecgviewer.ui.dialogs import AboutDialog, ShortcutsDialog, show_error
 from ecgviewer.ui.flag_table import BeatTable
+from ecgviewer.ui.holter_docks import add_holter_docks
 from ecgviewer.ui.metrics_panel import MetricsPanel
 from ecgviewer.ui.overview import Overview
 from ecgviewer.ui.paper import format_time
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self.actions: dict[str, QAction] = {}
         self._build_actions()
         self._build_menus()
+        self.holter = add_holter_docks(self)  # events, templates, HR trend (ecgviewer/ui/holter_docks.py)
         self._restore()
         self.set_scorer(scorer, model_error)
 
