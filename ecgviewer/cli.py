@@ -54,7 +54,7 @@ def _write_csv(rows: list[dict], out) -> None:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})
 
 
-def _load(args: argparse.Namespace):
+def load_cli_record(args: argparse.Namespace):
     """The record named on the command line; a named ``--annotator`` must exist (no silent fallback)."""
     from ecgviewer.core.record import load_record
 
@@ -66,7 +66,7 @@ def _load(args: argparse.Namespace):
 
 
 def cmd_beats(args: argparse.Namespace) -> int:
-    record = _load(args)
+    record = load_cli_record(args)
     from ecgviewer.core.beats import BeatParams, extract_beats
 
     beats = extract_beats(record, BeatParams(n_leads=args.leads), detect=args.detect)
@@ -80,7 +80,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ecgviewer.core.scorer import Scorer, flag_summary
 
     scorer = Scorer.load(args.model)
-    record = _load(args)
+    record = load_cli_record(args)
     beats = scorer.beats(record, detect=args.detect)
     result = scorer.score(beats)
     threshold = scorer.threshold if args.threshold is None else args.threshold

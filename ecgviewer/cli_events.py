@@ -31,11 +31,11 @@ def _analysis(args: argparse.Namespace, score: bool):
     from ecgviewer.core.event_review import EventReviewStore
     from ecgviewer.core.events import EventCriteria
     from ecgviewer.core.holter import analyse_reviewed
-    from ecgviewer.core.record import load_record
+    from ecgviewer.cli import load_cli_record  # imported here: cli imports this module
     from ecgviewer.core.scorer import Scorer
 
     scorer = Scorer.load(args.model)
-    record = load_record(args.record, annotator=None if args.detect else args.annotator)
+    record = load_cli_record(args)
     beats = scorer.beats(record, detect=args.detect)
     scores = scorer.score(beats).score if score else None
     over = {k: v for k, v in (("pause_s", args.pause), ("brady_bpm", args.brady), ("tachy_bpm", args.tachy))
