@@ -691,29 +691,15 @@ class MainWindow(QMainWindow):
 
     def export_csv(self, path: str | Path | None = None) -> Path | None:
         """File > Export CSV: every beat; asks where (default: Documents) unless ``path`` is given."""
-        from ecgviewer.ui.review_exports import export_csv
+        from ecgviewer.ui.export_actions import run_export
 
-        if self.session is None:
-            self.statusBar().showMessage("Nothing to export: open and score a record first", 5000)
-            return None
-        out = export_csv(self, self.session, self.beats, path)
-        if out is not None:
-            self.statusBar().showMessage(f"Exported {len(self.beats)} beats to {out}", 10000)
-        return out
+        return run_export(self, "csv", path)
 
     def export_pdf(self, path: str | Path | None = None) -> Path | None:
         """File > Export PDF report (default: Documents)."""
-        from ecgviewer.ui.review_exports import export_pdf
+        from ecgviewer.ui.export_actions import run_export
 
-        if self.session is None:
-            self.statusBar().showMessage("Nothing to export: open and score a record first", 5000)
-            return None
-        model = self.scorer.name if self.scorer is not None else "unknown model"
-        got = export_pdf(self, self.session, self.beats, model, path)
-        if got is None:
-            return None
-        self.statusBar().showMessage(f"Report written to {got[0]} ({got[1]} pages)", 10000)
-        return got[0]
+        return run_export(self, "pdf", path)
 
     def _focus_threshold(self) -> None:
         self.threshold_box.setFocus()
