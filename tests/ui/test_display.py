@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+
 from ui_support import SAMPLE
 
 MITDB_RECORDS = ("119", "208")
