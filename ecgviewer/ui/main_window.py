@@ -6,8 +6,10 @@ widgets to it. API for other features: ``open_record(path)``, ``set_record(recor
 ``beats``, ``result``, ``session``, ``threshold``/``set_threshold``, ``selected_beat``/``select_beat(i)``
 (beat index into the session), the ``beatSelected(int)``, ``recordOpened(object)`` and
 ``scoringDone(bool)`` signals, ``actions[name]``, ``signal_view`` (``center_on(time_s)``) and
-``add_dock(title, widget, name)`` for new panels. Review panel and marks: ``review``
-(ui/review_controller.py); HR/RR trend: ``rr_trend``; calipers, crosshair: ``calipers``, ``crosshair``.
+``add_dock(title, widget, name)`` for new panels; a panel that shows rhythm events or templates sets
+``session.events`` / ``session.template_list`` (CLI JSON lists) and both exports print them.
+Review panel and marks: ``review`` (ui/review_controller.py); HR/RR trend: ``rr_trend``;
+calipers, crosshair: ``calipers``, ``crosshair``.
 """
 
 from __future__ import annotations

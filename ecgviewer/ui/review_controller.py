@@ -217,7 +217,7 @@ class ReviewController(QObject):
         c, e = review_counts(s.state, s.flagged_mask()), s.store.edit_counts()  # the report counts alike
         edits = "".join(f", {k.lower()} {v}" for k, v in e.items() if v)
         self.panel.counts.setText(f"Confirmed {c['Confirmed']}, dismissed {c['Dismissed']}{edits}; "
-                                  f"{c['Open']} flagged not reviewed yet")
+                                  f"{c['Open']} flagged beats not reviewed yet")
 
     def show_beat(self) -> None:
         """The panel shows the selected beat's review."""
