@@ -46,7 +46,7 @@ from ecgviewer.ui.beat_detail import BeatDetail
 from ecgviewer.ui.calipers import Calipers, Crosshair
 from ecgviewer.ui.dialogs import AboutDialog, ShortcutsDialog, show_error
 from ecgviewer.ui.flag_table import BeatTable
-from ecgviewer.ui.metrics_panel import MetricsPanel
+from ecgviewer.ui.metrics_panel import NO_REFERENCE, WAITING, MetricsPanel
 from ecgviewer.ui.overview import Overview
 from ecgviewer.ui.paper import format_time
 from ecgviewer.ui.review_controller import ReviewController
@@ -542,7 +542,11 @@ class MainWindow(QMainWindow):
             session.subscribe(SELECTION, self._selection_changed)
             session.subscribe(REVIEWS, self._reviews_changed)
             session.subscribe(BEATS, self._beats_changed)
-        self.metrics.set_metrics(session.metrics if session is not None else None, self._threshold)
+        if session is not None:
+            self.metrics.set_metrics(session.metrics, self._threshold)
+        else:  # not scored yet: "no reference" only where the record really has none
+            ann = self.record.annotations if self.record is not None else None
+            self.metrics.clear(NO_REFERENCE if self.record is not None and (ann is None or not len(ann)) else WAITING)
         self.metrics_dock.setWindowTitle("Flag metrics" if self.metrics.metrics is not None or session is None
                                          else "Flag metrics (no reference annotations)")
         self.review.set_session(session, getattr(self, "_session_problem", "") if session else "")
