@@ -44,7 +44,7 @@ class ReviewPanel(QWidget):
         self.saved.setStyleSheet("color: #606060; font-size: 8pt")
         small = QFont(self.font())
         small.setPointSizeF(8.0)
-        self.saved.setMinimumHeight(3 * QFontMetrics(small).lineSpacing() + 2)  # a long path wraps, never clipped
+        self.saved.setMinimumHeight(2 * QFontMetrics(small).lineSpacing() + 2)  # the wrapped path, never clipped
         self.saved.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner = QLabel("", self)
         self.banner.setWordWrap(True)
