@@ -3,8 +3,8 @@
 UTF-8 with a byte-order mark, so Excel shows accented notes correctly; the csv module quotes any
 field holding a comma, quote or line break, so free-text notes survive unchanged. The file is
 written atomically like the review sidecar: a half-written export never replaces a good one.
-``template`` and ``events`` say which morphology template a beat belongs to and which rhythm events
-it falls in (from the ``ecgviewer templates`` / ``events`` JSON lists; empty when not given).
+``class`` and ``beat`` carry the reviewer's relabelled, added and deleted beats; ``template`` and
+``events`` say which morphology template a beat belongs to and which rhythm events it falls in (from the ``ecgviewer templates`` / ``events`` JSON lists; empty when not given).
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ import numpy as np
 
 from ecgviewer.core.atomic import atomic_write
 from ecgviewer.core.classes import BEATGAN_CLASSES
-from ecgviewer.core.review import EMPTY, BeatReview
+from ecgviewer.core.review import EMPTY, BeatKind, BeatReview
 
-COLUMNS = ("time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note",
-           "template", "events")
+COLUMNS = ("time_s", "sample", "reference", "reference_class", "class", "beat", "score", "flagged", "review_state",
+           "note", "template", "events")
+#: The ``beat`` column: where the beat comes from (BeatKind).
+BEAT_ORIGIN = {BeatKind.DETECTED: "detected", BeatKind.ADDED: "added", BeatKind.DELETED: "deleted"}
 ENCODING = "utf-8-sig"
 
 
@@ -29,7 +31,11 @@ def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: floa
               reference: np.ndarray | None = None,
               reviews: Mapping[int, BeatReview] | None = None, templates: list[dict] | None = None,
               events: list[dict] | None = None) -> list[list[str]]:
-    """One row of text per beat, in time order (the columns of :data:`COLUMNS`)."""
+    """One row of text per beat, in time order (the columns of :data:`COLUMNS`).
+
+    ``class`` is the reviewer's class where the beat was relabelled, else the reference class;
+    a beat the reviewer added has no score (empty) and, like a deleted one, is never flagged.
+    """
     sample = np.asarray(sample, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
     if scores.shape != sample.shape:
@@ -43,9 +49,12 @@ def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: floa
         s = int(sample[i])
         r = reviews.get(s, EMPTY)
         sym = str(ref[i] or "")
+        ref_class = BEATGAN_CLASSES.get(sym, "")
+        scored = bool(np.isfinite(scores[i]))
+        flag = scored and scores[i] >= threshold and r.kind != BeatKind.DELETED
         rows.append([
-            f"{s / fs:.3f}", str(s), sym, BEATGAN_CLASSES.get(sym, ""),
-            f"{scores[i]:.6g}", "1" if scores[i] >= threshold else "0", r.state.label, r.note,
+            f"{s / fs:.3f}", str(s), sym, ref_class, r.label or ref_class, BEAT_ORIGIN[r.kind],
+            f"{scores[i]:.6g}" if scored else "", "1" if flag else "0", r.state.label, r.note,
             template_of.get(s, ""), kinds[i],
         ])
     return rows

@@ -19,7 +19,7 @@ import numpy as np
 
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.flag_metrics import FlagMetrics
-from ecgviewer.core.review import BeatReview, ReviewState
+from ecgviewer.core.review import BeatKind, BeatReview, ReviewState
 
 _MITBIH_FIRST = re.compile(r"^\s*(\d{1,3}|\?+)\s+([MF?])\b", re.IGNORECASE)
 _TAGGED = re.compile(r"<(age|sex|diagnoses|medications)>:\s*([^<]*)", re.IGNORECASE)
@@ -83,19 +83,30 @@ class Findings:
 
 
 def findings(record, sample: np.ndarray, scores: np.ndarray, threshold: float,
-             states: Mapping[int, BeatReview]) -> Findings:
-    """Classify the beats by review state; reference counts from FlagMetrics (as the panel)."""
+             states: Mapping[int, BeatReview], metrics: FlagMetrics | None = None) -> Findings:
+    """Classify the beats by review state; reference counts from FlagMetrics (as the panel).
+
+    ``sample``/``scores`` may hold the reviewer's added beats (score NaN: never flagged); a deleted
+    beat is never flagged (the session's one definition of a flag). ``metrics``: the session's
+    FlagMetrics (made from the scored beats when not given).
+    """
     sample = np.asarray(sample, dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
-    state = np.array([int(states[int(s)].state) if int(s) in states else 0 for s in sample], np.int8)
+    got = [states.get(int(s)) for s in sample]
+    state = np.array([int(r.state) if r is not None else 0 for r in got], np.int8)
+    deleted = np.array([r is not None and r.kind == BeatKind.DELETED for r in got], dtype=bool)
     order = np.argsort(sample, kind="stable")
-    flagged = scores >= threshold
+    with np.errstate(invalid="ignore"):
+        flagged = (scores >= threshold) & ~deleted
     confirmed = order[state[order] == ReviewState.CONFIRMED]
     dismissed = order[state[order] == ReviewState.DISMISSED]
     open_idx = np.flatnonzero(flagged & (state == ReviewState.UNREVIEWED))
     open_idx = open_idx[np.argsort(-scores[open_idx], kind="stable")]
     out = Findings(confirmed, dismissed, open_idx, state, flagged)
-    fm = FlagMetrics.for_record(record, sample, scores) if record is not None else None
+    fm = metrics
+    if fm is None and record is not None:
+        scored = np.isfinite(scores)
+        fm = FlagMetrics.for_record(record, sample[scored], scores[scored])
     if fm is not None:
         m = fm.at(threshold)
         out.metrics = m
@@ -120,3 +131,19 @@ EVENT_WORDS = {
     "triplet": "Ventricular triplets", "vt": "Ventricular runs (VT)", "bigeminy": "Bigeminy",
     "trigeminy": "Trigeminy", "svt": "Supraventricular runs", "af": "Irregular rhythm (AF-like)",
 }
+
+
+def edited_beats(sample: np.ndarray, states: Mapping[int, BeatReview]) -> list[tuple[int, str]]:
+    """(sample, what the reviewer did) for relabelled, added and deleted beats, in time order."""
+    out = []
+    for s in sorted(int(x) for x in sample):
+        r = states.get(s)
+        if r is None:
+            continue
+        what = {BeatKind.ADDED: "added (missed by the detector)", BeatKind.DELETED: "deleted (not a beat)"}.get(
+            r.kind, "")
+        if r.label:
+            what = f"{what}, class {r.label}" if what else f"relabelled {r.label}"
+        if what:
+            out.append((s, what))
+    return out

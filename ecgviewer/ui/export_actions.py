@@ -18,7 +18,6 @@ from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from ecgviewer.core.export import export_csv
-from ecgviewer.core.flag_metrics import reference_labels
 
 
 def default_export_dir() -> Path:
@@ -39,17 +38,6 @@ def ask_reviewer(parent) -> str | None:
     return name.strip() if ok else None
 
 
-def beat_references(record, beats) -> np.ndarray:
-    """Each scored beat's reference symbol ('' where none)."""
-    sym = getattr(beats, "symbol", None)
-    if beats.source == "reference" and sym is not None and len(sym) == len(beats):
-        return np.asarray(sym).astype(str)
-    ann = record.annotations
-    if ann is not None and len(ann):
-        return reference_labels(beats.sample, ann.sample, ann.symbol, record.fs)
-    return np.full(len(beats), "", dtype=str)
-
-
 @dataclass(frozen=True)
 class ExportKind:
     title: str
@@ -61,32 +49,50 @@ class ExportKind:
 
 @dataclass
 class ExportJob:
-    """Everything an export writes: the record, its beats and scores, the review and who reviewed."""
+    """Everything an export writes, read from the window's ReviewSession.
+
+    ``sample``/``scores``/``reference`` are the session's beats: the scored ones then the ones the
+    reviewer added (score NaN); ``reviews`` the store's reviews (states, notes, relabelled, added and
+    deleted beats); ``beatset`` the scored BeatSet (its windows give the strips' heat maps).
+    """
 
     record: object
-    beats: object
+    sample: np.ndarray
     scores: np.ndarray
+    reference: np.ndarray
     threshold: float
     reviews: dict
     model_label: str
     reviewer: str
+    beatset: object = None
+    metrics: object = None  # the session's FlagMetrics: the report's reference numbers are the panel's
     events: list[dict] | None = None
     templates: list[dict] | None = None
     score_note: str = ""
 
+    @classmethod
+    def from_session(cls, session, model_label: str, reviewer: str = "", beatset=None,
+                     score_note: str = "") -> ExportJob:
+        """The job for ``session`` (core/session); its ``events`` and ``template_list`` (the lists the
+        viewer shows, CLI JSON shape) become the report's and the CSV's event and template sections."""
+        return cls(session.record, session.sample, session.score, session.symbol, session.threshold,
+                   session.store.reviews(), model_label, reviewer, beatset, session.metrics,
+                   session.events, session.template_list, score_note)
+
 
 def _write_csv(path: str, job: ExportJob) -> str:
-    out = export_csv(path, job.beats.sample, job.record.fs, job.scores, job.threshold,
-                     beat_references(job.record, job.beats), job.reviews, job.templates, job.events)
-    return f"Exported {len(job.beats)} beats to {out}"
+    out = export_csv(path, job.sample, job.record.fs, job.scores, job.threshold, job.reference, job.reviews,
+                     job.templates, job.events)
+    return f"Exported {len(job.sample)} beats to {out}"
 
 
 def _write_pdf(path: str, job: ExportJob) -> str:
     from ecgviewer.ui.report import write_report
 
-    n = write_report(path, job.record, job.beats, job.scores, job.threshold, job.reviews, job.model_label,
+    n = write_report(path, job.record, job.sample, job.scores, job.threshold, job.reviews, job.model_label,
                      reviewer=job.reviewer, events=job.events, templates=job.templates,
-                     score_note=job.score_note, when=_dt.datetime.now())
+                     score_note=job.score_note, when=_dt.datetime.now(), reference=job.reference,
+                     metrics=job.metrics, beatset=job.beatset)
     return f"Report written to {path} ({n} pages)"
 
 
@@ -109,28 +115,30 @@ def reviewer_name(window, settings) -> str:
     return name
 
 
-def run_export(window, kind: str, path: str | Path | None = None, reviews: dict | None = None) -> Path | None:
+def run_export(window, kind: str, path: str | Path | None = None) -> Path | None:
     """The one export path for File > Export CSV and Export PDF (``kind`` "csv" or "pdf").
 
-    ``window`` gives record, beats, result, threshold, scorer, settings, statusBar(); ``events``
-    and ``templates`` (CLI JSON lists) are used when the window has them.
+    Reads ``window.session`` (record, beats, scores, threshold, reviews, events, templates), and
+    from the window only who and what scored: ``scorer``, ``settings`` (the reviewer), ``beats``
+    (the BeatSet, for heat maps) and ``statusBar()`` for the outcome.
     """
     from ecgviewer.ui import dialogs, wording
 
     k = KINDS[kind]
-    if window.record is None or window.beats is None or window.result is None:
+    session = getattr(window, "session", None)
+    if session is None or session.record is None:
         window.statusBar().showMessage("Nothing to export: open and score a record first", 5000)
         return None
     if path is None:
-        path = ask_save_path(window, k.title, default_export_dir() / f"{window.record.name}_{k.suffix}", k.file_filter)
+        path = ask_save_path(window, k.title, default_export_dir() / f"{session.record.name}_{k.suffix}",
+                             k.file_filter)
         if not path:
             return None
     scorer = getattr(window, "scorer", None)
-    job = ExportJob(window.record, window.beats, np.asarray(window.result.score), window.threshold, reviews or {},
-                    scorer.name if scorer is not None else "unknown model",
-                    reviewer_name(window, getattr(window, "settings", None)) if k.signed else "",
-                    getattr(window, "events", None), getattr(window, "templates", None),
-                    wording.score_kind(scorer.model.card) if scorer is not None else "")
+    job = ExportJob.from_session(session, scorer.name if scorer is not None else "unknown model",
+                                 reviewer_name(window, getattr(window, "settings", None)) if k.signed else "",
+                                 getattr(window, "beats", None),
+                                 wording.score_kind(scorer.model.card) if scorer is not None else "")
     try:
         message = k.write(str(path), job)
     except OSError as e:

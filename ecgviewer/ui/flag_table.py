@@ -17,8 +17,18 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableView
 
 from ecgviewer.core.review import BeatKind, ReviewState
-from ecgviewer.core.session import (CLASS, COLUMNS, LABEL, NOTE, REVIEW, SCORE, TIME, BeatList, ReviewSession,
-                                    review_text)
+from ecgviewer.core.session import (
+    CLASS,
+    COLUMNS,
+    LABEL,
+    NOTE,
+    REVIEW,
+    SCORE,
+    TIME,
+    BeatList,
+    ReviewSession,
+    review_text,
+)
 from ecgviewer.ui.paper import format_time
 
 STATE_COLORS = {ReviewState.CONFIRMED: "#008a3a", ReviewState.DISMISSED: "#808080"}

@@ -6,8 +6,10 @@ widgets to it. API for other features: ``open_record(path)``, ``set_record(recor
 ``beats``, ``result``, ``session``, ``threshold``/``set_threshold``, ``selected_beat``/``select_beat(i)``
 (beat index into the session), the ``beatSelected(int)``, ``recordOpened(object)`` and
 ``scoringDone(bool)`` signals, ``actions[name]``, ``signal_view`` (``center_on(time_s)``) and
-``add_dock(title, widget, name)`` for new panels. Review panel and marks: ``review``
-(ui/review_controller.py); HR/RR trend: ``rr_trend``; calipers, crosshair: ``calipers``, ``crosshair``.
+``add_dock(title, widget, name)`` for new panels; a panel that shows rhythm events or templates sets
+``session.events`` / ``session.template_list`` (CLI JSON lists) and both exports print them.
+Review panel and marks: ``review`` (ui/review_controller.py); HR/RR trend: ``rr_trend``;
+calipers, crosshair: ``calipers``, ``crosshair``.
 """
 
 from __future__ import annotations
@@ -18,8 +20,20 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QComboBox, QDockWidget, QDoubleSpinBox, QFileDialog, QFormLayout, QHBoxLayout,
-                               QLabel, QMainWindow, QProgressBar, QPushButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDockWidget,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ecgviewer.core.errors import RecordError
 from ecgviewer.core.formats import dialog_filter, record_extensions
@@ -33,7 +47,7 @@ from ecgviewer.ui.calipers import Calipers, Crosshair
 from ecgviewer.ui.dialogs import AboutDialog, ShortcutsDialog, show_error
 from ecgviewer.ui.flag_table import BeatTable
 from ecgviewer.ui.holter_docks import add_holter_docks
-from ecgviewer.ui.metrics_panel import MetricsPanel
+from ecgviewer.ui.metrics_panel import NO_REFERENCE, WAITING, MetricsPanel
 from ecgviewer.ui.overview import Overview
 from ecgviewer.ui.paper import format_time
 from ecgviewer.ui.review_controller import ReviewController
@@ -530,7 +544,11 @@ class MainWindow(QMainWindow):
             session.subscribe(SELECTION, self._selection_changed)
             session.subscribe(REVIEWS, self._reviews_changed)
             session.subscribe(BEATS, self._beats_changed)
-        self.metrics.set_metrics(session.metrics if session is not None else None, self._threshold)
+        if session is not None:
+            self.metrics.set_metrics(session.metrics, self._threshold)
+        else:  # not scored yet: "no reference" only where the record really has none
+            ann = self.record.annotations if self.record is not None else None
+            self.metrics.clear(NO_REFERENCE if self.record is not None and (ann is None or not len(ann)) else WAITING)
         self.metrics_dock.setWindowTitle("Flag metrics" if self.metrics.metrics is not None or session is None
                                          else "Flag metrics (no reference annotations)")
         self.review.set_session(session, getattr(self, "_session_problem", "") if session else "")
@@ -693,29 +711,15 @@ class MainWindow(QMainWindow):
 
     def export_csv(self, path: str | Path | None = None) -> Path | None:
         """File > Export CSV: every beat; asks where (default: Documents) unless ``path`` is given."""
-        from ecgviewer.ui.review_exports import export_csv
+        from ecgviewer.ui.export_actions import run_export
 
-        if self.session is None:
-            self.statusBar().showMessage("Nothing to export: open and score a record first", 5000)
-            return None
-        out = export_csv(self, self.session, self.beats, path)
-        if out is not None:
-            self.statusBar().showMessage(f"Exported {len(self.beats)} beats to {out}", 10000)
-        return out
+        return run_export(self, "csv", path)
 
     def export_pdf(self, path: str | Path | None = None) -> Path | None:
         """File > Export PDF report (default: Documents)."""
-        from ecgviewer.ui.review_exports import export_pdf
+        from ecgviewer.ui.export_actions import run_export
 
-        if self.session is None:
-            self.statusBar().showMessage("Nothing to export: open and score a record first", 5000)
-            return None
-        model = self.scorer.name if self.scorer is not None else "unknown model"
-        got = export_pdf(self, self.session, self.beats, model, path)
-        if got is None:
-            return None
-        self.statusBar().showMessage(f"Report written to {got[0]} ({got[1]} pages)", 10000)
-        return got[0]
+        return run_export(self, "pdf", path)
 
     def _focus_threshold(self) -> None:
         self.threshold_box.setFocus()

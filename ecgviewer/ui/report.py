@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from PySide6.QtCore import QLineF, QMarginsF, QPointF, QRectF, Qt
-from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen,
-                           QPolygonF)
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPageLayout, QPageSize, QPainter, QPdfWriter, QPen, QPolygonF
 
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.flag_metrics import reference_labels
 from ecgviewer.core.heatmap import display_map, display_scale, dominant_template
 from ecgviewer.core.record import Record
-from ecgviewer.core.report_content import EVENT_WORDS, Findings, event_summary, findings, patient_info
+from ecgviewer.core.report_content import EVENT_WORDS, Findings, edited_beats, event_summary, findings, patient_info
 from ecgviewer.core.review import EMPTY, BeatReview
 
 # Paper standard.
@@ -186,8 +185,9 @@ def header_lines(record: Record, sample: np.ndarray, scores: np.ndarray, thresho
     lines.append(("h", "Summary"))
     lines.append(("", f"Model {model_label}; threshold {threshold:.4g}" + (f" ({score_note})" if score_note else "")))
     c = found.counts()
-    pct = 100.0 * c["Flagged"] / len(sample) if len(sample) else 0.0
-    lines.append(("", f"Beats scored {len(sample)}; flagged {c['Flagged']} ({pct:.1f} %)"))
+    n_scored = int(np.isfinite(scores).sum())
+    pct = 100.0 * c["Flagged"] / n_scored if n_scored else 0.0
+    lines.append(("", f"Beats scored {n_scored}; flagged {c['Flagged']} ({pct:.1f} %)"))
     lines.append(("", f"Review: {c['Confirmed']} confirmed, {c['Dismissed']} dismissed, "
                   f"{c['Open']} flagged beats not reviewed yet"))
     if found.reference:
@@ -230,17 +230,33 @@ def list_sections(record: Record, sample: np.ndarray, scores: np.ndarray, refere
                         f"highest score {float(t.get('max_score', float('nan'))):.4g}"))
         if len(templates) > MAX_LIST:
             out.append(("small", f"... and {len(templates) - MAX_LIST} more"))
+    edited = edited_beats(sample, states)
+    if edited:
+        out.append(("h", f"Beats edited by the reviewer ({len(edited)})"))
+        for s, what in edited[:MAX_LIST]:
+            out.append(("small", f"{_hms_ms(s / record.fs)}   {what}"))
+        if len(edited) > MAX_LIST:
+            out.append(("small", f"... and {len(edited) - MAX_LIST} more (see the CSV)"))
     out.append(("h", f"Dismissed flags ({len(found.dismissed)}): reviewed and judged not anomalous"))
     if not len(found.dismissed):
         out.append(("small", "None."))
     for i in found.dismissed[:MAX_LIST]:
         s = int(sample[i])
         note = states[s].note if s in states else ""
-        out.append(("small", f"{_hms_ms(s / record.fs)}   score {scores[i]:.4g}   ref {reference[i] or '-'}"
-                    + (f"   Note: {' '.join(note.split())}" if note else "")))
+        out.append(("small", f"{_hms_ms(s / record.fs)}   {_score(scores[i])}   ref {reference[i] or '-'}"
+                    + _relabel(states.get(s, EMPTY)) + (f"   Note: {' '.join(note.split())}" if note else "")))
     if len(found.dismissed) > MAX_LIST:
         out.append(("small", f"... and {len(found.dismissed) - MAX_LIST} more (see the CSV)"))
     return out
+
+
+def _score(v: float) -> str:
+    """'score 0.1234', or 'added beat' for one the reviewer added (no score)."""
+    return f"score {v:.4g}" if np.isfinite(v) else "added beat"
+
+
+def _relabel(r: BeatReview) -> str:
+    return f"   class {r.label} (reviewer)" if r.label else ""
 
 
 def _hms_ms(t: float) -> str:
@@ -336,8 +352,8 @@ def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: fl
     """Caption (and the note's wrapped lines), then per lead a grid, calibration pulse and STRIP_S
     seconds centred on the beat."""
     r = strip.review
-    caption = (f"{strip.index}.  {_hms_ms(strip.sample / record.fs)}   score {strip.score:.4g}"
-               f"   ref {strip.reference or '-'}   {r.state.label}")
+    caption = (f"{strip.index}.  {_hms_ms(strip.sample / record.fs)}   {_score(strip.score)}"
+               f"   ref {strip.reference or '-'}{_relabel(r)}   {r.state.label}")
     scale = f"{MM_PER_S:g} mm/s  {MM_PER_MV:g} mm/mV"
     pg.text(x0, y0, caption, 8.0, width=GRID_W - 32)
     pg.text(x0 + GRID_W - 30, y0, scale, 8.0, width=30, align=Qt.AlignmentFlag.AlignRight)
@@ -447,21 +463,26 @@ def write_report(path: str | os.PathLike[str], record: Record, beats, scores: np
                  states: Mapping[int, BeatReview] | object, model_label: str, top_n: int = TOP_N,
                  leads: list[int] | None = None, reviewer: str = "", events: list[dict] | None = None,
                  templates: list[dict] | None = None, score_note: str = "",
-                 when: _dt.datetime | None = None) -> int:
+                 when: _dt.datetime | None = None, reference: np.ndarray | None = None,
+                 metrics=None, beatset=None) -> int:
     """Write the PDF report to ``path``; returns the number of pages.
 
     ``beats`` is a BeatSet or the beats' R-peak samples; ``states`` a ReviewStore or its
     ``reviews()`` mapping; ``leads`` the channels printed (default: all); ``events`` and
     ``templates`` the CLI JSON lists (``ecgviewer events`` / ``templates``), a section each when given.
+    From a review session (export_actions.run_export): ``beats`` its samples (added beats score NaN),
+    ``reference`` its reference symbols, ``metrics`` its FlagMetrics, ``beatset`` the scored BeatSet.
     """
     sample = np.asarray(getattr(beats, "sample", beats), dtype=np.int64)
     scores = np.asarray(scores, dtype=np.float64)
     if hasattr(states, "reviews"):
         states = states.reviews()
-    reference = _reference(record, beats, sample)
-    found = findings(record, sample, scores, threshold, states)
+    if reference is None or len(reference) != len(sample):
+        reference = _reference(record, beats, sample)
+    found = findings(record, sample, scores, threshold, states, metrics)
     strips = choose_strips(sample, scores, threshold, reference, states, top_n, found=found)
-    attach_heat(strips, beats, scores, record)
+    heat_beats = beatset if beatset is not None else beats
+    attach_heat(strips, heat_beats, scores[:len(getattr(heat_beats, "sample", ()))], record)
     leads = list(range(record.n_channels)) if leads is None else leads
     when = when or _dt.datetime.now()
 

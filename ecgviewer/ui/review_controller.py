@@ -14,6 +14,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
+from ecgviewer.core.report_content import review_counts
 from ecgviewer.core.review import LoadStatus, ReviewState
 from ecgviewer.core.session import HISTORY, REVIEWS, SELECTION, THRESHOLD, ReviewSession, review_text
 from ecgviewer.ui.paper import format_time
@@ -213,11 +214,10 @@ class ReviewController(QObject):
         if s is None:
             self.panel.counts.setText("")
             return
-        c, e = s.store.counts(), s.store.edit_counts()
-        open_ = int(((s.state == 0) & s.flagged_mask()).sum())
+        c, e = review_counts(s.state, s.flagged_mask()), s.store.edit_counts()  # the report counts alike
         edits = "".join(f", {k.lower()} {v}" for k, v in e.items() if v)
         self.panel.counts.setText(f"Confirmed {c['Confirmed']}, dismissed {c['Dismissed']}{edits}; "
-                                  f"{open_} flagged not reviewed yet")
+                                  f"{c['Open']} flagged beats not reviewed yet")
 
     def show_beat(self) -> None:
         """The panel shows the selected beat's review."""

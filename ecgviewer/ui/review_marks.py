@@ -3,7 +3,7 @@ the reviewer) or red cross (deleted) on the R peak, drawn for the beats in view 
 
 Reads the ReviewSession; redrawn on the view's ``rangeChanged`` and when reviews change.
 Signal-view hooks used (public items only): ``plot.addItem``, ``rangeChanged``, ``visible_range()``,
-``offset(c)``, ``gain``, ``record``, ``vb``.
+``plot_y(c, mv)``, ``record``, ``vb``.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class ReviewMarks:
             self.item.setData([])
             return
         sig = v.record.signal[self.samples[i0:i1], self.lead]
-        y = v.offset(self.lead) + v.gain * np.nan_to_num(sig)
+        y = v.plot_y(self.lead, np.nan_to_num(sig))  # on the trace as drawn: lead band, gain, clipping
         # a tall R wave may run off the view: keep its mark on the edge rather than lose it
         (_, _), (ylo, yhi) = v.vb.viewRange()
         pad = 0.04 * (yhi - ylo)

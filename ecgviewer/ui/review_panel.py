@@ -7,6 +7,7 @@ A passive widget: ReviewController (ui/review_controller.py) fills it and connec
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QFont, QFontMetrics
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QLineEdit, QMessageBox, QPushButton, QVBoxLayout, QWidget
 
 from ecgviewer.core.review import LABELS, ReviewState
@@ -41,6 +42,9 @@ class ReviewPanel(QWidget):
         self.saved = QLabel("", self)
         self.saved.setWordWrap(True)
         self.saved.setStyleSheet("color: #606060; font-size: 8pt")
+        small = QFont(self.font())
+        small.setPointSizeF(8.0)
+        self.saved.setMinimumHeight(2 * QFontMetrics(small).lineSpacing() + 2)  # the wrapped path, never clipped
         self.saved.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.banner = QLabel("", self)
         self.banner.setWordWrap(True)

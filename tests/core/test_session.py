@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from ecgviewer.core import review
 from ecgviewer.core.review import BeatKind, BeatReview, ReviewState, ReviewStore, read_review_file
-from ecgviewer.core.session import COLUMNS, BeatFilter, BeatList, ReviewSession, SHOW_CHOICES
+from ecgviewer.core.session import COLUMNS, SHOW_CHOICES, BeatFilter, BeatList, ReviewSession
 
 FS = 360.0
 N_SAMPLES = 200_000

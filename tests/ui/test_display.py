@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+
 from ui_support import SAMPLE
 
 MITDB_RECORDS = ("119", "208")
@@ -240,11 +241,11 @@ def test_calipers_rate_only_for_rr_like_intervals():
 def test_new_record_clears_cursor_readout(loaded, mitdb):
     from ecgviewer.core.record import load_record
 
-    rc = loaded.review
-    rc.crosshair.moved.emit(rc.crosshair.read(12.0, 0.0))
-    assert "0:00:12.000" in rc.cursor_label.text()
+    w = loaded
+    w.crosshair.moved.emit(w.crosshair.read(12.0, 0.0))
+    assert "0:00:12.000" in w.cursor_label.text()
     loaded.set_record(load_record(mitdb / "208"), score=False)
-    assert rc.cursor_label.text() == "" and not rc.crosshair.vline.isVisible()
+    assert w.cursor_label.text() == "" and not w.crosshair.vline.isVisible()
 
 
 def test_wording_a_clinician_reads(window, scored_119):
@@ -252,7 +253,7 @@ def test_wording_a_clinician_reads(window, scored_119):
     from ecgviewer.ui.wording import skipped_text, start_text
 
     window.set_record(load_record(SAMPLE), score=False)
-    assert "no reference" not in window.review.metrics.summary.text().lower()  # 119 has them
+    assert "no reference" not in window.metrics.summary.text().lower()  # 119 has them
     window.set_scores(*scored_119)
     assert "not given" not in window.info.text() and "edge" not in window.info.text()
     assert start_text(None) == ""

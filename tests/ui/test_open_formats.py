@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from ui_support import SAMPLE
 
 from ecgviewer.core.formats.base import Annotations, Record
 from ecgviewer.core.formats.edf import write_edf
 from ecgviewer.core.formats.ishne import write_ishne
 from ecgviewer.core.record import load_record
+
+from ui_support import SAMPLE
 
 pytest.importorskip("edfio")
 wfdb = pytest.importorskip("wfdb")

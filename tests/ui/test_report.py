@@ -20,8 +20,6 @@ import pytest
 
 from ecgviewer.core.review import BeatReview, ReviewState
 
-from testdata import MITDB, needs_mitdb
-
 needs_poppler = pytest.mark.skipif(shutil.which("pdftotext") is None or shutil.which("pdftoppm") is None,
                                    reason="poppler-utils not installed (apt-get install poppler-utils)")
 EVENTS = [{"kind": "couplet", "start": 10.0, "end": 11.2, "beats": [3600, 3900]},
@@ -208,6 +206,7 @@ def test_strips_carry_the_viewers_heat_map(qapp, scored_119):
     from ecgviewer.core.heatmap import display_map, display_scale, dominant_template
     from ecgviewer.core.record import load_record
     from ecgviewer.ui.report import attach_heat, choose_strips
+
     from ui_support import SAMPLE
 
     beats, result = scored_119

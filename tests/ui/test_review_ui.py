@@ -245,17 +245,17 @@ def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monke
     assert asked[0].parent == ea.default_export_dir() and asked[0].name == "119_beats.csv"
     with open(out_dir / "beats.csv", encoding="utf-8-sig", newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == ["time_s", "sample", "reference", "reference_class", "score", "flagged", "review_state", "note",
-                       "template", "events"]
+    assert rows[0] == ["time_s", "sample", "reference", "reference_class", "class", "beat", "score", "flagged",
+                       "review_state", "note", "template", "events"]
     assert len(rows) == len(beats) + 1
     by_sample = {int(r[1]): r for r in rows[1:]}
     r0 = by_sample[int(beats.sample[b0])]
-    assert r0[6] == "Confirmed" and r0[7] == 'V, "coupled"\nsecond line' and r0[5] == "1"
-    assert r0[2] == beats.symbol[b0] and float(r0[4]) == pytest.approx(float(result.score[b0]), rel=1e-5)
+    assert r0[8] == "Confirmed" and r0[9] == 'V, "coupled"\nsecond line' and r0[7] == "1"
+    assert r0[2] == beats.symbol[b0] and float(r0[6]) == pytest.approx(float(result.score[b0]), rel=1e-5)
     assert r0[0] == f"{beats.sample[b0] / 360.0:.3f}"
-    assert by_sample[int(beats.sample[b1])][6] == "Dismissed"
-    assert sum(r[5] == "1" for r in rows[1:]) == len(window.flagged())
-    assert sum(r[6] == "Unreviewed" for r in rows[1:]) == len(beats) - 2
+    assert by_sample[int(beats.sample[b1])][8] == "Dismissed"
+    assert sum(r[7] == "1" for r in rows[1:]) == len(window.flagged())
+    assert sum(r[8] == "Unreviewed" for r in rows[1:]) == len(beats) - 2
 
     window.actions["export_pdf"].trigger()
     pdf = out_dir / "report.pdf"
@@ -280,7 +280,7 @@ def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monke
         c, d, o = map(int, re.findall(r"\d+", rc.panel.counts.text()))
         assert f"Review: {c} confirmed, {d} dismissed, {o} flagged beats not reviewed yet" in text
         assert (c, d) == (1, 1)
-        assert f"V {rc.metrics.cell('V', 'Ref')}," in text and f"by class S {rc.metrics.cell('S', 'Flagged')}/" in text
+        assert f"V {window.metrics.cell('V', 'Ref')}," in text and f"by class S {window.metrics.cell('S', 'Flagged')}/" in text
     # nothing was written next to the record but the sidecar
     assert sorted(p.name for p in rec_copy.parent.iterdir()) == ["119.atr", "119.dat", "119.hea", "119.rev"]
 
@@ -349,3 +349,65 @@ def test_shortcuts_listed_in_help():
     assert "A" in keys and "M" in keys and "Ctrl+E" in keys and "Ctrl+P" in keys
     all_keys = [k for s in SHORTCUTS for k in s.keys]
     assert len(all_keys) == len(set(all_keys))  # no key does two things
+
+
+def test_exports_carry_relabelled_added_and_deleted_beats(qtbot, window, rec_copy, scored_119, tmp_path,
+                                                          monkeypatch):
+    """One export path reads the session: the reviewer's classes and beats reach the CSV and the PDF,
+    and the report's review counts are the panel's (one review_counts)."""
+    from ecgviewer.ui import export_actions as ea
+
+    beats, _ = scored_119
+    inject(window, rec_copy, scored_119)
+    monkeypatch.setattr(ea, "ask_reviewer", lambda parent: "Dr Edit")
+    rc, s = window.review, window.session
+    b0, b1 = _flagged_beats(window, 2)
+    window.select_beat(b0)
+    rc.relabel("F")
+    rc.mark(ReviewState.CONFIRMED)
+    window.select_beat(b1)
+    rc.delete_beat()
+    gap = int((beats.sample[10] + beats.sample[11]) // 2)  # halfway between two beats: a "missed" one
+    added = rc.add_beat(gap)
+    assert added is not None and s.index_of(added) >= s.n_scored
+    t12 = float(beats.sample[12] / 360.0)
+    s.events = [{"kind": "pause", "start": t12 - 0.1, "end": t12 + 0.1, "beats": 1}]  # the events panel's hook
+    s.template_list = [{"id": 0, "count": 5, "label": "N", "max_score": 0.1, "samples": []}]
+
+    rows = {int(r[1]): r for r in list(csv.reader(open(ea.run_export(window, "csv", tmp_path / "b.csv"),
+                                                        encoding="utf-8-sig", newline="")))[1:]}
+    assert len(rows) == len(beats) + 1
+    assert rows[int(beats.sample[b0])][4:6] == ["F", "detected"] and rows[int(beats.sample[b0])][8] == "Confirmed"
+    assert rows[int(beats.sample[b1])][5] == "deleted" and rows[int(beats.sample[b1])][7] == "0"
+    assert rows[added][5:8] == ["added", "", "0"]
+    assert sum(r[7] == "1" for r in rows.values()) == len(window.flagged())
+    assert rows[int(beats.sample[12])][11] == "pause"
+
+    pdf = ea.run_export(window, "pdf", tmp_path / "r.pdf")
+    if shutil.which("pdftotext"):
+        import unicodedata
+
+        text = " ".join(unicodedata.normalize("NFKC", subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout).split())
+        c, d, *_, o = map(int, re.findall(r"\d+", rc.panel.counts.text()))
+        assert f"Review: {c} confirmed, {d} dismissed, {o} flagged beats not reviewed yet" in text
+        assert "Beats edited by the reviewer (3)" in text and "added (missed by the detector)" in text
+        assert "deleted (not a beat)" in text and "class F (reviewer)" in text
+        assert "Pauses: 1" in text and "Template 0: 5 beats" in text
+
+
+def test_review_marks_sit_on_the_trace_as_drawn(qtbot, window, rec_copy, scored_119):
+    """Marks use the view's plot_y: the lead band's offset, the gain and its clipping."""
+    inject(window, rec_copy, scored_119)
+    v, rc = window.signal_view, window.review
+    b0 = _flagged_beats(window, 1)[0]
+    window.select_beat(b0)
+    rc.mark(ReviewState.CONFIRMED)
+    v.set_gain(4.0)
+    v.refresh()
+    s = int(window.beats.sample[b0])
+    want = float(v.plot_y(rc.marks.lead, np.array([window.record.signal[s, rc.marks.lead]]))[0])
+    (_, _), (ylo, yhi) = v.vb.viewRange()
+    want = min(max(want, ylo + 0.04 * (yhi - ylo)), yhi - 0.04 * (yhi - ylo))
+    ys = [p.pos().y() for p in rc.marks.item.points() if abs(p.pos().x() - s / window.record.fs) < 1e-6]
+    assert ys and ys[0] == pytest.approx(want)

@@ -12,11 +12,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PySide6.QtCore import Qt
 
-from ui_support import ROOT, SAMPLE
-
 from ecgviewer.core import review
 from ecgviewer.core.review import BeatReview, ReviewState, read_review_file
 from ecgviewer.core.session import COLUMNS, SCORE, TIME
+
+from ui_support import ROOT, SAMPLE
 
 REC_208 = ROOT / "resources" / "samples" / "208"
 

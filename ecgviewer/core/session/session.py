@@ -48,6 +48,10 @@ class ReviewSession:
         self.metrics = metrics  # FlagMetrics or None (no reference annotations)
         self.signal = signal  # the lead an added beat snaps to
         self.lead = int(lead)  # that lead's channel in the record (marks are drawn on it)
+        #: The rhythm events and morphology templates the viewer shows (CLI ``events`` /
+        #: ``templates`` JSON lists, None until computed): the one hook the exports read them from.
+        self.events: list[dict] | None = None
+        self.template_list: list[dict] | None = None
         self.history = History(store)
         self._listeners: dict[str, list[Listener]] = {e: [] for e in EVENTS}
         self._threshold = float(threshold)
