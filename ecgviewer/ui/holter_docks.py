@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QMenu
 
 from ecgviewer.core.event_review import EventReviewStore
 from ecgviewer.core.events import Event
-from ecgviewer.core.holter import HolterAnalysis, analyse_reviewed
+from ecgviewer.core.holter import HolterAnalysis, analyse_reviewed, events_payload, templates_payload
 from ecgviewer.core.review import ReviewState
 from ecgviewer.ui.events_panel import EventsPanel
 from ecgviewer.ui.templates_panel import TemplatesPanel
@@ -129,7 +129,32 @@ class HolterDocks(QObject):
         self.templates.hidden = {tid for tid, lab in a.labels.items() if lab == "artefact"}
         self.templates.set_templates(a.templates.templates, beats.x, note=note)
         self.trend.set_trend(a.trend, a.events, a.hourly())
+        self._to_session(a, beats, states)
         self.ready.emit()
+
+    def _to_session(self, a: HolterAnalysis, beats, states: dict) -> None:
+        """The review session gets what these panels show: the events and templates, as the CLI prints
+        them, for the report and CSV, and each beat's template id for the beat list's filter."""
+        s = self.w.session
+        if s is None:
+            return
+        decisions = {k: st.label.lower() for k, st in states.items() if st != ReviewState.UNREVIEWED}
+        s.events = events_payload(a, decisions)["events"]
+        s.template_list = templates_payload(a, beats)["templates"]
+        if len(a.templates.assignment) == s.n_scored:
+            self.w.set_templates(a.templates.assignment)
+
+    def session_relabelled(self) -> None:
+        """Beat-by-beat relabels in the review session move the events and templates with them."""
+        s, b = self.w.session, self.w.beats
+        if s is None or b is None:
+            return
+        idx = [s.index_of(int(x)) for x in b.sample]
+        if not any(i is not None and s.label[i] for i in idx) and self.beat_classes is None:
+            return  # no beat relabelled: the reference or provisional classes stand
+        eff = s.effective_class()
+        self.set_beat_classes(np.array(["" if i is None or eff[i] == "artefact" else eff[i][:1] for i in idx],
+                                       dtype="<U1"))
 
     def set_beat_classes(self, classes: np.ndarray | None) -> None:
         """Per-beat classes (N/S/V/F/Q, one per ``window.beats``) from a beat-by-beat relabel, or None

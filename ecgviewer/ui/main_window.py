@@ -596,6 +596,7 @@ class MainWindow(QMainWindow):
 
     def _reviews_changed(self, samples: list[int]) -> None:
         self.table.flags.reviews_changed(samples)
+        self.holter.session_relabelled()
         self._update_count()
 
     def _beats_changed(self) -> None:

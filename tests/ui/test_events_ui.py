@@ -192,3 +192,24 @@ def test_beat_by_beat_classes_from_the_caller(qtbot, opened):
         h.set_beat_classes(cls)
     assert h.analysis.class_source == "caller" and h.analysis.counts()["bigeminy"] == 0
     assert "given by the caller" in h.events.summary.text()
+
+
+def test_the_session_gets_what_the_panels_show(opened, scored_119):
+    """The report and CSV read events and templates from the review session: the same lists as the
+    panels (and the CLI), and every beat's template id reaches the beat list's template filter."""
+    w, h = opened, opened.holter
+    a = h.analysis
+    assert w.session.events == events_payload(a, {})["events"]
+    assert w.session.template_list == templates_payload(a, w.beats)["templates"]
+    assert np.array_equal(w.session.template[: w.session.n_scored], a.templates.assignment)
+    assert w.template_box.count() == 1 + len(set(a.templates.assignment.tolist()) - {-1})
+
+
+def test_relabelling_a_beat_moves_the_events(qtbot, opened):
+    """A beat relabelled in the review session becomes that class for the rhythm analysis."""
+    w, h = opened, opened.holter
+    first_v = int(np.flatnonzero(h.analysis.classes == "V")[0])
+    sample = int(w.beats.sample[first_v])
+    with qtbot.waitSignal(h.ready, timeout=60_000):
+        assert w.session.relabel("N", sample)
+    assert h.analysis.class_source == "caller" and h.analysis.classes[first_v] == "N"
