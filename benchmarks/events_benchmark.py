@@ -17,8 +17,8 @@ comparison).
 
 Run from the repository root (about 3 minutes on 2 cores)::
 
-    python benchmarks/events_benchmark.py [--data-dir ../shared/data/mitdb] [--records 100 208]
-    python benchmarks/events_benchmark.py --timing-only   # the 24-hour timing alone
+    python -m benchmarks.events_benchmark [--data-dir ../shared/data/mitdb] [--records 100 208]
+    python -m benchmarks.events_benchmark --timing-only   # the 24-hour timing alone
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
 from ecgviewer.core.beats import BeatSet, extract_beats
 from ecgviewer.core.events import KINDS
 from ecgviewer.core.holter import analyse
 from ecgviewer.core.record import load_record
 from ecgviewer.core.templates import TemplateParams, build_templates, shape_features
+
+REPO = Path(__file__).resolve().parents[1]
+
 
 RECORDS = ("100 101 102 103 104 105 106 107 108 109 111 112 113 114 115 116 117 118 119 121 122 123 124 "
            "200 201 202 203 205 207 208 209 210 212 213 214 215 217 219 220 221 222 223 228 230 231 232 233 234").split()
@@ -150,7 +150,9 @@ def model_classes(det: BeatSet, scorer) -> dict[str, np.ndarray]:
 def tile(beats: BeatSet, n_samples: int, copies: int) -> BeatSet:
     """The beats of ``copies`` back-to-back copies of a record (a synthetic 24-hour recording)."""
     off = (np.arange(copies, dtype=np.int64) * n_samples)[:, None]
-    rep = lambda a: np.tile(a, (copies,) + (1,) * (a.ndim - 1))
+    def rep(a: np.ndarray) -> np.ndarray:
+        return np.tile(a, (copies,) + (1,) * (a.ndim - 1))
+
     return BeatSet(beats.record + f"x{copies}", beats.fs, beats.leads, rep(beats.x), (beats.sample[None] + off).ravel(),
                    rep(beats.symbol), rep(beats.cls), rep(beats.rr_pre), rep(beats.rr_post), rep(beats.rr_local),
                    beats.source)

@@ -9,7 +9,7 @@ map of ecgviewer/core/heatmap.py. A map spread evenly over the 320-tick window w
 and "lit ms": the median time per beat that the map is at or above half its peak (a sliver: ~30 ms;
 a wide QRS: 100+ ms). The "all" rows weight records by their V beats.
 
-    python benchmarks/heatmap_focus.py [--mitdb DIR] [--records 119 208 203 233] [--timing]
+    python -m benchmarks.heatmap_focus [--mitdb DIR] [--records 119 208 203 233] [--timing]
 
 ``--timing`` also times the display transform on 100,000 random beats (a 24-hour record): the
 per-frame map of the most beats the viewer draws tick by tick (937) and the per-beat peaks.

@@ -11,7 +11,7 @@ records end to end for 24 h (~110k reference beats); scores are random (scoring 
 minutes and the cost of a step does not depend on the values), so about as many beats are flagged
 as on MIT-BIH at the model's threshold.
 
-Usage: QT_QPA_PLATFORM=offscreen python benchmarks/threshold_benchmark.py [--mitdb DIR] [--steps 30]
+Usage: QT_QPA_PLATFORM=offscreen python -m benchmarks.threshold_benchmark [--mitdb DIR] [--steps 30]
 """
 
 from __future__ import annotations
@@ -63,7 +63,6 @@ def main() -> int:
     args = ap.parse_args()
 
     from PySide6.QtWidgets import QApplication, QHeaderView
-
     from viewer_benchmark import day_record, fake_scores
 
     app = QApplication.instance() or QApplication([])

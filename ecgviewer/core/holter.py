@@ -21,8 +21,14 @@ import numpy as np
 
 from ecgviewer.core.beats import BeatSet
 from ecgviewer.core.events import Event, EventCriteria, count_by_kind, find_events
-from ecgviewer.core.templates import (TemplateParams, TemplateSet, build_templates, member_correlation, relabel,
-                                      shape_features)
+from ecgviewer.core.templates import (
+    TemplateParams,
+    TemplateSet,
+    build_templates,
+    member_correlation,
+    relabel,
+    shape_features,
+)
 from ecgviewer.core.trends import MinuteTrend, hourly_table, minute_trend
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-
 from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
 from ecgviewer.core.model.loader import LoadedModel, load_model
 from ecgviewer.core.record import Record

@@ -3,9 +3,8 @@ relabelled / added / deleted beats."""
 
 from __future__ import annotations
 
-import os
-
 import hashlib
+import os
 import random
 import shutil
 import signal

@@ -15,6 +15,7 @@ from ecgviewer.core import review
 from ecgviewer.core.events import KIND_SHORT
 from ecgviewer.core.holter import analyse, analyse_reviewed, events_payload, templates_payload
 from ecgviewer.core.review import ReviewState
+
 from ui_support import ROOT, SAMPLE, open_and_score
 
 
