@@ -30,8 +30,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def drag(app, window, thresholds) -> tuple[list[float], list[float]]:
@@ -63,7 +61,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from PySide6.QtWidgets import QApplication, QHeaderView
-    from viewer_benchmark import day_record, fake_scores
+
+    from benchmarks.viewer_benchmark import day_record, fake_scores
 
     app = QApplication.instance() or QApplication([])
     tmp = Path(tempfile.mkdtemp())
