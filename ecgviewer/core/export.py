@@ -91,3 +91,51 @@ def export_csv(path: str | os.PathLike[str], sample: np.ndarray, fs: float, scor
         w.writerow(COLUMNS)
         w.writerows(rows)
     return path
+
+
+def summary_path(beats_csv: str | os.PathLike[str]) -> Path:
+    """``x_beats.csv`` -> ``x_summary.csv`` (beside it); any other name gets ``_summary`` added."""
+    p = Path(beats_csv)
+    stem = p.stem[: -len("_beats")] if p.stem.endswith("_beats") else p.stem
+    return p.with_name(f"{stem}_summary.csv")
+
+
+def summary_rows(record, sample: np.ndarray, scores: np.ndarray, threshold: float,
+                 reviews: Mapping[int, BeatReview], *, model: str = "", reviewer: str = "", when: str = "",
+                 metrics=None, events: list[dict] | None = None,
+                 templates: list[dict] | None = None) -> list[tuple[str, str, str]]:
+    """(section, item, value) rows: what the PDF report's first page says, for a spreadsheet.
+
+    The counts come from :func:`~ecgviewer.core.report_content.findings`, the report's and the
+    panel's one source, so the three never disagree.
+    """
+    from ecgviewer.core.report_content import EVENT_WORDS, event_summary, findings, patient_info
+
+    rows: list[tuple[str, str, str]] = [("record", "name", record.name), ("record", "duration_s", f"{record.duration:.1f}")]
+    if record.start is not None:
+        rows.append(("record", "start", str(record.start)))
+    fields, comments = patient_info(list(record.comments))
+    rows += [("patient", k.lower(), v) for k, v in fields.items()] + [("patient", "comment", c) for c in comments]
+    rows += [("review", "reviewer", reviewer), ("review", "date", when), ("review", "model", model),
+             ("review", "threshold", f"{threshold:.6g}")]
+    f = findings(record, sample, scores, threshold, reviews, metrics)
+    rows += [("findings", "beats", str(len(sample))), ("findings", "flagged", str(int(f.flag.sum()))),
+             ("findings", "confirmed", str(len(f.confirmed))), ("findings", "dismissed", str(len(f.dismissed))),
+             ("findings", "flagged_not_reviewed", str(len(f.open_flags)))]
+    rows += [("reference", c, str(n)) for c, n in f.reference.items()]
+    for kind, n, secs in event_summary(events or []):
+        rows.append(("events", EVENT_WORDS.get(kind, kind), f"{n} ({secs:.1f} s)"))
+    for t in templates or []:
+        score = "" if t.get("max_score") is None else f", highest score {t['max_score']:.4g}"
+        rows.append(("templates", f"template {t['id']}", f"{t['count']} beats, {t.get('label') or '-'}{score}"))
+    return rows
+
+
+def export_summary_csv(path: str | os.PathLike[str], rows: list[tuple[str, str, str]]) -> Path:
+    """Write :func:`summary_rows` as a three-column CSV (atomically, UTF-8 with BOM like the beats)."""
+    path = Path(path)
+    with atomic_write(path, "w", fsync=True, encoding=ENCODING, newline="") as f:
+        w = csv.writer(f, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
+        w.writerow(("section", "item", "value"))
+        w.writerows(rows)
+    return path

@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QStandardPaths
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
-from ecgviewer.core.export import export_csv
+from ecgviewer.core.export import export_csv, export_summary_csv, summary_path, summary_rows
 
 
 def default_export_dir() -> Path:
@@ -81,9 +81,14 @@ class ExportJob:
 
 
 def _write_csv(path: str, job: ExportJob) -> str:
+    """The beats CSV and, beside it, the summary CSV (patient, reviewer, counts, events, templates)."""
     out = export_csv(path, job.sample, job.record.fs, job.scores, job.threshold, job.reference, job.reviews,
                      job.templates, job.events)
-    return f"Exported {len(job.sample)} beats to {out}"
+    rows = summary_rows(job.record, job.sample, job.scores, job.threshold, job.reviews, model=job.model_label,
+                        reviewer=job.reviewer, when=_dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
+                        metrics=job.metrics, events=job.events, templates=job.templates)
+    summary = export_summary_csv(summary_path(out), rows)
+    return f"Exported {len(job.sample)} beats to {out} (summary: {summary.name})"
 
 
 def _write_pdf(path: str, job: ExportJob) -> str:
@@ -97,7 +102,7 @@ def _write_pdf(path: str, job: ExportJob) -> str:
 
 
 KINDS = {
-    "csv": ExportKind("Export beats as CSV", "beats.csv", "CSV files (*.csv);;All files (*)", _write_csv),
+    "csv": ExportKind("Export beats as CSV", "beats.csv", "CSV files (*.csv);;All files (*)", _write_csv, True),
     "pdf": ExportKind("Export PDF report", "report.pdf", "PDF files (*.pdf);;All files (*)", _write_pdf, True),
 }
 

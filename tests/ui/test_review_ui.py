@@ -256,6 +256,12 @@ def test_export_csv_and_pdf(qtbot, window, rec_copy, scored_119, tmp_path, monke
     assert by_sample[int(beats.sample[b1])][8] == "Dismissed"
     assert sum(r[7] == "1" for r in rows[1:]) == len(window.flagged())
     assert sum(r[8] == "Unreviewed" for r in rows[1:]) == len(beats) - 2
+    with open(out_dir / "beats_summary.csv", encoding="utf-8-sig", newline="") as f:
+        summary = {(r[0], r[1]): r[2] for r in list(csv.reader(f))[1:]}
+    assert summary[("review", "reviewer")] == "Dr Test" and summary[("record", "name")] == "119"
+    assert summary[("findings", "confirmed")] == "1" and summary[("findings", "dismissed")] == "1"
+    assert summary[("findings", "flagged")] == str(len(window.flagged()))
+    assert summary[("reference", "V")] == str(int((beats.cls == "V").sum()))
 
     window.actions["export_pdf"].trigger()
     pdf = out_dir / "report.pdf"
