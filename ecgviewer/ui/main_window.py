@@ -141,8 +141,14 @@ class MainWindow(QMainWindow):
         self.review_dock = self.add_dock("Review", self._build_review(), "review_dock")
         self.metrics = MetricsPanel(self)
         self.metrics_dock = self.add_dock("Flag metrics", self.metrics, "metrics_dock")
+        # the side columns run the full height: a bottom dock (the HR trend) sits under the trace only,
+        # so the beat list keeps room for a screenful of rows
+        for corner, area in ((Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea),
+                             (Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)):
+            self.setCorner(corner, area)
         self.resizeDocks([self.flags_dock], [430], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.flags_dock, self.detail_dock], [380, 420], Qt.Orientation.Vertical)
+        self.resizeDocks([self.flags_dock, self.detail_dock, self.review_dock, self.metrics_dock], [380, 260, 170, 180],
+                         Qt.Orientation.Vertical)
 
     def _build_beat_list(self) -> QWidget:
         """Threshold, the beat filters and the beat table."""
