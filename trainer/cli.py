@@ -191,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("card", nargs="?", default="resources/models/si-beatgan-v2.json")
     o.add_argument("--opset", type=int, default=17)
     o.set_defaults(func=cmd_onnx)
+    __import__("trainer.crossdb").crossdb.add_parser(sub)  # all of crossdb lives in trainer/crossdb.py
     return p
 
 

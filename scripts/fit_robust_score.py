@@ -1,0 +1,70 @@
+"""Fit the card's ``robust_score`` rule (ecgviewer/core/robust.py) on MIT-BIH DS1's normal beats.
+
+No network training: the bundled generator reconstructs DS1's beats (reference annotations, windows
+on the core's fiducial) through the product's Scorer; from the N beats only it fits
+
+- the prematurity Gaussian and its z-scaling (``PrematurityModel.fit``),
+- the population centre/spread of log MSE (used for records with under 30 beats),
+- the default threshold: the score that flags ``--target`` of DS1's N beats, pooled.
+
+DS1 (de Chazal's training half) is used so that DS2, and qtdb-x, stay for reporting. Writes the
+``robust_score`` field of the card (the weights and every other field are untouched).
+
+    nice -n 19 python scripts/fit_robust_score.py --data ../shared/data/mitdb --card resources/models/si-beatgan-v2.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ecgviewer.core.atomic import write_text_atomic  # noqa: E402
+from ecgviewer.core.record import load_record  # noqa: E402
+from ecgviewer.core.robust import PrematurityModel, RobustScore, prematurity_features  # noqa: E402
+from ecgviewer.core.scorer import Scorer  # noqa: E402
+from trainer.splits import DS1  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--card", type=Path, default=Path("resources/models/si-beatgan-v2.json"))
+    ap.add_argument("--target", type=float, default=0.01, help="share of DS1's N beats over the threshold")
+    args = ap.parse_args()
+    scorer = Scorer.load(args.card, align="peak", rule=None)
+    rows = []
+    for name in DS1:
+        beats = scorer.beats(load_record(args.data / name))
+        _, err = scorer.reconstruct(beats)
+        mse = err.reshape(len(beats), -1).mean(axis=1)
+        rows.append((beats.cls, mse, prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)))
+        print(f"fit: {name} {len(beats)} beats", file=sys.stderr, flush=True)
+    n = [r[0] == "N" for r in rows]
+    feats_n = np.concatenate([r[2][m] for r, m in zip(rows, n)])
+    logmse_n = np.log(np.concatenate([r[1][m] for r, m in zip(rows, n)]))
+    q1, med, q3 = np.percentile(logmse_n, [25, 50, 75])
+    rule = RobustScore(PrematurityModel.fit(feats_n), (float(med), float((q3 - q1) / 1.349)), 0.0, "max", "record")
+    scores_n = np.concatenate([rule.score(r[1], r[2])[0][m] for r, m in zip(rows, n)])
+    rule.threshold = float(np.quantile(scores_n, 1.0 - args.target))
+    card = json.loads(args.card.read_text())
+    card["robust_score"] = {
+        **rule.as_dict(), "align": "peak",
+        "description": "max of two robust z-scores: log MSE on the record's own scale (its 5th-25th percentiles) "
+                       "and one-sided prematurity / compensatory-pause distance against a 60-s median RR",
+        "fitted_on": f"MIT-BIH DS1 reference beats, N only ({len(feats_n)} beats); threshold flags "
+                     f"{args.target:.1%} of them",
+        "command": "python scripts/fit_robust_score.py --data ../shared/data/mitdb --card " + str(args.card),
+    }
+    write_text_atomic(args.card, json.dumps(card, indent=2) + "\n")
+    print(json.dumps(card["robust_score"], indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
