@@ -69,9 +69,18 @@ def record_names(data: Path, records: str | None) -> list[str]:
     return sorted(p.stem for p in data.glob("*.hea") if p.with_suffix(".atr").is_file())
 
 
-def score_record(path: Path, by_variant: dict[str, Scorer], detect: bool) -> dict:
+def shifted(record, ms: float):
+    """The record with every reference mark moved by ``ms`` (what another annotator's fiducial does)."""
+    ann = record.annotations
+    d = int(round(ms * 1e-3 * record.fs))
+    return replace(record, annotations=replace(ann, sample=np.clip(ann.sample + d, 0, record.n_samples - 1)))
+
+
+def score_record(path: Path, by_variant: dict[str, Scorer], detect: bool, shift_ms: float = 0.0) -> dict:
     """Per-variant scores of one record, with each beat's reference class ('' when unmatched)."""
     record = load_record(path)
+    if shift_ms:
+        record = shifted(record, shift_ms)
     ann = record.annotations
     ref_cls = classify(ann.symbol) if ann is not None else np.zeros(0, "<U1")
     n_ref = {c: int((ref_cls == c).sum()) for c in CLASSES}
@@ -125,7 +134,7 @@ def metrics(rows: list[dict], variant: str) -> dict:
 
 
 def run(model: str | None, data: Path, beats: str, records: str | None = None,
-        variants: tuple[str, ...] = VARIANTS) -> dict:
+        variants: tuple[str, ...] = VARIANTS, shift_ms: float = 0.0) -> dict:
     from trainer.evaluate import hardware
 
     t0 = time.perf_counter()
@@ -133,14 +142,14 @@ def run(model: str | None, data: Path, beats: str, records: str | None = None,
     names = record_names(data, records)
     rows = []
     for i, name in enumerate(names):
-        rows.append(score_record(data / name, by_variant, detect=beats == "detector"))
+        rows.append(score_record(data / name, by_variant, detect=beats == "detector", shift_ms=shift_ms))
         print(f"crossdb: {i + 1}/{len(names)} {name}", file=sys.stderr, flush=True)
     first = next(iter(by_variant.values()))
     matched = sum(int(np.isin(r["variants"][variants[0]]["cls"], CLASSES).sum()) for r in rows)
     n_ref = sum(sum(r["n_ref"].values()) for r in rows)
     return {
         "model": first.name, "card": str(first.model.path), "data": str(data), "beats": beats,
-        "records": names, "reference_beats": n_ref, "beats_with_class": matched,
+        "records": names, "shift_ms": shift_ms, "reference_beats": n_ref, "beats_with_class": matched,
         "lead_notes": {r["record"]: r["lead_note"] for r in rows if r["lead_note"]},
         "variants": {v: metrics(rows, v) for v in variants},
         "hardware": hardware(), "wall_s": round(time.perf_counter() - t0, 1),
@@ -156,6 +165,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--beats", choices=("reference", "detector"), default="reference")
     p.add_argument("--records", help="ds1, ds2 or a comma list (default: DS2 for MIT-BIH, else all)")
     p.add_argument("--variants", default=",".join(VARIANTS), help=f"comma list of {', '.join(VARIANTS)}")
+    p.add_argument("--shift-ms", type=float, default=0.0, help="move every reference mark by this much first")
     p.add_argument("--out", type=Path, help="results JSON (default: print)")
     p.set_defaults(func=cmd_crossdb)
 
@@ -163,7 +173,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_crossdb(args: argparse.Namespace) -> int:
     if not args.data.is_dir():
         raise FileNotFoundError(f"{args.data}: no such folder")
-    out = run(args.model, args.data, args.beats, args.records, tuple(args.variants.split(",")))
+    out = run(args.model, args.data, args.beats, args.records, tuple(args.variants.split(",")), args.shift_ms)
     text = json.dumps(out, indent=1) + "\n"
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import numpy as np
 
+#: Changes whenever the rule or its constants change (part of the trainer's dataset cache key).
+FIDUCIAL_VERSION = 1
 #: Search half-widths in seconds: the record offset, then each beat around it.
 WIDE_S = 0.100
 LOCAL_S = 0.040

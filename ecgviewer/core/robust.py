@@ -4,15 +4,24 @@ Why: a model's reconstruction error of a new patient's normal beats sits elsewhe
 (another body, another recorder), so a fixed threshold floods one record and misses everything on
 another. Two channels, each a robust z-score, joined by their maximum so neither drowns the other:
 
-- **Morphology**: log MSE relative to the record's own beats. The centre and spread come from the
-  lower part of the record's distribution (its 5th and 25th percentiles, read as those of a normal
+- **Morphology**: log MSE relative to the record's own beats. The centre comes from the lower part
+  of the record's distribution (its 5th and 25th percentiles, read as those of a normal
   distribution), because most beats of a recording are normal but a bigeminy is half ectopic:
   the lower quarter stays inside the dominant beats as long as they are at least about a third.
-  Records with few beats use the population's centre and spread from the card.
+  The spread is the population's (MIT-BIH DS1's normal beats): the centre is what moves between
+  patients and recorders, while a record's own spread grows with its noise and its ectopy, and
+  dividing by it hid the PVCs of 208 (DS1 AUC 0.964 with the population's spread, 0.946 with the
+  record's: ``scripts/robust_scale_study.py``). Records with few beats use the population's centre.
 - **Rhythm**: prematurity against the robust local RR reference (``BeatSet.rr_median``), and the
   compensatory pause (next RR over previous), as a Mahalanobis distance counted one-sided, in the
   direction of a premature beat only (a beat after a pause is not anomalous for being late), as a
   z-score on normal beats' distances. The reference is the record's own pace already.
+
+The two z-scores have tails of their own (a noisy record's morphology, an atrial fibrillation's
+rhythm), so each is read as a **tail probability** among MIT-BIH DS1's normal beats (quantile knots
+in the card): a channel's score is -log10 of the share of normal beats at least as far out, 2 meaning
+"1 in 100 normal beats". The beat's score is the larger of the two: neither channel drowns the other
+(a fusion beat's morphology is not diluted by its unremarkable rhythm, as a sum of z-scores did).
 
 The card's ``robust_score`` field holds the fitted numbers (``scripts/fit_robust_score.py``).
 """
@@ -28,6 +37,24 @@ LOW_Q, MID_Q = 5.0, 25.0
 _Z_LOW, _Z_MID = -1.6449, -0.6745
 MIN_BEATS = 30
 COMBINE_RULES = ("max", "sum")
+#: Tail probabilities of the knots that map a channel's z to -log10(tail): 1 down to 1e-4, 20 a decade.
+TAIL_LOG10 = np.arange(0, 81) / 20.0
+
+
+def tail_knots(z_normal: np.ndarray) -> list[float]:
+    """The z values that a share 10^-k of ``z_normal`` exceeds, for k in :data:`TAIL_LOG10`."""
+    return np.quantile(np.asarray(z_normal, np.float64), 1.0 - 10.0 ** -TAIL_LOG10).tolist()
+
+
+def tail_score(z: np.ndarray, knots: list[float]) -> np.ndarray:
+    """-log10 of the share of normal beats at least ``z`` (interpolated between the knots; beyond
+    the last, continued at the slope of the last decade)."""
+    k = np.maximum.accumulate(np.asarray(knots, np.float64))  # monotone (ties in the quantiles)
+    t = np.interp(z, k, TAIL_LOG10)
+    slope = max(k[-1] - k[-21], 1e-6)  # z per decade over the last decade
+    beyond = z > k[-1]
+    t[beyond] = TAIL_LOG10[-1] + (z[beyond] - k[-1]) / slope
+    return t.astype(np.float32)
 
 
 def prematurity_features(rr_pre: np.ndarray, rr_post: np.ndarray, rr_median: np.ndarray) -> np.ndarray:
@@ -105,22 +132,26 @@ class RobustScore:
     threshold: float
     combine: str = "max"
     scale: str = "record"  # "record" (the record's own beats) or "population" (the card's, for ablations)
+    tails: dict | None = None  # {"morphology": knots, "rhythm": knots} (tail_knots); None: plain z-scores
 
     def score(self, mse: np.ndarray, features: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(score, morphology z, rhythm z or None) of a record's beats; ``features`` from
         :func:`prematurity_features` (None or no rhythm model: morphology alone)."""
-        centre, spread = record_scale(mse, self.population) if self.scale == "record" else self.population
+        centre = record_scale(mse, self.population)[0] if self.scale == "record" else self.population[0]
+        spread = self.population[1]
         zm = morphology_z(mse, centre, spread)
+        tm = tail_score(zm, self.tails["morphology"]) if self.tails else zm
         if self.rhythm is None or features is None:
-            return zm, zm, None
+            return tm, zm, None
         zr = self.rhythm.z(features)
-        joined = np.maximum(zm, zr) if self.combine == "max" else zm + zr
+        tr = tail_score(zr, self.tails["rhythm"]) if self.tails else zr
+        joined = np.maximum(tm, tr) if self.combine == "max" else tm + tr
         return joined.astype(np.float32), zm, zr
 
     def as_dict(self) -> dict:
         return {"format": 1, "combine": self.combine, "scale": self.scale, "threshold": self.threshold,
                 "population_log_mse": list(self.population),
-                "rhythm": self.rhythm.as_dict() if self.rhythm else None}
+                "rhythm": self.rhythm.as_dict() if self.rhythm else None, "tails": self.tails}
 
     @classmethod
     def from_dict(cls, d: dict) -> RobustScore:
@@ -128,5 +159,8 @@ class RobustScore:
             raise ValueError(f"robust_score combine {d.get('combine')!r}: must be one of {COMBINE_RULES}")
         rhythm = PrematurityModel.from_dict(d["rhythm"]) if d.get("rhythm") else None
         pop = d["population_log_mse"]
+        tails = d.get("tails")
+        if tails is not None and any(len(tails[k]) != len(TAIL_LOG10) for k in ("morphology", "rhythm")):
+            raise ValueError(f"robust_score tails: {len(TAIL_LOG10)} knots per channel expected")
         return cls(rhythm, (float(pop[0]), float(pop[1])), float(d["threshold"]), d.get("combine", "max"),
-                   d.get("scale", "record"))
+                   d.get("scale", "record"), tails)

@@ -1,0 +1,64 @@
+"""Which spread the per-record morphology scale divides by: the record's own or the population's.
+
+Reads the DS1 cache that ``scripts/fit_robust_score.py --cache`` writes (the bundled generator's
+errors and RR features of MIT-BIH DS1's reference beats) and, for each rule, refits the tail knots
+and prints DS1's AUC (all, S, V, F vs N), the threshold flagging 1 % of N beats, the worst record's
+N share and V/S sensitivity there. DS1 is the training half: choosing here leaves DS2 and qtdb-x
+for reporting.
+
+    python scripts/fit_robust_score.py --data ../shared/data/mitdb --cache /tmp/ds1_fit.npz
+    python scripts/robust_scale_study.py /tmp/ds1_fit.npz
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from ecgviewer.core.robust import RobustScore, morphology_z, record_scale, tail_knots, tail_score  # noqa: E402
+from trainer.splits import DS1  # noqa: E402
+
+CARD = Path(__file__).resolve().parents[1] / "resources" / "models" / "si-beatgan-v2.json"
+
+
+def _auc(cls: np.ndarray, s: np.ndarray, c: str | None = None) -> float:
+    m = np.isin(cls, list("NSVFQ")) if c is None else (cls == c) | (cls == "N")
+    return roc_auc_score(cls[m] != "N", s[m])
+
+
+def study(rows: list, base: RobustScore, spread: str) -> str:
+    zm, zr, cls = [], [], []
+    for c, mse, f in rows:
+        centre, own = record_scale(mse, base.population)
+        zm.append(morphology_z(mse, centre, own if spread == "record" else base.population[1]))
+        zr.append(base.rhythm.z(f))
+        cls.append(c)
+    n = [c == "N" for c in cls]
+    km = tail_knots(np.concatenate([z[m] for z, m in zip(zm, n)]))
+    kr = tail_knots(np.concatenate([z[m] for z, m in zip(zr, n)]))
+    per = [np.maximum(tail_score(a, km), tail_score(b, kr)) for a, b in zip(zm, zr)]
+    s, c = np.concatenate(per), np.concatenate(cls)
+    thr = np.quantile(s[c == "N"], 0.99)
+    shares = {r: float((p[k == "N"] >= thr).mean()) for r, p, k in zip(DS1, per, cls)}
+    worst = max(shares, key=shares.get)
+    return (f"{spread:10s} AUC {_auc(c, s):.3f} S {_auc(c, s, 'S'):.3f} V {_auc(c, s, 'V'):.3f} F {_auc(c, s, 'F'):.3f} "
+            f"threshold {thr:.2f} worst {worst} {shares[worst]:.3f} records>10% {sum(v > 0.1 for v in shares.values())} "
+            f"V Se {(s[c == 'V'] >= thr).mean():.3f} S Se {(s[c == 'S'] >= thr).mean():.3f}")
+
+
+def main() -> int:
+    rows = list(np.load(sys.argv[1], allow_pickle=True)["rows"])
+    base = RobustScore.from_dict(json.loads(CARD.read_text())["robust_score"])
+    for spread in ("record", "population"):
+        print(study(rows, base, spread), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
