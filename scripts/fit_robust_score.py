@@ -57,7 +57,7 @@ def main() -> int:
     feats_n = np.concatenate([r[2][m] for r, m in zip(rows, n)])
     logmse_n = np.log(np.concatenate([r[1][m] for r, m in zip(rows, n)]))
     q1, med, q3 = np.percentile(logmse_n, [25, 50, 75])
-    rule = RobustScore(PrematurityModel.fit(feats_n), (float(med), float((q3 - q1) / 1.349)), 0.0, "max", "record")
+    rule = RobustScore(PrematurityModel.fit(feats_n), (float(med), float((q3 - q1) / 1.349)), 0.0, "sum", "record")
     zs = [rule.score(r[1], r[2]) for r in rows]
     rule.tails = {"morphology": tail_knots(np.concatenate([z[1][m] for z, m in zip(zs, n)])),
                   "rhythm": tail_knots(np.concatenate([z[2][m] for z, m in zip(zs, n)]))}
@@ -66,7 +66,7 @@ def main() -> int:
     card = json.loads(args.card.read_text())
     card["robust_score"] = {
         **rule.as_dict(), "align": "peak",
-        "description": "the larger of two channels' -log10 tail probabilities among DS1 normal beats: log MSE "
+        "description": "the sum of two channels' -log10 tail probabilities among DS1 normal beats: log MSE "
                        "about the record's own centre (its 5th-25th percentiles) over the population's spread, and a "
                        "one-sided prematurity / compensatory-pause distance against a 60-s median RR",
         "fitted_on": f"MIT-BIH DS1 reference beats, N only ({len(feats_n)} beats); threshold flags "

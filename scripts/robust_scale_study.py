@@ -1,4 +1,5 @@
-"""Which spread the per-record morphology scale divides by: the record's own or the population's.
+"""Which spread the per-record morphology scale divides by (the record's own or the population's), and
+how the two channels' tail scores are joined (max, or sum: Fisher's product of tail probabilities).
 
 Reads the DS1 cache that ``scripts/fit_robust_score.py --cache`` writes (the bundled generator's
 errors and RR features of MIT-BIH DS1's reference beats) and, for each rule, refits the tail knots
@@ -32,7 +33,7 @@ def _auc(cls: np.ndarray, s: np.ndarray, c: str | None = None) -> float:
     return roc_auc_score(cls[m] != "N", s[m])
 
 
-def study(rows: list, base: RobustScore, spread: str) -> str:
+def study(rows: list, base: RobustScore, spread: str, combine: str = "max") -> str:
     zm, zr, cls = [], [], []
     for c, mse, f in rows:
         centre, own = record_scale(mse, base.population)
@@ -42,12 +43,13 @@ def study(rows: list, base: RobustScore, spread: str) -> str:
     n = [c == "N" for c in cls]
     km = tail_knots(np.concatenate([z[m] for z, m in zip(zm, n)]))
     kr = tail_knots(np.concatenate([z[m] for z, m in zip(zr, n)]))
-    per = [np.maximum(tail_score(a, km), tail_score(b, kr)) for a, b in zip(zm, zr)]
+    join = np.maximum if combine == "max" else np.add
+    per = [join(tail_score(a, km), tail_score(b, kr)) for a, b in zip(zm, zr)]
     s, c = np.concatenate(per), np.concatenate(cls)
     thr = np.quantile(s[c == "N"], 0.99)
     shares = {r: float((p[k == "N"] >= thr).mean()) for r, p, k in zip(DS1, per, cls)}
     worst = max(shares, key=shares.get)
-    return (f"{spread:10s} AUC {_auc(c, s):.3f} S {_auc(c, s, 'S'):.3f} V {_auc(c, s, 'V'):.3f} F {_auc(c, s, 'F'):.3f} "
+    return (f"{spread:10s} {combine:3s} AUC {_auc(c, s):.3f} S {_auc(c, s, 'S'):.3f} V {_auc(c, s, 'V'):.3f} F {_auc(c, s, 'F'):.3f} "
             f"threshold {thr:.2f} worst {worst} {shares[worst]:.3f} records>10% {sum(v > 0.1 for v in shares.values())} "
             f"V Se {(s[c == 'V'] >= thr).mean():.3f} S Se {(s[c == 'S'] >= thr).mean():.3f}")
 
@@ -55,8 +57,8 @@ def study(rows: list, base: RobustScore, spread: str) -> str:
 def main() -> int:
     rows = list(np.load(sys.argv[1], allow_pickle=True)["rows"])
     base = RobustScore.from_dict(json.loads(CARD.read_text())["robust_score"])
-    for spread in ("record", "population"):
-        print(study(rows, base, spread), flush=True)
+    for spread, combine in (("record", "max"), ("population", "max"), ("record", "sum"), ("population", "sum")):
+        print(study(rows, base, spread, combine), flush=True)
     return 0
 
 

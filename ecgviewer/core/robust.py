@@ -20,8 +20,10 @@ another. Two channels, each a robust z-score, joined by their maximum so neither
 The two z-scores have tails of their own (a noisy record's morphology, an atrial fibrillation's
 rhythm), so each is read as a **tail probability** among MIT-BIH DS1's normal beats (quantile knots
 in the card): a channel's score is -log10 of the share of normal beats at least as far out, 2 meaning
-"1 in 100 normal beats". The beat's score is the larger of the two: neither channel drowns the other
-(a fusion beat's morphology is not diluted by its unremarkable rhythm, as a sum of z-scores did).
+"1 in 100 normal beats". The beat's score is their sum (Fisher: the product of the two tail
+probabilities): on a common scale neither channel drowns the other, and a beat odd in both (a PVC:
+wide and premature) adds up. Chosen on MIT-BIH DS1 over the maximum (``scripts/robust_scale_study.py``:
+AUC 0.967 vs 0.964, F vs N 0.846 vs 0.845, V sensitivity at 1 % of N flagged 0.83 vs 0.56).
 
 The card's ``robust_score`` field holds the fitted numbers (``scripts/fit_robust_score.py``).
 """
@@ -130,7 +132,7 @@ class RobustScore:
     rhythm: PrematurityModel | None
     population: tuple[float, float]  # (centre, spread) of log MSE of normal beats, for short records
     threshold: float
-    combine: str = "max"
+    combine: str = "sum"
     scale: str = "record"  # "record" (the record's own beats) or "population" (the card's, for ablations)
     tails: dict | None = None  # {"morphology": knots, "rhythm": knots} (tail_knots); None: plain z-scores
 
@@ -155,12 +157,12 @@ class RobustScore:
 
     @classmethod
     def from_dict(cls, d: dict) -> RobustScore:
-        if d.get("combine", "max") not in COMBINE_RULES:
+        if d.get("combine", "sum") not in COMBINE_RULES:
             raise ValueError(f"robust_score combine {d.get('combine')!r}: must be one of {COMBINE_RULES}")
         rhythm = PrematurityModel.from_dict(d["rhythm"]) if d.get("rhythm") else None
         pop = d["population_log_mse"]
         tails = d.get("tails")
         if tails is not None and any(len(tails[k]) != len(TAIL_LOG10) for k in ("morphology", "rhythm")):
             raise ValueError(f"robust_score tails: {len(TAIL_LOG10)} knots per channel expected")
-        return cls(rhythm, (float(pop[0]), float(pop[1])), float(d["threshold"]), d.get("combine", "max"),
+        return cls(rhythm, (float(pop[0]), float(pop[1])), float(d["threshold"]), d.get("combine", "sum"),
                    d.get("scale", "record"), tails)

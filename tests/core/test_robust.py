@@ -58,7 +58,7 @@ def test_record_scale_reads_the_lower_part():
 def test_round_trip():
     rule = RobustScore(PrematurityModel(np.array([0.1, -0.1]), np.eye(2), 0.3, 0.2), (-7.0, 0.8), 12.0)
     again = RobustScore.from_dict(rule.as_dict())
-    assert again.threshold == 12.0 and again.population == (-7.0, 0.8) and again.combine == "max"
+    assert again.threshold == 12.0 and again.population == (-7.0, 0.8) and again.combine == "sum"
     np.testing.assert_array_equal(again.rhythm.cov_inv, np.eye(2))
     with pytest.raises(ValueError):
         RobustScore.from_dict({**rule.as_dict(), "combine": "mean"})
