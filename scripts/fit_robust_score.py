@@ -25,11 +25,16 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecgviewer.core.atomic import write_text_atomic  # noqa: E402
-from ecgviewer.core.record import load_record  # noqa: E402
-from ecgviewer.core.robust import PrematurityModel, RobustScore, prematurity_features, tail_knots  # noqa: E402
-from ecgviewer.core.scorer import Scorer  # noqa: E402
-from trainer.splits import DS1  # noqa: E402
+from ecgviewer.core.atomic import write_text_atomic
+from ecgviewer.core.record import load_record
+from ecgviewer.core.robust import (
+    PrematurityModel,
+    RobustScore,
+    prematurity_features,
+    tail_knots,
+)
+from ecgviewer.core.scorer import Scorer
+from trainer.splits import DS1
 
 
 def main() -> int:

@@ -22,8 +22,14 @@ from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ecgviewer.core.robust import RobustScore, morphology_z, record_scale, tail_knots, tail_score  # noqa: E402
-from trainer.splits import DS1  # noqa: E402
+from ecgviewer.core.robust import (
+    RobustScore,
+    morphology_z,
+    record_scale,
+    tail_knots,
+    tail_score,
+)
+from trainer.splits import DS1
 
 CARD = Path(__file__).resolve().parents[1] / "resources" / "models" / "si-beatgan-v2.json"
 

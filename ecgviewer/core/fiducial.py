@@ -38,7 +38,7 @@ def lead_polarity(x: np.ndarray, pos: np.ndarray, fs: float) -> float:
     """+1 or -1: the sign of the extremum of the median beat of ``x`` (1-D) around marks ``pos``."""
     if len(pos) == 0:
         return 1.0
-    half = int(round(WIDE_S * fs))
+    half = round(WIDE_S * fs)
     take = pos[np.linspace(0, len(pos) - 1, min(len(pos), TEMPLATE_BEATS)).astype(int)]
     template = np.median(_windows(x, take, half), axis=0)
     return -1.0 if template[np.argmax(np.abs(template))] < 0 else 1.0
@@ -53,7 +53,7 @@ def align_peaks(x: np.ndarray, pos: np.ndarray, fs: float) -> np.ndarray:
     pos = np.asarray(pos, dtype=np.int64)
     if len(pos) == 0:
         return pos
-    wide, local = int(round(WIDE_S * fs)), int(round(LOCAL_S * fs))
+    wide, local = round(WIDE_S * fs), round(LOCAL_S * fs)
     lag = np.argmax(_windows(x, pos, wide), axis=1) - wide
     offset = int(np.floor(np.median(lag) + 0.5))  # half up: a shift by whole samples stays exact
     moved = pos + offset

@@ -89,9 +89,9 @@ class Scorer:
         recon, err = self.reconstruct(beats, progress=progress, cancelled=cancelled, batch=batch)
         return self.finish(beats, recon, err)
 
-    def reconstruct(self, beats: BeatSet, net=None, **kw) -> tuple[np.ndarray, np.ndarray]:
+    def reconstruct(self, beats: BeatSet, net=None, batch: int = 256, **kw) -> tuple[np.ndarray, np.ndarray]:
         """Reconstructions and per-tick squared errors of the beats (``net``: another generator)."""
-        return reconstruct(self.model.net if net is None else net, beats.x, **kw)
+        return reconstruct(self.model.net if net is None else net, beats.x, batch=batch, **kw)
 
     def finish(self, beats: BeatSet, recon: np.ndarray, err: np.ndarray) -> ScoreResult:
         """Errors -> scores: the raw score (MSE, or the card's fixed rhythm z-scaling) and the robust one."""

@@ -14,6 +14,7 @@ import pytest
 
 from ecgviewer.core.beats import BeatParams, extract_beats
 from ecgviewer.core.record import load_record
+from trainer.crossdb import shifted
 
 ROOT = Path(__file__).resolve().parents[2]
 CARD = ROOT / "resources" / "models" / "si-beatgan-v2.json"
@@ -27,12 +28,6 @@ def scorer():
     return Scorer.load(CARD, backend="torch")
 
 
-def _shifted(record, ms: float):
-    ann = record.annotations
-    d = int(round(ms * 1e-3 * record.fs))
-    return replace(record, annotations=replace(ann, sample=np.clip(ann.sample + d, 0, record.n_samples - 1)))
-
-
 def _common(a, b):
     """Indices into a and b of the beats both kept (a shifted copy may lose a beat at an edge)."""
     _, ia, ib = np.intersect1d(a.centre, b.centre, return_indices=True)
@@ -44,7 +39,7 @@ def _common(a, b):
 def test_scores_do_not_move_with_the_marks(mitdb, scorer, name, ms):
     rec = load_record(mitdb / name)
     base = scorer.beats(rec)
-    moved = scorer.beats(_shifted(rec, ms))
+    moved = scorer.beats(shifted(rec, ms))
     ia, ib = _common(base, moved)
     assert len(ia) >= 0.99 * len(base)  # the same fiducial point for (nearly) every beat
     r0, r1 = scorer.score(base), scorer.score(moved)
@@ -61,7 +56,7 @@ def test_without_alignment_the_same_shift_changes_the_scores(mitdb, scorer):
     raw = Scorer(scorer.model, align="none")
     rec = load_record(mitdb / "119")
     m0 = raw.score(raw.beats(rec)).mse
-    m1 = raw.score(raw.beats(_shifted(rec, 30.0))).mse
+    m1 = raw.score(raw.beats(shifted(rec, 30.0))).mse
     n = min(len(m0), len(m1))
     assert np.median(np.log(m1[:n] / m0[:n])) > 0.5
 

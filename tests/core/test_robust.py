@@ -13,7 +13,13 @@ import pytest
 
 from ecgviewer.core.beats import median_rr
 from ecgviewer.core.record import load_record
-from ecgviewer.core.robust import PrematurityModel, RobustScore, morphology_z, prematurity_features, record_scale
+from ecgviewer.core.robust import (
+    PrematurityModel,
+    RobustScore,
+    morphology_z,
+    prematurity_features,
+    record_scale,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CARD = ROOT / "resources" / "models" / "si-beatgan-v2.json"
