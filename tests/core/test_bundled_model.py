@@ -30,7 +30,9 @@ def test_bundled_card_and_hash(scorer):
     for key in ("architecture", "preprocessing", "training_data", "recipe", "threshold", "version", "metrics"):
         assert key in card, key
     assert card["threshold"]["specificity_target"] == 0.99
-    assert scorer.threshold == card["threshold"]["value"]
+    assert scorer.raw_threshold == card["threshold"]["value"]  # the raw score's, set on held-out N beats
+    # the score the user sees: the card's robust_score rule when it has one (core/robust.py)
+    assert scorer.threshold == card.get("robust_score", {}).get("threshold", card["threshold"]["value"])
 
 
 def test_tampered_copy_is_refused(tmp_path):
