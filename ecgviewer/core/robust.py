@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ecgviewer.core.scoring import _robust
+
 #: Percentiles of the record's log MSE that give its centre and spread, and their z under a normal law.
 LOW_Q, MID_Q = 5.0, 25.0
 _Z_LOW, _Z_MID = -1.6449, -0.6745
@@ -64,11 +66,6 @@ def prematurity_features(rr_pre: np.ndarray, rr_post: np.ndarray, rr_median: np.
     with np.errstate(divide="ignore", invalid="ignore"):
         f = np.stack([np.log(rr_pre / rr_median), np.log(rr_post / rr_pre)], axis=1)
     return np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float64)
-
-
-def _robust(v: np.ndarray) -> tuple[float, float]:
-    q1, med, q3 = np.percentile(v, [25, 50, 75])
-    return float(med), float(max((q3 - q1) / 1.349, 1e-8))
 
 
 @dataclass
