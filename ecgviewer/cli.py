@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from ecgviewer import __version__, cli_events
+from ecgviewer.cli_records import load_cli_record, record_paths
 from ecgviewer.core.errors import ModelError, RecordError
 
 EXIT_INPUT = 2
@@ -56,19 +57,6 @@ def _write_csv(rows: list[dict], out) -> None:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})
 
 
-def load_cli_record(args: argparse.Namespace, path: str | Path | None = None):
-    """The record named on the command line (or ``path``, one of several); a named ``--annotator``
-    must exist (no silent fallback)."""
-    from ecgviewer.core.record import load_record
-
-    path = args.record if path is None else path
-    if args.detect:
-        return load_record(path, annotator=None)
-    if args.annotator is None:
-        return load_record(path)  # the file's own beats or <record>.atr when there, else the detector
-    return load_record(path, annotator=args.annotator, annotator_required=True)
-
-
 def cmd_beats(args: argparse.Namespace) -> int:
     record = load_cli_record(args)
     from ecgviewer.core.beats import BeatParams, extract_beats
@@ -105,26 +93,6 @@ def _headline(payload: dict) -> str:
     if s.get("lead_note"):
         extra += f" ({s['lead_note']})"
     return f"{payload['record']}: {s['beats']} beats, {s['flagged']} flagged at threshold {threshold:.4g}{extra}"
-
-
-RECORD_SUFFIXES = (".hea", ".edf", ".bdf", ".ecg")
-
-
-def record_paths(items: list[str]) -> list[Path]:
-    """The records named: a folder stands for every record in it (WFDB .hea, EDF, BDF, ISHNE .ecg),
-    sorted by name."""
-    out: list[Path] = []
-    for item in items:
-        p = Path(item)
-        if p.is_dir():
-            found = sorted({f.with_suffix("") if f.suffix.lower() == ".hea" else f for f in p.iterdir()
-                            if f.is_file() and f.suffix.lower() in RECORD_SUFFIXES})
-            if not found:
-                raise RecordError(p, "folder holds no record (.hea, .edf, .bdf or .ecg)")
-            out.extend(found)
-        else:
-            out.append(p)
-    return out
 
 
 def cmd_score(args: argparse.Namespace) -> int:

@@ -28,10 +28,10 @@ def _clock(t: float | None) -> str:
 
 def _analysis(args: argparse.Namespace, score: bool):
     """Record, beats, the reviewed analysis and the event decisions (the saved review is only read)."""
+    from ecgviewer.cli_records import load_cli_record
     from ecgviewer.core.event_review import EventReviewStore
     from ecgviewer.core.events import EventCriteria
     from ecgviewer.core.holter import analyse_reviewed
-    from ecgviewer.cli import load_cli_record  # imported here: cli imports this module
     from ecgviewer.core.scorer import Scorer
 
     scorer = Scorer.load(args.model)

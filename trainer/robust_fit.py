@@ -55,8 +55,16 @@ def ds1_rows(card: Path, data: Path, cache: Path | None = None) -> list[tuple]:
         rows.append((beats.cls, mse, prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)))
         print(f"robust-fit: {name} {len(beats)} beats", file=sys.stderr, flush=True)
     if cache is not None:
-        np.savez(cache, rows=np.array(rows, dtype=object))
+        save_rows(cache, rows)
     return rows
+
+
+def save_rows(cache: Path, rows: list[tuple]) -> None:
+    """Keep per-record rows in an .npz (an object array of tuples, whatever the records' lengths)."""
+    arr = np.empty(len(rows), dtype=object)
+    for i, r in enumerate(rows):
+        arr[i] = tuple(r)
+    np.savez(cache, rows=arr)
 
 
 def fit(rows: list[tuple], target: float = 0.01) -> tuple[Rule, int]:
