@@ -10,13 +10,13 @@ import json
 import sys
 from pathlib import Path
 
-from trainer.report import CROSSDB_HEADER, crossdb_rows
+from trainer.report import CROSSDB_FULL_HEADER, crossdb_rows
 
 
 def main() -> int:
-    print("\n".join(CROSSDB_HEADER))
+    print("\n".join(CROSSDB_FULL_HEADER))
     for p in sys.argv[1:]:
-        print("\n".join(crossdb_rows(json.loads(Path(p).read_text()))))
+        print("\n".join(crossdb_rows(json.loads(Path(p).read_text()), full=True)))
     return 0
 
 

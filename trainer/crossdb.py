@@ -13,7 +13,7 @@ and the sensitivity per class. The variants share each reconstruction (same wind
 - ``baseline``: windows at the marks, the card's raw score and threshold (the model as shipped up to 2.1.0);
 - ``align``: windows on the core's fiducial (``core.fiducial``), raw score and threshold;
 - ``scale``: + each record on its own scale (``core.robust``), morphology alone;
-- ``robust``: + the robust rhythm channel, joined by max (the card's ``robust_score`` rule).
+- ``robust``: + the robust rhythm channel, joined by the sum of tail scores (the card's ``robust_score`` rule).
 """
 
 from __future__ import annotations

@@ -121,8 +121,9 @@ def _f(v: float | None, fmt: str = ".3f") -> str:
     return "-" if v is None else format(v, fmt)
 
 
-def crossdb_rows(d: dict, variants: Iterable[str] | None = None) -> list[str]:
-    """Table rows of one ``trainer crossdb`` file: one per variant (all when ``variants`` is None)."""
+def crossdb_rows(d: dict, variants: Iterable[str] | None = None, full: bool = False) -> list[str]:
+    """Table rows of one ``trainer crossdb`` file: one per variant (all when ``variants`` is None);
+    ``full`` adds the threshold and the run's time (the lab's table, :data:`CROSSDB_FULL_HEADER`)."""
     data = "MIT-BIH DS2" if "mitdb" in d["data"] else Path(d["data"]).name
     beats = d["beats"] + (f", marks {d['shift_ms']:+g} ms" if d.get("shift_ms") else "")
     out = []
@@ -130,15 +131,19 @@ def crossdb_rows(d: dict, variants: Iterable[str] | None = None) -> list[str]:
         if variants is not None and name not in variants:
             continue
         c, se, w = m["auc_by_class"], m["sensitivity_by_class"], m["n_flagged_worst"] or {}
+        thr = f" {m['threshold']:.3g} |" if full else ""
+        run = f" {d['wall_s'] / 60:.0f} min |" if full else ""
         out.append(f"| {data} | {beats} | {name} | {m['auc']:.3f} | {m['ap']:.3f} | {_f(c.get('S'))} | "
-                   f"{_f(c.get('V'))} | {_f(c.get('F'))} | {m['n_flagged_pooled']:.1%} | {w.get('record')} "
+                   f"{_f(c.get('V'))} | {_f(c.get('F'))} |{thr} {m['n_flagged_pooled']:.1%} | {w.get('record')} "
                    f"{w.get('share', 0):.0%} | {m['records_over_10pct']} of {m['n_records']} | "
-                   f"{_f(se.get('S'), '.2f')} | {_f(se.get('V'), '.2f')} | {_f(se.get('F'), '.2f')} |")
+                   f"{_f(se.get('S'), '.2f')} | {_f(se.get('V'), '.2f')} | {_f(se.get('F'), '.2f')} |{run}")
     return out
 
 
 CROSSDB_HEADER = ["| data | beats | score | AUC | AP | S | V | F | N flagged | worst record | records > 10 % "
                   "| S Se | V Se | F Se |", "|---" * 14 + "|"]
+CROSSDB_FULL_HEADER = ["| data | beats | variant | AUC | AP | S | V | F | threshold | N flagged | worst record "
+                       "| records > 10 % | S Se | V Se | F Se | run (all variants) |", "|---" * 16 + "|"]
 
 
 def crossdb_table(results_dir: Path, variants: Iterable[str] | None = CROSSDB_SHOWN) -> list[str]:
