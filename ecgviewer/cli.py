@@ -10,8 +10,10 @@ import csv
 import json
 import math
 import sys
+from pathlib import Path
 
 from ecgviewer import __version__, cli_events
+from ecgviewer.cli_records import load_cli_record, record_paths
 from ecgviewer.core.errors import ModelError, RecordError
 
 EXIT_INPUT = 2
@@ -28,10 +30,11 @@ def _beats_payload(record, beats) -> dict:
         "fs": record.fs,
         "leads": beats.leads,
         "source": beats.source,
+        "lead_note": beats.lead_note or None,
         "beats": [
             {"sample": int(s), "time": round(float(s) / record.fs, 4), "symbol": sym or None, "class": c or None,
-             "rr_pre": _num(a), "rr_post": _num(b)}
-            for s, sym, c, a, b in zip(beats.sample, beats.symbol, beats.cls, beats.rr_pre, beats.rr_post)
+             "rr_pre": _num(a), "rr_post": _num(b), "centre": int(m)}
+            for s, sym, c, a, b, m in zip(beats.sample, beats.symbol, beats.cls, beats.rr_pre, beats.rr_post, beats.centre)
         ],
     }
 
@@ -43,7 +46,7 @@ def _summary(beats) -> dict:
     return {"beats": len(beats), "by_class": dict(sorted(counts.items())), "skipped": dict(beats.skipped)}
 
 
-BEAT_FIELDS = ["sample", "time", "symbol", "class", "rr_pre", "rr_post"]
+BEAT_FIELDS = ["sample", "time", "symbol", "class", "rr_pre", "rr_post", "centre"]
 
 
 def _write_csv(rows: list[dict], out) -> None:
@@ -52,17 +55,6 @@ def _write_csv(rows: list[dict], out) -> None:
     w.writeheader()
     for r in rows:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})
-
-
-def load_cli_record(args: argparse.Namespace):
-    """The record named on the command line; a named ``--annotator`` must exist (no silent fallback)."""
-    from ecgviewer.core.record import load_record
-
-    if args.detect:
-        return load_record(args.record, annotator=None)
-    if args.annotator is None:
-        return load_record(args.record)  # the file's own beats or <record>.atr when there, else the detector
-    return load_record(args.record, annotator=args.annotator, annotator_required=True)
 
 
 def cmd_beats(args: argparse.Namespace) -> int:
@@ -76,27 +68,60 @@ def cmd_beats(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_score(args: argparse.Namespace) -> int:
-    from ecgviewer.core.scorer import Scorer, flag_summary
+def _score_payload(scorer, record, beats, result, threshold: float) -> dict:
+    from ecgviewer.core.scorer import flag_summary
 
-    scorer = Scorer.load(args.model)
-    record = load_cli_record(args)
-    beats = scorer.beats(record, detect=args.detect)
-    result = scorer.score(beats)
-    threshold = scorer.threshold if args.threshold is None else args.threshold
     payload = _beats_payload(record, beats)
-    for b, s in zip(payload["beats"], result.score):
+    raw = result.raw if result.raw is not None else result.score
+    for b, s, r in zip(payload["beats"], result.score, raw):
         b["score"] = float(f"{float(s):.7g}")  # significant digits: MSE scores are ~1e-3
+        b["raw_score"] = float(f"{float(r):.7g}")  # the model's own score, before the record's scale
         b["flagged"] = bool(s >= threshold)
     payload["threshold"] = threshold
+    payload["raw_threshold"] = scorer.raw_threshold
     payload["model"] = {"name": scorer.model.card.name, "version": scorer.model.card.version,
                         "path": str(scorer.model.path), "backend": scorer.backend}
     payload["summary"] = flag_summary(beats, result, threshold, record)
-    s = payload["summary"]
+    return payload
+
+
+def _headline(payload: dict) -> str:
+    s, threshold = payload["summary"], payload["threshold"]
     extra = ""
     if s.get("sensitivity") is not None:
         extra = f", sensitivity {s['sensitivity']:.3f}, specificity {s['specificity']:.3f}"
-    _emit(args, payload, f"{record.name}: {s['beats']} beats, {s['flagged']} flagged at threshold {threshold:.4g}{extra}")
+    if s.get("lead_note"):
+        extra += f" ({s['lead_note']})"
+    return f"{payload['record']}: {s['beats']} beats, {s['flagged']} flagged at threshold {threshold:.4g}{extra}"
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from ecgviewer.core.scorer import Scorer
+
+    scorer = Scorer.load(args.model)
+    threshold = scorer.threshold if args.threshold is None else args.threshold
+    paths = record_paths(args.record)
+    single = len(args.record) == 1 and not Path(args.record[0]).is_dir() and not args.summary
+    payloads = []
+    for i, path in enumerate(paths):
+        record = load_cli_record(args, path)
+        beats = scorer.beats(record, detect=args.detect)
+        payload = _score_payload(scorer, record, beats, scorer.score(beats), threshold)
+        if single:
+            _emit(args, payload, _headline(payload))
+            return 0
+        print(f"ecgviewer: {i + 1}/{len(paths)} {record.name}", file=sys.stderr, flush=True)
+        if args.summary:
+            json.dump({"record": record.name, "threshold": threshold, **payload["summary"]}, sys.stdout)
+            sys.stdout.write("\n")
+        elif args.json:
+            payloads.append(payload)
+        else:
+            print(_headline(payload))
+        sys.stdout.flush()
+    if args.json and not args.summary:
+        json.dump(payloads, sys.stdout)
+        sys.stdout.write("\n")
     return 0
 
 
@@ -116,9 +141,14 @@ def _emit(args: argparse.Namespace, payload: dict, headline: str) -> None:
         print("summary: " + json.dumps(payload["summary"]))
 
 
-def _record_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("record", help="record file: WFDB (.hea/.dat, or the name without extension), EDF/EDF+ (.edf), "
-                                  "BDF (.bdf) or ISHNE Holter (.ecg)")
+def _record_args(p: argparse.ArgumentParser, many: bool = False) -> None:
+    if many:
+        p.add_argument("record", nargs="+", help="record files (WFDB .hea/.dat or the name without extension, EDF/EDF+, "
+                       "BDF, ISHNE Holter .ecg) or folders of them; "
+                       "several: one summary row per record, progress on stderr, --json prints a list")
+    else:
+        p.add_argument("record", help="record file: WFDB (.hea/.dat, or the name without extension), EDF/EDF+ "
+                                      "(.edf), BDF (.bdf) or ISHNE Holter (.ecg)")
     p.add_argument("--detect", action="store_true", help="ignore reference annotations; detect QRS complexes")
     p.add_argument("--annotator", help="WFDB annotation file extension to take beats from; refused when the file is "
                                        "missing (default: the file's EDF+ beats or <record>.atr when present, "
@@ -136,8 +166,10 @@ def build_parser() -> argparse.ArgumentParser:
     _record_args(b)
     b.add_argument("--leads", type=int, choices=(1, 2), default=1, help="leads per beat window (default 1: MLII)")
     b.set_defaults(func=cmd_beats)
-    s = sub.add_parser("score", help="score a record's beats with the model")
-    _record_args(s)
+    s = sub.add_parser("score", help="score the beats of records (or of every record in a folder) with the model")
+    _record_args(s, many=True)
+    s.add_argument("--summary", action="store_true",
+                   help="one JSON line per record (its summary) instead of its beats")
     s.add_argument("--model", help="model card (.json) or weights (.pt); default: the bundled SI-BeatGAN V2")
     s.add_argument("--threshold", type=float, help="alert threshold (default: the model card's)")
     s.set_defaults(func=cmd_score)

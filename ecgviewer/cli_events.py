@@ -28,7 +28,7 @@ def _clock(t: float | None) -> str:
 
 def _analysis(args: argparse.Namespace, score: bool):
     """Record, beats, the reviewed analysis and the event decisions (the saved review is only read)."""
-    from ecgviewer.cli import load_cli_record  # imported here: cli imports this module
+    from ecgviewer.cli_records import load_cli_record
     from ecgviewer.core.event_review import EventReviewStore
     from ecgviewer.core.events import EventCriteria
     from ecgviewer.core.holter import analyse_reviewed

@@ -157,8 +157,10 @@ def _checks(out: Callable[[str], None]) -> dict:
     scores = np.asarray(result.score)
     if scores.shape != (len(beats),) or not np.isfinite(scores).all():
         raise SelfTestError("scores are missing or not finite")
-    again = np.asarray(scorer.score(beats.subset(np.arange(min(256, len(beats))))).score)
-    if not np.allclose(again, scores[: len(again)], rtol=1e-4, atol=1e-7):  # batch size may change the last bits
+    # checked on each beat's reconstruction error: the score itself is relative to all of the record's
+    # beats (core/robust.py), so a subset is scored on another scale by design
+    again = np.asarray(scorer.score(beats.subset(np.arange(min(256, len(beats))))).mse)
+    if not np.allclose(again, result.mse[: len(again)], rtol=1e-4, atol=1e-7):  # batch size may change the last bits
         raise SelfTestError("scoring is not reproducible: the first beats score differently on a second run")
     summary = flag_summary(beats, result, scorer.threshold)
     rate = len(beats) / report["score_s"] if report["score_s"] > 0 else float("inf")

@@ -11,7 +11,7 @@ import pytest
 
 wfdb = pytest.importorskip("wfdb")
 
-BEAT_KEYS = {"sample", "time", "symbol", "class", "rr_pre", "rr_post"}
+BEAT_KEYS = {"sample", "time", "symbol", "class", "rr_pre", "rr_post", "centre"}  # centre: the window's fiducial point
 BEAT_SYMBOLS = list("NLRBAaJSVrFejnE/fQ?")
 
 
@@ -42,8 +42,11 @@ def test_json_shape_with_reference_annotations(mitdb, run_cli):
     assert beats[0]["rr_pre"] is None and beats[-1]["rr_post"] is None  # no neighbour: null, not NaN
     b = beats[1]
     assert b["time"] == pytest.approx(b["sample"] / 360, abs=1e-4)
-    assert b["rr_pre"] == pytest.approx((sample[1] - sample[0]) / 360, abs=1e-4)
-    assert b["rr_post"] == pytest.approx((sample[2] - sample[1]) / 360, abs=1e-4)
+    # RR intervals between the window centres (one fiducial point, core/fiducial.py), near the marks'
+    centre = [x["centre"] for x in beats[:3]]
+    assert b["rr_pre"] == pytest.approx((centre[1] - centre[0]) / 360, abs=1e-4)
+    assert b["rr_post"] == pytest.approx((centre[2] - centre[1]) / 360, abs=1e-4)
+    assert b["rr_pre"] == pytest.approx((sample[1] - sample[0]) / 360, abs=0.03)
 
 
 def test_json_with_detector_has_null_class(mitdb, run_cli):

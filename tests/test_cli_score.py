@@ -141,3 +141,45 @@ def test_bad_cards_exit_2_in_process(tiny_model, tmp_path, capsys):
         err = capsys.readouterr().err
         assert rc == 2, name
         assert len(err.strip().splitlines()) == 1 and err.startswith("ecgviewer: error:"), err
+
+
+def test_folder_mode_matches_single_records(tiny_model, copy_record, tmp_path):
+    """A folder is scored in one process, record by record, exactly as each record alone."""
+    folder = tmp_path / "study"
+    copy_record("100", folder)
+    copy_record("119", folder)
+    p = _run("score", str(folder), "--model", str(tiny_model), "--json")
+    assert p.returncode == 0, p.stderr
+    many = json.loads(p.stdout)
+    assert [o["record"] for o in many] == ["100", "119"]
+    assert "1/2 100" in p.stderr and "2/2 119" in p.stderr  # progress on stderr
+    for o in many:
+        single = _run("score", str(folder / o["record"]), "--model", str(tiny_model), "--json")
+        assert json.loads(single.stdout) == o
+    p = _run("score", str(folder / "100"), str(folder / "119"), "--model", str(tiny_model), "--summary")
+    lines = [json.loads(line) for line in p.stdout.splitlines()]
+    assert [s["record"] for s in lines] == ["100", "119"]
+    assert [s["flagged"] for s in lines] == [o["summary"]["flagged"] for o in many]
+    assert [s["beats"] for s in lines] == [o["summary"]["beats"] for o in many]
+
+
+def test_empty_folder_exits_2(tmp_path):
+    p = _run("score", str(tmp_path), "--json")
+    assert p.returncode == 2 and "no records in it" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_robust_card_keeps_the_raw_score_and_names_the_lead(copy_record, tmp_path):
+    """The worktree's bundled card (robust_score rule) on MIT-BIH 102, recorded with V5 and V2."""
+    card = ROOT / "resources" / "models" / "si-beatgan-v2.json"
+    rec = copy_record("102", tmp_path)
+    p = _run("score", str(rec), "--model", str(card), "--json")
+    assert p.returncode == 0, p.stderr
+    out = json.loads(p.stdout)
+    assert out["leads"] == ["V5"] and "V5" in out["lead_note"] and "MLII" in out["summary"]["lead_note"]
+    assert out["threshold"] == json.loads(card.read_text())["robust_score"]["threshold"]
+    assert out["raw_threshold"] == json.loads(card.read_text())["threshold"]["value"]
+    rows = out["beats"]
+    assert all({"score", "raw_score", "centre", "sample"} <= r.keys() for r in rows)
+    assert any(r["score"] != r["raw_score"] for r in rows)
+    text = _run("score", str(rec), "--model", str(card))
+    assert "V5" in text.stdout.splitlines()[-2]  # the headline says which lead was read

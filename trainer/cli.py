@@ -1,4 +1,4 @@
-"""``python -m trainer {dataset,train,evaluate,report,export,card,onnx}``.
+"""``python -m trainer {dataset,train,evaluate,report,export,card,onnx,crossdb,robust-fit}``.
 
 Recipe options come from ``TrainConfig``'s fields (their help text is the field's), machine
 options from ``MachineConfig``'s; ``--preset NAME`` starts from a named recipe and any recipe
@@ -304,6 +304,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--opset", type=int, default=17, help="ONNX opset (default: %(default)s, what ONNX Runtime "
                    "of the installers runs)")
     o.set_defaults(func=cmd_onnx)
+    __import__("trainer.crossdb").crossdb.add_parser(sub)  # all of crossdb lives in trainer/crossdb.py
+    __import__("trainer.robust_fit").robust_fit.add_parser(sub)  # and robust-fit in trainer/robust_fit.py
     return p
 
 

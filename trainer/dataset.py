@@ -83,11 +83,14 @@ def input_files(data_dir: Path, records: tuple[str, ...] = BENCHMARK_RECORDS) ->
 
 
 def cache_key(data_dir: Path, params: BeatParams, records: tuple[str, ...] = BENCHMARK_RECORDS) -> str:
+    from ecgviewer.core.fiducial import FIDUCIAL_VERSION
     from ecgviewer.core.qrs import DETECTOR_VERSION
 
     h = hashlib.sha256()
+    # params.as_dict() names the window rule (align); the fiducial's version covers its constants
     h.update(json.dumps({"format": CACHE_FORMAT, "params": params.as_dict(), "records": list(records),
-                         "detector": DETECTOR_VERSION, "tolerance": RPEAK_TOLERANCE}, sort_keys=True).encode())
+                         "detector": DETECTOR_VERSION, "tolerance": RPEAK_TOLERANCE,
+                         "fiducial": FIDUCIAL_VERSION if params.align != "none" else None}, sort_keys=True).encode())
     for f in input_files(data_dir, records):
         h.update(f.name.encode())
         h.update(_sha256(f).encode())

@@ -1,8 +1,10 @@
 """Cutting a record into model beats: the one path shared by the trainer, the CLI and the viewer.
 
 As BeatGAN (Zhou et al., IJCAI 2019): band-pass 3-45 Hz, 360 Hz, 140 samples before and 180 after
-each R peak (320 ticks), each beat and lead min-max scaled to [-1, 1]. R peaks come from the
-reference beat annotations when the record has them, otherwise from the QRS detector.
+each R peak (320 ticks), each beat and lead min-max scaled to [-1, 1]. Beat marks come from the
+reference beat annotations when the record has them, otherwise from the QRS detector; the window is
+centred on one fiducial point whoever placed the mark (``core.fiducial``), and a lead whose QRS points
+down is turned over. The marks themselves (``sample``) are what the user sees and what review files keep.
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgviewer.core.classes import beat_mask, classify
+from ecgviewer.core.fiducial import align_peaks, lead_polarity
 from ecgviewer.core.filters import MODEL_FS, bandpass, resample_to
+from ecgviewer.core.leads import model_leads
 from ecgviewer.core.record import Record, check_scorable
 
 BEFORE = 140
 AFTER = 180
 WINDOW = BEFORE + AFTER  # 320 ticks at 360 Hz
+#: How windows are centred: "peak" = core.fiducial's rule (upright lead, one fiducial point);
+#: "none" = at the mark, as every model up to 2.1.0 was trained.
+ALIGN_RULES = ("peak", "none")
+#: Half-width in seconds of the window of the robust local RR reference (``rr_median``).
+RR_MEDIAN_HALF_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -29,18 +38,26 @@ class BeatParams:
     before: int = BEFORE
     after: int = AFTER
     band_hz: tuple[float, float] = (3.0, 45.0)
+    align: str = "peak"
+
+    def __post_init__(self) -> None:
+        if self.align not in ALIGN_RULES:
+            raise ValueError(f"align {self.align!r}: must be one of {', '.join(ALIGN_RULES)}")
 
     def as_dict(self) -> dict:
         return {"n_leads": self.n_leads, "fs": self.fs, "before": self.before, "after": self.after,
-                "band_hz": list(self.band_hz), "scaling": "per-beat per-lead min-max to [-1, 1]"}
+                "band_hz": list(self.band_hz), "scaling": "per-beat per-lead min-max to [-1, 1]",
+                "align": self.align}
 
 
 @dataclass
 class BeatSet:
     """The beats of one record: windows plus what the clinician and the evaluation need to know.
 
-    ``sample`` is the R peak's index in the original record (its own sampling rate); ``rr_pre`` and
-    ``rr_post`` are in seconds (NaN at the ends); ``cls`` is N/S/V/F/Q or '' when unknown.
+    ``sample`` is the beat mark's index in the original record (its own sampling rate), as annotated or
+    detected; ``centre`` is where the window is centred (the aligned fiducial point, same units).
+    ``rr_pre`` and ``rr_post`` are in seconds between centres (NaN at the ends); ``cls`` is N/S/V/F/Q or
+    '' when unknown. ``lead_note`` is '' when the model reads its trained lead, else what it reads.
     """
 
     record: str
@@ -55,6 +72,16 @@ class BeatSet:
     rr_local: np.ndarray  # float32 s: mean of the up to 8 RR intervals before the beat (rhythm context)
     source: str  # "reference" or "detector"
     skipped: dict[str, int] = field(default_factory=dict)
+    centre: np.ndarray | None = None  # int64 aligned window centres; None: the marks themselves
+    rr_median: np.ndarray | None = None  # float32 s: robust local RR reference (:func:`median_rr`)
+    polarity: list[float] = field(default_factory=list)  # per model lead: -1 where it was turned over
+    lead_note: str = ""
+
+    def __post_init__(self) -> None:
+        if self.centre is None:
+            self.centre = self.sample
+        if self.rr_median is None:
+            self.rr_median = median_rr(self.centre, self.fs)
 
     def __len__(self) -> int:
         return int(self.sample.shape[0])
@@ -66,7 +93,8 @@ class BeatSet:
 
     def subset(self, keep: np.ndarray) -> BeatSet:
         return BeatSet(self.record, self.fs, self.leads, self.x[keep], self.sample[keep], self.symbol[keep],
-                       self.cls[keep], self.rr_pre[keep], self.rr_post[keep], self.rr_local[keep], self.source, dict(self.skipped))
+                       self.cls[keep], self.rr_pre[keep], self.rr_post[keep], self.rr_local[keep], self.source,
+                       dict(self.skipped), self.centre[keep], self.rr_median[keep], list(self.polarity), self.lead_note)
 
 
 def reference_peaks(record: Record) -> tuple[np.ndarray, np.ndarray] | None:
@@ -99,6 +127,33 @@ def local_rr(sample: np.ndarray, fs: float, k: int = 8) -> np.ndarray:
     return out.astype(np.float32)
 
 
+def median_rr(centre: np.ndarray, fs: float, half_s: float = RR_MEDIAN_HALF_S) -> np.ndarray:
+    """Robust local RR reference of each beat: the median over the beats within +-``half_s`` of the
+    mean of each two consecutive RR intervals.
+
+    Why pairs: a premature beat and its compensatory pause add up to two normal cycles, so even a
+    bigeminy (short, long, short, ...) gives the underlying sinus cycle; a median over about a minute
+    is not pulled along by a run of ectopic beats or a slow rate change. NaN with under 3 beats.
+    """
+    n = len(centre)
+    out = np.full(n, np.nan, dtype=np.float32)
+    if n < 3:
+        return out
+    t = np.asarray(centre, dtype=np.float64) / fs
+    rr = np.diff(t)
+    pair = 0.5 * (rr[:-1] + rr[1:])  # centred on beats 1 .. n-2
+    tp = t[1:-1]
+    lo = np.searchsorted(tp, t - half_s, side="left")
+    hi = np.searchsorted(tp, t + half_s, side="right")
+    for i in range(n):
+        a, b = lo[i], hi[i]
+        if b <= a:  # nothing within the window (a gap): the nearest pair
+            a = min(max(a - 1, 0), len(pair) - 1)
+            b = a + 1
+        out[i] = np.median(pair[a:b])
+    return out
+
+
 def _window_count(mask: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
     """How many True values of ``mask`` fall in each [start, stop)."""
     c = np.concatenate([[0], np.cumsum(mask, dtype=np.int64)])
@@ -122,7 +177,7 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
     ``skipped``. Raises :class:`RecordError` when the record is too short or its model lead flat
     (:func:`~ecgviewer.core.record.check_scorable`).
     """
-    leads = record.model_leads(params.n_leads)
+    leads, lead_note = model_leads(record.channel_names, params.n_leads)
     check_scorable(record, leads)
     raw = record.signal[:, leads]
     gaps = np.isnan(raw).any(axis=1)
@@ -136,9 +191,6 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
     else:
         sample, symbol = peaks
         source = "reference"
-    rr_pre, rr_post = _rr(sample, record.fs)
-    rr_loc = local_rr(sample, record.fs)
-
     # Window bounds in original samples, to test for gaps and flat lines before resampling.
     lo = sample - int(np.ceil(params.before * record.fs / params.fs))
     hi = sample + int(np.ceil(params.after * record.fs / params.fs))
@@ -149,7 +201,24 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
     flat = inside & ~gap & (_window_count(changes, lo + 1, hi) == 0)
 
     x = bandpass(resample_to(clean, record.fs, params.fs), params.fs)
-    pos = np.round(sample * (params.fs / record.fs)).astype(np.int64)
+    mark = np.round(sample * (params.fs / record.fs)).astype(np.int64)
+    pos, centre, polarity = mark, sample, [1.0] * len(leads)
+    if params.align == "peak" and len(mark):
+        ok = (mark >= 0) & (mark < x.shape[0])
+        polarity = [lead_polarity(x[:, j], mark[ok], params.fs) for j in range(x.shape[1])]
+        x = x * np.asarray(polarity, dtype=np.float32)
+        pos = align_peaks(x[:, 0], np.clip(mark, 0, x.shape[0] - 1), params.fs)
+        pos = np.where(ok, pos, mark)
+        centre = np.round(pos * (record.fs / params.fs)).astype(np.int64)
+        # the window is tested for the record's ends, gaps and flat lines where it now lies
+        lo = centre - int(np.ceil(params.before * record.fs / params.fs))
+        hi = centre + int(np.ceil(params.after * record.fs / params.fs))
+        inside = (lo >= 0) & (hi <= record.n_samples)
+        gap = inside & (_window_count(gaps, lo, hi) > 0)
+        flat = inside & ~gap & (_window_count(changes, lo + 1, hi) == 0)
+    rr_pre, rr_post = _rr(centre, record.fs)
+    rr_loc = local_rr(centre, record.fs)
+    rr_med = median_rr(centre, record.fs)
     inside &= (pos - params.before >= 0) & (pos + params.after <= x.shape[0])
     keep = inside & ~gap & ~flat
     skipped = {"edge": int((~inside).sum()), "gap": int(gap.sum()), "flat": int(flat.sum())}
@@ -169,4 +238,8 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
         rr_local=rr_loc[keep],
         source=source,
         skipped={k: v for k, v in skipped.items() if v},
+        centre=centre[keep],
+        rr_median=rr_med[keep],
+        polarity=polarity,
+        lead_note=lead_note,
     )

@@ -1,36 +1,56 @@
-"""The Scorer: one loaded model applied to a record (record -> beats -> scores -> flags).
+"""The Scorer: record -> beats -> reconstruct -> errors -> scores, with the model's own rules.
 
-What the viewer, ``ecgviewer score`` and the self-test hold: it loads a model (the bundled one by
-default), cuts a record's beats with that model's own preprocessing, scores them and knows the
-card's alert threshold. The arithmetic of a score is not here but in :mod:`ecgviewer.core.scoring`,
-which works on arrays and is shared with the trainer's evaluation.
+The viewer, ``ecgviewer score`` and the evaluation (``trainer crossdb``) all go through this class, so
+a beat scores the same wherever it is looked at. The steps are separate methods so that one can be
+changed without the others (test-time adaptation swaps the network between ``beats`` and
+``reconstruct``): :meth:`Scorer.beats`, :meth:`Scorer.reconstruct`, :meth:`Scorer.finish`.
+
+A card with a ``robust_score`` field (``ModelCard.robust_score``, rule in ``core.robust``) scores each
+record on its own scale, joined with the robust rhythm channel; the model's raw score (the card's fixed z-scaling, or the MSE) is
+kept beside it for audits (``ScoreResult.raw``, :attr:`Scorer.raw_threshold`).
+
+The arithmetic of a score lives in :mod:`ecgviewer.core.scoring` and :mod:`ecgviewer.core.robust`,
+which work on arrays and are shared with the trainer.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from dataclasses import replace
+
+import numpy as np
 
 from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
 from ecgviewer.core.model.loader import LoadedModel, load_model
 from ecgviewer.core.record import Record
 from ecgviewer.core.resources import bundled_model_path
-from ecgviewer.core.scoring import ScoreResult, score_beats
+from ecgviewer.core.robust import RobustScore, prematurity_features
+from ecgviewer.core.scoring import ScoreResult, reconstruct, rhythm_features
+
+_FROM_CARD = object()
 
 
 class Scorer:
-    """Scores beats with one loaded model. Deterministic: same beats, same scores."""
+    """Scores beats with one loaded model. Deterministic: same beats, same scores.
 
-    def __init__(self, model: LoadedModel) -> None:
+    ``align``: the window rule (``BeatParams.align``); default: the card's, else the core's rule.
+    ``rule``: the robust score; default: the card's ``robust_score`` (None: the raw score alone).
+    """
+
+    def __init__(self, model: LoadedModel, align: str | None = None, rule=_FROM_CARD) -> None:
         self.model = model
+        card_rule = model.card.robust_score.rule() if model.card.robust_score is not None else None
+        self.rule: RobustScore | None = card_rule if rule is _FROM_CARD else rule
+        self._params = replace(model.params, align=align) if align else model.params
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str] | None = None, backend: str | None = None) -> Scorer:
+    def load(cls, path: str | os.PathLike[str] | None = None, backend: str | None = None, **kw) -> Scorer:
         """The model at ``path``, or the bundled SI-BeatGAN V2 when None.
 
         ``backend``: "torch" or "onnx"; None picks ``$ECGVIEWER_BACKEND``, else torch when installed.
         """
-        return cls(load_model(path if path is not None else bundled_model_path(), backend=backend))
+        return cls(load_model(path if path is not None else bundled_model_path(), backend=backend), **kw)
 
     @property
     def backend(self) -> str:
@@ -39,11 +59,16 @@ class Scorer:
 
     @property
     def params(self) -> BeatParams:
-        return self.model.params
+        return self._params
 
     @property
     def threshold(self) -> float:
-        """Default alert threshold from the model card (set on normal beats only)."""
+        """Default alert threshold of :attr:`ScoreResult.score` (the robust rule's, else the card's)."""
+        return self.rule.threshold if self.rule is not None else self.model.threshold
+
+    @property
+    def raw_threshold(self) -> float:
+        """The card's threshold of the raw score (set on MIT-BIH's held-out normal beats)."""
         return self.model.threshold
 
     @property
@@ -57,8 +82,28 @@ class Scorer:
               cancelled: Callable[[], bool] | None = None, batch: int = 256) -> ScoreResult:
         """Scores of ``beats``; ``batch`` 256: fastest for torch on 2 cores (8,168 vs 4,351 beats/s at
         1024), no difference for ONNX Runtime (benchmarks/scoring_batch.py)."""
-        return score_beats(self.model.net, beats, self.model.rhythm, batch=batch,
-                           progress=progress, cancelled=cancelled)
+        recon, err = self.reconstruct(beats, progress=progress, cancelled=cancelled, batch=batch)
+        return self.finish(beats, recon, err)
+
+    def reconstruct(self, beats: BeatSet, net=None, batch: int = 256, **kw) -> tuple[np.ndarray, np.ndarray]:
+        """Reconstructions and per-tick squared errors of the beats (``net``: another generator)."""
+        return reconstruct(self.model.net if net is None else net, beats.x, batch=batch, **kw)
+
+    def finish(self, beats: BeatSet, recon: np.ndarray, err: np.ndarray) -> ScoreResult:
+        """Errors -> scores: the raw score (MSE, or the card's fixed rhythm z-scaling) and the robust one."""
+        n = len(beats)
+        mse = err.reshape(n, -1).mean(axis=1).astype(np.float32) if n else np.zeros(0, np.float32)
+        legacy = self.model.rhythm
+        dist = raw = None
+        if legacy is not None:
+            dist = legacy.distance(rhythm_features(beats.rr_pre, beats.rr_post, beats.rr_local))
+            raw = legacy.combine(mse, dist)
+        raw = mse if raw is None else raw
+        if self.rule is None:
+            return ScoreResult(raw, mse, dist, err, recon, raw=raw, note=beats.lead_note)
+        feats = prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)
+        score, zm, zr = self.rule.score(mse, feats)
+        return ScoreResult(score, mse, dist, err, recon, raw=raw, morph_z=zm, rhythm_z=zr, note=beats.lead_note)
 
 
 def flag_summary(beats: BeatSet, result: ScoreResult, threshold: float, record: Record | None = None) -> dict:
@@ -70,4 +115,7 @@ def flag_summary(beats: BeatSet, result: ScoreResult, threshold: float, record: 
 
     ann = record.annotations if record is not None else None
     reference = (ann.sample, ann.symbol) if ann is not None and len(ann) else None
-    return summary(beats, result.score, threshold, reference)
+    out = summary(beats, result.score, threshold, reference)
+    if beats.lead_note:
+        out["lead_note"] = beats.lead_note
+    return out

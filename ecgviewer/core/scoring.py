@@ -33,6 +33,10 @@ class ScoreResult:
     rhythm: np.ndarray | None  # (n,) float32 Mahalanobis distance, when the model uses rhythm
     error: np.ndarray  # (n, leads, 320) float32 squared error per tick
     recon: np.ndarray  # (n, leads, 320) float32 reconstruction
+    raw: np.ndarray | None = None  # (n,) the model's raw score (before any per-record scale), for audits
+    morph_z: np.ndarray | None = None  # (n,) robust score's morphology channel (core.robust)
+    rhythm_z: np.ndarray | None = None  # (n,) robust score's rhythm channel
+    note: str = ""  # what the user must know about how the record was scored (e.g. which lead)
 
     def __len__(self) -> int:
         return int(self.score.shape[0])

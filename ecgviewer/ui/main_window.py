@@ -459,7 +459,7 @@ class MainWindow(QMainWindow):
         self.rr_trend.set_beats(beats.sample, beats.fs, self.record.duration)
         self._update_info()
         model = self.scorer.name if self.scorer is not None else "the model"
-        self.statusBar().showMessage(f"Scored {len(beats)} beats with {model}", 10000)
+        self.statusBar().showMessage(f"Scored {len(beats)} beats with {model}" + (f"; {result.note}" if result.note else ""), 0 if result.note else 10000)
 
     @staticmethod
     def _spin_step(scores: np.ndarray) -> float:

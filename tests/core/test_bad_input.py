@@ -379,5 +379,5 @@ def test_paths_that_are_no_record(make, problem, tmp_path, copy_record, capsys):
         load_record(path)
     message = str(info.value)
     assert "\n" not in message and problem.lower() in message.lower(), message
-    assert main(["score", str(path)]) == 2
+    assert main(["beats", str(path)]) == 2  # `score` takes folders (a study): tests/test_cli_score.py
     assert capsys.readouterr().err.strip() == f"ecgviewer: error: {message}"

@@ -31,7 +31,7 @@ def _annotated_beats(path, fs_ratio: float = 1.0):
 def test_beats_match_reference_annotations(mitdb, name, lead):
     sample, symbol = _annotated_beats(mitdb / name)
     fits = (sample - 140 >= 0) & (sample + 180 <= MIT_LEN)
-    beats = extract_beats(load_record(mitdb / name))
+    beats = extract_beats(load_record(mitdb / name), BeatParams(align="none"))  # cut at the marks
     assert beats.source == "reference"
     assert beats.leads == [lead]
     assert len(beats) == int(fits.sum())
@@ -49,6 +49,21 @@ def test_beats_match_reference_annotations(mitdb, name, lead):
     np.testing.assert_allclose(beats.time, beats.sample / 360.0)
 
 
+@pytest.mark.parametrize("name", ["100", "208"])
+def test_aligned_windows_keep_the_original_marks(mitdb, name):
+    """The core's fiducial moves the window only: marks, symbols and classes stay the annotations'."""
+    sample, symbol = _annotated_beats(mitdb / name)
+    beats = extract_beats(load_record(mitdb / name))
+    assert len(beats) >= len(sample) - 4  # only beats at the record's ends may be lost
+    pos = np.searchsorted(sample, beats.sample)
+    np.testing.assert_array_equal(sample[pos], beats.sample)
+    assert list(beats.symbol) == list(symbol[pos])
+    shift = (beats.centre - beats.sample) / 360.0
+    assert np.abs(shift).max() <= 0.141  # record offset (100 ms) + beat search (40 ms)
+    assert np.median(np.abs(shift)) <= 0.02  # MIT-BIH marks its R peaks: the fiducial is close
+    np.testing.assert_allclose(beats.rr_pre[1:], np.diff(beats.centre) / 360.0, rtol=1e-5)
+
+
 def test_windows_are_band_passed_cut_and_scaled(mitdb):
     beats = extract_beats(load_record(mitdb / "100"))
     assert beats.x.shape == (len(beats), 1, 320)
@@ -60,7 +75,7 @@ def test_windows_are_band_passed_cut_and_scaled(mitdb):
     taps = sps.firwin(108, [3.0, 45.0], pass_zero=False, fs=360.0)
     filtered = sps.filtfilt(taps, [1.0], mlii)
     for k in (0, 1, len(beats) // 2, len(beats) - 1):
-        s = beats.sample[k]
+        s = beats.centre[k]  # 100's MLII is upright: polarity +1
         w = filtered[s - 140 : s + 180]
         expected = (w - w.min()) / (w.max() - w.min()) * 2 - 1
         np.testing.assert_allclose(beats.x[k, 0], expected, atol=2e-3)

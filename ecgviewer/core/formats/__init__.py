@@ -79,6 +79,22 @@ def _records_in(folder: Path) -> list[str]:
     return names
 
 
+def records_in(folder: str | os.PathLike[str]) -> list[Path]:
+    """Every record in ``folder``, sorted by name (a WFDB record once, by its name without extension);
+    a RecordError naming the folder when it holds none (how ``ecgviewer score`` reads a study)."""
+    folder = Path(folder)
+    out: list[Path] = []
+    for name in _records_in(folder):
+        p = folder / name
+        if p.suffix.lower() == ".hea":
+            out.append(p.with_suffix(""))
+        elif not (p.suffix.lower() == ".ecg" and p.with_suffix(".hea").is_file()):  # not a WFDB signal file
+            out.append(p)
+    if not out:
+        raise _directory_error(folder)
+    return out
+
+
 def _directory_error(folder: Path) -> RecordError:
     found = _records_in(folder)
     if not found:

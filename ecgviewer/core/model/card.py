@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import types
 import typing
-from collections.abc import Mapping
-from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import MISSING, asdict, dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
-from ecgviewer.core.beats import BeatParams
+from ecgviewer.core import robust
+from ecgviewer.core.beats import ALIGN_RULES, BeatParams
 from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.scoring import RhythmModel
@@ -78,11 +80,12 @@ class Preprocessing:
     filter: str = ""
     leads: str = ""
     r_peaks: str = ""
+    align: str = BeatParams.align  # the window rule (core/fiducial.py): "peak" or "none"
 
     @property
     def params(self) -> BeatParams:
         return BeatParams(n_leads=self.n_leads, fs=self.fs, before=self.before, after=self.after,
-                          band_hz=self.band_hz)
+                          band_hz=self.band_hz, align=self.align)
 
 
 @dataclass(frozen=True)
@@ -92,6 +95,46 @@ class Score:
     kind: str  # "mse" or "mse+rhythm"
     description: str = ""
     rhythm: RhythmModel | None = None
+
+
+@dataclass(frozen=True)
+class Prematurity:
+    """The robust score's rhythm channel: a Gaussian of normal beats' prematurity features."""
+
+    mean: tuple[float, float]
+    cov_inv: tuple[tuple[float, float], tuple[float, float]]
+    center: float
+    scale: float
+
+
+@dataclass(frozen=True)
+class TailKnots:
+    """Each channel's z at tail shares 10^-k of normal beats (``core.robust.TAIL_LOG10``)."""
+
+    morphology: list[float]
+    rhythm: list[float]
+
+
+@dataclass(frozen=True)
+class RobustScore:
+    """How a record's beats are put on a patient-independent scale (``core.robust``); fitted on
+    normal beats only by ``python -m trainer robust-fit``. Its threshold replaces the card's for the
+    robust score; the card's :class:`Threshold` stays that of the raw score."""
+
+    threshold: float
+    population_log_mse: tuple[float, float]  # (centre, spread) of normal beats' log MSE
+    combine: str = "sum"
+    scale: str = "record"
+    rhythm: Prematurity | None = None
+    tails: TailKnots | None = None
+    description: str = ""
+    fitted_on: str = ""
+    command: str = ""
+
+    def rule(self) -> robust.RobustScore:
+        """The scoring rule these numbers describe."""
+        d = asdict(self)
+        return robust.RobustScore.from_dict(d)
 
 
 @dataclass(frozen=True)
@@ -177,6 +220,7 @@ class ModelCard:
     training_data: TrainingData | None = None
     metrics: list[MetricRow] = field(default_factory=list)
     licence: str = ""
+    robust_score: RobustScore | None = None
 
     @property
     def label(self) -> str:
@@ -241,6 +285,10 @@ def _verify(card: ModelCard, where: Path | str) -> None:
     kind = card.score.kind
     if kind not in ("mse", "mse+rhythm") or (kind == "mse+rhythm") != (card.score.rhythm is not None):
         raise bad(f"score kind {card.score.kind!r} does not fit its rhythm model")
+    if p.align not in ALIGN_RULES:
+        raise bad(f"preprocessing align {p.align!r}: must be one of {', '.join(ALIGN_RULES)}")
+    if card.robust_score is not None:
+        _verify_robust(card.robust_score, bad)
     if recipe_id(card.recipe.config) != card.recipe.id:
         raise bad(f"recipe id {card.recipe.id} is not that of the recipe it names")
     weights = card.training.weights if card.training else "generator"
@@ -250,6 +298,26 @@ def _verify(card: ModelCard, where: Path | str) -> None:
         if row.weights != weights or row.rhythm != (card.score.rhythm is not None):
             raise bad(f"metrics from {row.source} measured another score ({row.weights} weights, rhythm "
                       f"{'on' if row.rhythm else 'off'}) than this model's")
+
+
+def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
+    """The robust score's numbers must make a rule: known joins, finite numbers, one knot per tail share."""
+    if r.combine not in robust.COMBINE_RULES:
+        raise bad(f"robust_score combine {r.combine!r}: must be one of {', '.join(robust.COMBINE_RULES)}")
+    if r.scale not in robust.SCALES:
+        raise bad(f"robust_score scale {r.scale!r}: must be one of {', '.join(robust.SCALES)}")
+    numbers = [r.threshold, *r.population_log_mse]
+    if r.rhythm is not None:
+        numbers += [*r.rhythm.mean, *r.rhythm.cov_inv[0], *r.rhythm.cov_inv[1], r.rhythm.center, r.rhythm.scale]
+    if not all(math.isfinite(v) for v in numbers):
+        raise bad("robust_score holds a number that is not finite")
+    if r.population_log_mse[1] <= 0 or (r.rhythm is not None and r.rhythm.scale <= 0):
+        raise bad("robust_score: a spread must be positive")
+    n = len(robust.TAIL_LOG10)
+    if r.tails is not None and not (len(r.tails.morphology) == len(r.tails.rhythm) == n):
+        raise bad(f"robust_score tails: {n} knots per channel expected")
+    if r.tails is not None and not all(math.isfinite(v) for v in (*r.tails.morphology, *r.tails.rhythm)):
+        raise bad("robust_score tails hold a number that is not finite")
 
 
 class _Bad(Exception):

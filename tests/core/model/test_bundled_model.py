@@ -32,7 +32,10 @@ def test_bundled_card_and_hash(scorer):
         assert sha256_bytes(bundled_model_path().with_name(ref.file).read_bytes()) == ref.sha256
     assert card.name == "SI-BeatGAN V2" and card.training_data is not None and card.training is not None
     assert card.threshold.specificity_target == 0.99
-    assert scorer.threshold == card.threshold.value
+    assert scorer.raw_threshold == card.threshold.value  # the raw score's, set on held-out N beats
+    # the score the user sees: the card's robust_score rule (core/robust.py), fitted on DS1's N beats
+    assert card.robust_score is not None and scorer.threshold == card.robust_score.threshold
+    assert card.preprocessing.align == scorer.params.align == "peak"
     assert scorer.model.card.score.rhythm is not None
 
 

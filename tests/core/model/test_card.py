@@ -83,12 +83,31 @@ def test_foreign_and_newer_cards_are_refused(data, match):
     (lambda c: c.update(extra=1), "unknown field 'extra'"),
     (lambda c: c["onnx"].update(file="/etc/x.onnx"), "must lie beside its card"),
     (lambda c: c["training_data"].update(records="100"), "training_data.records: expected a list"),
+    (lambda c: c["preprocessing"].update(align="onset"), "preprocessing align 'onset'"),
+    (lambda c: c["robust_score"].update(combine="mean"), "robust_score combine 'mean'"),
+    (lambda c: c["robust_score"].update(scale="ward"), "robust_score scale 'ward'"),
+    (lambda c: c["robust_score"].update(threshold="3.4"), r"robust_score.threshold: expected a number"),
+    (lambda c: c["robust_score"].update(population_log_mse=[-7.0, 0.0]), "a spread must be positive"),
+    (lambda c: c["robust_score"]["tails"]["rhythm"].pop(), "81 knots per channel"),
+    (lambda c: c["robust_score"]["rhythm"].update(mean=[0.0]), r"robust_score.rhythm.mean: expected a list of 2"),
+    (lambda c: c["robust_score"].update(format=1), "robust_score: unknown field 'format'"),
 ])
 def test_inconsistent_or_mistyped_cards_are_refused(bundled, edit, match):
     edit(bundled)
     with pytest.raises(ModelError, match=match) as e:
         card_from_dict(bundled, "c.json")
     assert str(e.value).startswith("c.json: ") and "\n" not in str(e.value)
+
+
+def test_the_robust_score_is_typed_and_makes_the_card_rule(bundled):
+    """The card's robust score reads into typed fields and gives the rule the Scorer applies."""
+    card = card_from_dict(bundled)
+    r = card.robust_score
+    assert r is not None and r.rhythm is not None and len(r.tails.morphology) == 81
+    rule = r.rule()
+    assert rule.threshold == r.threshold and rule.population == r.population_log_mse and rule.combine == r.combine
+    del bundled["robust_score"]
+    assert card_from_dict(bundled).robust_score is None  # a card without one: the raw score alone
 
 
 def test_machine_settings_do_not_change_a_recipe_id():

@@ -1,0 +1,43 @@
+"""``trainer crossdb``: whole records through the product's Scorer, detected beats classed by EC57
+matching, flag shares at each variant's own threshold; and the dataset cache key names the window rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ecgviewer.core.beats import BeatParams
+from trainer.crossdb import record_names, run
+from trainer.dataset import cache_key
+
+ROOT = Path(__file__).resolve().parents[2]
+CARD = str(ROOT / "resources" / "models" / "si-beatgan-v2.json")
+
+
+def test_cache_key_names_the_window_rule(mitdb):
+    assert cache_key(mitdb, BeatParams(n_leads=2)) != cache_key(mitdb, BeatParams(n_leads=2, align="none"))
+
+
+def test_record_names(mitdb, tmp_path):
+    assert record_names(mitdb, None)[:3] == ["100", "103", "105"]  # MIT-BIH: DS2
+    assert record_names(mitdb, "ds1")[0] == "101"
+    assert record_names(tmp_path, None) == []
+
+
+@pytest.mark.parametrize("beats", ["reference", "detector"])
+def test_one_record_both_beat_sources(mitdb, beats):
+    pytest.importorskip("torch")
+    out = run(CARD, mitdb, beats, records="119", variants=("baseline", "robust"))
+    assert out["records"] == ["119"] and out["reference_beats"] == 1987
+    assert out["beats_with_class"] >= 0.99 * 1987  # the detector finds and EC57 matches nearly every beat
+    for m in out["variants"].values():
+        assert 0.5 < m["auc"] <= 1.0 and set(m["auc_by_class"]) == {"V"}  # 119: N and V beats only
+        assert m["n_records"] == 1 and m["n_flagged_worst"]["record"] == "119"
+        share = m["n_flagged_by_record"]["119"]
+        assert m["n_flagged_pooled"] == pytest.approx(share)
+        assert m["records_over_10pct"] == int(share > 0.1)
+        assert 0.0 <= m["sensitivity_by_class"]["V"] <= 1.0
+    assert out["variants"]["robust"]["threshold"] != out["variants"]["baseline"]["threshold"]
+    assert np.isfinite(out["wall_s"])

@@ -1,0 +1,57 @@
+"""trainer robust-fit: the card's robust score fitted on normal beats only, written as typed card fields."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ecgviewer.core.model.card import read_card
+from ecgviewer.core.resources import bundled_model_path
+from trainer.cli import main
+from trainer.robust_fit import fit, save_rows
+
+
+def _rows(seed: int = 0) -> list[tuple]:
+    rng = np.random.default_rng(seed)
+    rows = []
+    for shift in (0.0, 1.0, -0.5):  # records on their own scales
+        n = 400
+        cls = np.array(["N"] * (n - 20) + ["V"] * 20)
+        mse = np.exp(rng.normal(-7 + shift, 0.3, n) + (cls == "V") * 2.0)
+        feats = rng.normal(0, 0.05, (n, 2)) + (cls == "V")[:, None] * np.array([-0.4, 0.6])
+        rows.append((cls, mse, feats))
+    return rows
+
+
+def test_fit_uses_normal_beats_and_sets_the_threshold_on_their_share():
+    rows = _rows()
+    rule, n_normal = fit(rows, target=0.02)
+    assert n_normal == 3 * 380
+    scores = [rule.score(r[1], r[2])[0] for r in rows]
+    n_share = np.mean(np.concatenate([s[r[0] == "N"] for s, r in zip(scores, rows)]) >= rule.threshold)
+    assert abs(n_share - 0.02) < 0.005
+    # anomalies change nothing: the same N beats with other V beats give the same rule
+    other = [(c, np.where(c == "V", m * 3, m), f) for c, m, f in rows]
+    assert fit(other, target=0.02)[0].threshold == rule.threshold
+
+
+def test_robust_fit_rewrites_only_the_robust_score(tmp_path):
+    card = tmp_path / "m.json"
+    card.write_bytes(bundled_model_path().read_bytes())
+    cache = tmp_path / "rows.npz"
+    save_rows(cache, _rows())
+    before = read_card(card)
+    assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache)]) == 0
+    after = read_card(card)
+    assert after.weights == before.weights and after.onnx == before.onnx and after.metrics == before.metrics
+    assert after.robust_score != before.robust_score and after.preprocessing.align == "peak"
+    rule, _ = fit(_rows())
+    assert after.robust_score.rule().threshold == rule.threshold
+    assert "robust-fit --card" in after.robust_score.command
+
+
+def test_a_bad_card_is_one_line(tmp_path, capsys):
+    bad = tmp_path / "x.json"
+    bad.write_text("{}")
+    assert main(["robust-fit", "--card", str(bad), "--data", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("trainer: error: ") and "not an ecgviewer model card" in err and "Traceback" not in err

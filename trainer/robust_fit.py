@@ -1,0 +1,127 @@
+"""Fit a card's robust score (``ecgviewer/core/robust.py``) on MIT-BIH DS1's normal beats.
+
+A product step: it makes the ``robust_score`` field of the shipped card. No network training: the
+card's generator reconstructs DS1's beats (reference annotations, windows on the core's fiducial)
+through the product's Scorer; from the N beats only it fits
+
+- the prematurity Gaussian and its z-scaling (``PrematurityModel.fit``),
+- the population centre/spread of log MSE (used for records with under 30 beats),
+- each channel's tail knots (``core.robust.tail_knots``: the z of 1 in 10^k normal beats),
+- the default threshold: the score that flags ``--target`` of DS1's N beats, pooled.
+
+DS1 (de Chazal's training half) is used so that DS2, and qtdb-x, stay for reporting. The card's
+``robust_score`` and ``preprocessing.align`` are rewritten; the weights, their hashes and every other
+field are untouched.
+
+    nice -n 19 python -m trainer robust-fit --card resources/models/si-beatgan-v2.json --data ../shared/data/mitdb
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.core.atomic import write_text_atomic
+from ecgviewer.core.errors import ModelError
+from ecgviewer.core.model.card import Prematurity, RobustScore, TailKnots, read_card
+from ecgviewer.core.record import load_record
+from ecgviewer.core.robust import PrematurityModel, prematurity_features, tail_knots
+from ecgviewer.core.robust import RobustScore as Rule
+from ecgviewer.core.scorer import Scorer
+from trainer.config import TrainError
+from trainer.export import card_json
+from trainer.splits import DS1
+
+ALIGN = "peak"
+DESCRIPTION = ("the sum of two channels' -log10 tail probabilities among DS1 normal beats: log MSE about the "
+               "record's own centre (its 5th-25th percentiles) over the population's spread, and a one-sided "
+               "prematurity / compensatory-pause distance against a 60-s median RR")
+
+
+def ds1_rows(card: Path, data: Path, cache: Path | None = None) -> list[tuple]:
+    """(classes, MSE, prematurity features) of each DS1 record's reference beats; ``cache`` keeps them."""
+    if cache is not None and cache.is_file():
+        return list(np.load(cache, allow_pickle=True)["rows"])
+    scorer = Scorer.load(card, align=ALIGN, rule=None)
+    rows = []
+    for name in DS1:
+        beats = scorer.beats(load_record(data / name))
+        _, err = scorer.reconstruct(beats)
+        mse = err.reshape(len(beats), -1).mean(axis=1)
+        rows.append((beats.cls, mse, prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)))
+        print(f"robust-fit: {name} {len(beats)} beats", file=sys.stderr, flush=True)
+    if cache is not None:
+        save_rows(cache, rows)
+    return rows
+
+
+def save_rows(cache: Path, rows: list[tuple]) -> None:
+    """Keep per-record rows in an .npz (an object array of tuples, whatever the records' lengths)."""
+    arr = np.empty(len(rows), dtype=object)
+    for i, r in enumerate(rows):
+        arr[i] = tuple(r)
+    np.savez(cache, rows=arr)
+
+
+def fit(rows: list[tuple], target: float = 0.01) -> tuple[Rule, int]:
+    """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw."""
+    n = [r[0] == "N" for r in rows]
+    feats_n = np.concatenate([r[2][m] for r, m in zip(rows, n)])
+    logmse_n = np.log(np.concatenate([r[1][m] for r, m in zip(rows, n)]))
+    q1, med, q3 = np.percentile(logmse_n, [25, 50, 75])
+    rule = Rule(PrematurityModel.fit(feats_n), (float(med), float((q3 - q1) / 1.349)), 0.0, "sum", "record")
+    zs = [rule.score(r[1], r[2]) for r in rows]
+    rule.tails = {"morphology": tail_knots(np.concatenate([z[1][m] for z, m in zip(zs, n)])),
+                  "rhythm": tail_knots(np.concatenate([z[2][m] for z, m in zip(zs, n)]))}
+    scores_n = np.concatenate([rule.score(r[1], r[2])[0][m] for r, m in zip(rows, n)])
+    rule.threshold = float(np.quantile(scores_n, 1.0 - target))
+    return rule, len(feats_n)
+
+
+def card_field(rule: Rule, n_normal: int, target: float, command: str) -> RobustScore:
+    """The card's typed ``robust_score`` of a fitted rule."""
+    p = rule.rhythm
+    return RobustScore(
+        threshold=rule.threshold, population_log_mse=rule.population, combine=rule.combine, scale=rule.scale,
+        rhythm=None if p is None else Prematurity(
+            mean=tuple(float(v) for v in p.mean), cov_inv=tuple(tuple(float(v) for v in r) for r in p.cov_inv),
+            center=float(p.center), scale=float(p.scale)),
+        tails=TailKnots(morphology=list(rule.tails["morphology"]), rhythm=list(rule.tails["rhythm"])),
+        description=DESCRIPTION,
+        fitted_on=f"MIT-BIH DS1 reference beats, N only ({n_normal} beats); threshold flags {target:.1%} of them",
+        command=command)
+
+
+def cmd_robust_fit(args: argparse.Namespace) -> int:
+    if not args.data.is_dir():
+        raise FileNotFoundError(f"{args.data}: no such folder")
+    if not 0.0 < args.target < 1.0:
+        raise TrainError(f"--target {args.target}: a share between 0 and 1")
+    try:
+        card = read_card(args.card)
+    except ModelError as e:
+        raise TrainError(str(e)) from None
+    rule, n_normal = fit(ds1_rows(args.card, args.data, args.cache), args.target)
+    command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (
+        f" --target {args.target:g}" if args.target != 0.01 else "")
+    card = replace(card, preprocessing=replace(card.preprocessing, align=ALIGN),
+                   robust_score=card_field(rule, n_normal, args.target, command))
+    write_text_atomic(args.card, card_json(card))
+    print(f"robust-fit: {args.card}: threshold {rule.threshold:.4g} on {n_normal} DS1 N beats", file=sys.stderr)
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``robust-fit`` subcommand (one hook in trainer/cli.py)."""
+    p = sub.add_parser("robust-fit", help="fit a model card's robust score on MIT-BIH DS1's normal beats "
+                                          "(rewrites its robust_score field; weights untouched)")
+    p.add_argument("--card", type=Path, required=True, help="the model card (.json) to fit and rewrite")
+    p.add_argument("--data", type=Path, required=True, help="MIT-BIH folder (WFDB records with .atr annotations)")
+    p.add_argument("--target", type=float, default=0.01,
+                   help="share of DS1's N beats over the fitted threshold (default: %(default)s)")
+    p.add_argument("--cache", type=Path, help="keep DS1's errors and RR features in this .npz (refits skip the network)")
+    p.set_defaults(func=cmd_robust_fit)
