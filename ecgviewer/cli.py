@@ -82,7 +82,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     scorer = Scorer.load(args.model)
     record = load_record(args.record, annotator=None if args.detect else args.annotator)
     beats = scorer.beats(record, detect=args.detect)
-    result = scorer.score(beats)
+    result = scorer.score(beats, adapt=_adapt_config(args))
     threshold = scorer.threshold if args.threshold is None else args.threshold
     payload = _beats_payload(record, beats)
     for b, s in zip(payload["beats"], result.score):
@@ -92,12 +92,29 @@ def cmd_score(args: argparse.Namespace) -> int:
     payload["model"] = {"name": scorer.model.card.get("name"), "version": scorer.model.card.get("version"),
                         "path": str(scorer.model.path), "backend": scorer.backend}
     payload["summary"] = flag_summary(beats, result, threshold)
+    if scorer.adapt_log is not None:
+        payload["adaptation"] = {"beats": int(len(scorer.adapt_log.pool)), "steps": scorer.adapt_log.steps,
+                                 "seconds": round(scorer.adapt_log.seconds, 2), "stopped": scorer.adapt_log.stopped}
+        print(f"{record.name}: {scorer.adapt_log.summary()}", file=sys.stderr)
     s = payload["summary"]
     extra = ""
     if s.get("sensitivity") is not None:
         extra = f", sensitivity {s['sensitivity']:.3f}, specificity {s['specificity']:.3f}"
     _emit(args, payload, f"{record.name}: {s['beats']} beats, {s['flagged']} flagged at threshold {threshold:.4g}{extra}")
     return 0
+
+
+def _adapt_config(args: argparse.Namespace):
+    """The self-adaptation asked for, or None; without torch, one line on stderr says it is skipped."""
+    from ecgviewer.core import adapt
+
+    if not args.adapt:
+        return None
+    if not adapt.available():
+        print("ecgviewer: self-adaptation needs PyTorch (pip install 'ecgviewer[trainer]'); scored without it",
+              file=sys.stderr)
+        return None
+    return adapt.AdaptConfig(seed=args.adapt_seed)
 
 
 def _emit(args: argparse.Namespace, payload: dict, headline: str) -> None:
@@ -137,6 +154,10 @@ def build_parser() -> argparse.ArgumentParser:
     _record_args(s)
     s.add_argument("--model", help="model card (.json) or weights (.pt); default: the bundled SI-BeatGAN V2")
     s.add_argument("--threshold", type=float, help="alert threshold (default: the model card's)")
+    s.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=False,
+                   help="fine-tune the generator on this record's own beats before scoring (needs PyTorch; "
+                        "docs/method.md, 'Self-adaptation')")
+    s.add_argument("--adapt-seed", type=int, default=0, help="seed of the self-adaptation (same seed, same scores)")
     s.set_defaults(func=cmd_score)
     return p
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
+from ecgviewer.core.adapt import AdaptConfig, AdaptLog, adapt_generator
 from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.modelfile import LoadedModel, bundled_model_path, load_model
@@ -23,6 +25,8 @@ class Scorer:
 
     def __init__(self, model: LoadedModel) -> None:
         self.model = model
+        self.adapt_log: AdaptLog | None = None  # what the last adapted score() did
+        self._torch_model: LoadedModel | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, backend: str | None = None) -> Scorer:
@@ -54,11 +58,29 @@ class Scorer:
         return extract_beats(record, self.params, detect=detect)
 
     def score(self, beats: BeatSet, progress: Callable[[int, int], None] | None = None,
-              cancelled: Callable[[], bool] | None = None, batch: int = 256) -> ScoreResult:
+              cancelled: Callable[[], bool] | None = None, batch: int = 256,
+              adapt: AdaptConfig | None = None) -> ScoreResult:
         """Scores of ``beats``; ``batch`` 256: fastest for torch on 2 cores (8,168 vs 4,351 beats/s at
-        1024), no difference for ONNX Runtime (benchmarks/scoring_batch.py)."""
-        return score_beats(self.model.net, beats, self.model.rhythm, batch=batch,
+        1024), no difference for ONNX Runtime (benchmarks/scoring_batch.py).
+
+        With ``adapt``, the generator is first fine-tuned on these beats (:mod:`ecgviewer.core.adapt`;
+        needs torch) and they are scored by the tuned copy; :attr:`adapt_log` says what it did.
+        """
+        net = self.model.net
+        self.adapt_log = None
+        if adapt is not None:
+            net, self.adapt_log = adapt_generator(self.torch_generator(), beats.x, adapt,
+                                                  cancelled=cancelled)
+        return score_beats(net, beats, self.model.rhythm, batch=batch,
                            progress=progress, cancelled=cancelled)
+
+    def torch_generator(self) -> Any:
+        """The model's torch Generator, loaded from its weights once when the scorer runs ONNX."""
+        if self.model.net.backend == "torch":
+            return self.model.generator
+        if self._torch_model is None:
+            self._torch_model = load_model(self.model.path, backend="torch")
+        return self._torch_model.generator
 
 
 def flag_summary(beats: BeatSet, result: ScoreResult, threshold: float) -> dict:
