@@ -8,9 +8,9 @@ patient's normal morphology; what stays badly reconstructed is what differs from
 The risk is frequent ectopy: a bigeminy is half PVCs, and a generator tuned on every beat learns
 them too. Two guards, both label-free:
 
-- the *pool*: only the best-reconstructed ``keep`` share of the record's beats (by the unadapted
-  generator's error) is ever sampled, so a class that is up to ``1 - keep`` of the record and
-  reconstructs worse than the normal beats never enters training;
+- the *pool*: only beats that are not premature (RR before at least 0.95 x the running median)
+  and, of those, the ``keep`` share most like their dominant beat are ever sampled; a bigeminy's
+  PVCs come early and fall out, and so does what looks unlike the patient's usual beat;
 - the *trim*: within every batch the worst ``trim`` share by the current error gets no gradient
   (a trimmed loss), for what slipped into the pool.
 
@@ -41,6 +41,10 @@ class AdaptConfig:
     trim: float = 0.2  # share of each batch (highest current error) given no gradient
     seed: int = 0  # same seed, same record, same scores
     params: str = "all"  # "all" the generator's weights, or "decoder" only (half the cost a step)
+    pool: str = "template"  # rank the regular beats for the pool by "template" (likeness to their
+    # dominant beat) or by "error" (the unadapted generator's error: misranks a lead it never saw)
+    premature: float = 0.95  # a beat whose RR before is under this share of the running median is
+    # premature and never in the pool (a bigeminy's PVCs; chosen on MIT-BIH, docs/method.md)
     pool_sample: int = 4096  # beats whose error picks the pool: bounds the cost on 24-hour records
     budget_s: float | None = 30.0  # wall-clock safety cap; None = always run all steps
 
@@ -51,6 +55,8 @@ class AdaptConfig:
             raise ValueError("keep must be in (0, 1] and trim in [0, 1)")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
+        if self.pool not in ("template", "error"):
+            raise ValueError(f"pool must be 'template' or 'error', not {self.pool!r}")
         if self.params not in ("all", "decoder"):
             raise ValueError(f"params must be 'all' or 'decoder', not {self.params!r}")
 
@@ -92,6 +98,25 @@ class AdaptUnavailable(RuntimeError):
     """Adaptation was asked for where torch is not installed."""
 
 
+def dominant_likeness(x: np.ndarray, rounds: int = 3, core: float = 0.5) -> np.ndarray:
+    """Correlation of each beat with the record's dominant beat (n,), label-free.
+
+    The dominant beat starts as the median of all beats and is re-estimated from the ``core`` share
+    most like it, ``rounds`` times: a median of a bigeminy is a blend of the two shapes, but the
+    beats nearest that blend lean to the more frequent shape, and a few rounds settle on it.
+    """
+    flat = x.reshape(len(x), -1).astype(np.float64)
+    flat = flat - flat.mean(axis=1, keepdims=True)
+    flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-9)
+    template = np.median(flat, axis=0)
+    for _ in range(rounds + 1):
+        t = template - template.mean()
+        r = flat @ (t / max(float(np.linalg.norm(t)), 1e-9))
+        top = np.argsort(-r, kind="stable")[:max(int(core * len(flat)), 1)]
+        template = np.median(flat[top], axis=0)
+    return r
+
+
 def _errors(torch: Any, gen: Any, x: Any, batch: int = 512) -> np.ndarray:
     """Per-beat mean squared error of ``gen`` on tensor ``x`` (no gradient)."""
     out = []
@@ -102,10 +127,26 @@ def _errors(torch: Any, gen: Any, x: Any, batch: int = 512) -> np.ndarray:
     return torch.cat(out).numpy() if out else np.zeros(0, np.float32)
 
 
+def regular_beats(rr_pre: np.ndarray, premature: float = 0.95, span: int = 61) -> np.ndarray:
+    """Beats that are not premature: RR before at least ``premature`` x the running median RR of
+    ``span`` beats. In a bigeminy the median lies between the short and the long interval, so the
+    PVCs (short before) fall out and the sinus beats (long before) stay. Unknown RR: not regular."""
+    from scipy.ndimage import median_filter
+
+    rr = np.nan_to_num(np.asarray(rr_pre, dtype=np.float64), nan=0.0)
+    if not len(rr):
+        return np.zeros(0, bool)
+    return rr >= premature * median_filter(rr, size=min(span, len(rr)), mode="nearest")
+
+
 def adapt_generator(generator: Any, x: np.ndarray, cfg: AdaptConfig = AdaptConfig(),
                     progress: Callable[[int, int], None] | None = None,
-                    cancelled: Callable[[], bool] | None = None) -> tuple[Any, AdaptLog]:
+                    cancelled: Callable[[], bool] | None = None,
+                    rr_pre: np.ndarray | None = None) -> tuple[Any, AdaptLog]:
     """A copy of the torch ``generator`` fine-tuned on beats ``x`` (n, leads, ticks), and its log.
+
+    ``rr_pre`` (seconds, per beat) keeps premature beats out of the pool (:func:`regular_beats`);
+    without it every beat is a candidate.
 
     Raises :class:`AdaptUnavailable` without torch and ``scoring.Cancelled`` when ``cancelled()``
     turns true. Deterministic for a seed when the step count, not the time cap, ends it.
@@ -127,9 +168,13 @@ def adapt_generator(generator: Any, x: np.ndarray, cfg: AdaptConfig = AdaptConfi
         return gen, log
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
-    cand = np.arange(n) if n <= cfg.pool_sample else np.sort(rng.choice(n, cfg.pool_sample, replace=False))
-    err0 = _errors(torch, gen, xt[cand])
-    pool = np.sort(cand[np.argsort(err0, kind="stable")[:max(int(np.floor(cfg.keep * len(cand))), cfg.batch)]])
+    cand = np.flatnonzero(regular_beats(rr_pre, cfg.premature)) if rr_pre is not None else np.arange(n)
+    if len(cand) < cfg.batch:  # an irregular record: rhythm cannot tell, shape alone decides
+        cand = np.arange(n)
+    if len(cand) > cfg.pool_sample:
+        cand = np.sort(rng.choice(cand, cfg.pool_sample, replace=False))
+    badness = -dominant_likeness(x[cand]) if cfg.pool == "template" else _errors(torch, gen, xt[cand])
+    pool = np.sort(cand[np.argsort(badness, kind="stable")[:max(int(np.floor(cfg.keep * len(cand))), cfg.batch)]])
     log = AdaptLog(pool=pool)
     tuned = list(gen.decoder.parameters()) if cfg.params == "decoder" else list(gen.parameters())
     for p in tuned:

@@ -70,7 +70,7 @@ class Scorer:
         self.adapt_log = None
         if adapt is not None:
             net, self.adapt_log = adapt_generator(self.torch_generator(), beats.x, adapt,
-                                                  cancelled=cancelled)
+                                                  cancelled=cancelled, rr_pre=beats.rr_pre)
         return score_beats(net, beats, self.model.rhythm, batch=batch,
                            progress=progress, cancelled=cancelled)
 

@@ -12,10 +12,10 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from ecgviewer.core.adapt import AdaptConfig, adapt_generator  # noqa: E402
-from ecgviewer.core.record import load_record  # noqa: E402
-from ecgviewer.core.scorer import Scorer  # noqa: E402
-from ecgviewer.core.scoring import Cancelled  # noqa: E402
+from ecgviewer.core.adapt import AdaptConfig, adapt_generator
+from ecgviewer.core.record import load_record
+from ecgviewer.core.scorer import Scorer
+from ecgviewer.core.scoring import Cancelled
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "resources" / "samples" / "119"
@@ -63,7 +63,7 @@ def test_bundled_generator_is_not_modified(scorer, beats):
 def test_log_trained_beats_are_in_the_pool_and_never_the_trimmed_ones(scorer, beats):
     cfg = AdaptConfig(steps=6, batch=20, trim=0.25, keep=0.5, budget_s=None, pool_sample=200)
     _, log = adapt_generator(scorer.torch_generator(), beats, cfg)
-    assert len(log.pool) == 100
+    assert 0 < len(log.pool) <= 100
     assert log.steps == 6
     for trained, trimmed in zip(log.trained, log.trimmed):
         assert len(trained) == 15 and len(trimmed) == 5
