@@ -12,7 +12,7 @@ the median of ``--build-repeat`` builds. Prints the hardware and the date, for d
 
 Run from the repository root::
 
-    python benchmarks/pipeline_benchmark.py [--data-dir ../shared/data/mitdb] [--record 119]
+    python -m benchmarks.pipeline_benchmark [--data-dir ../shared/data/mitdb] [--record 119]
 """
 
 from __future__ import annotations
@@ -26,13 +26,11 @@ import sys
 import time
 from pathlib import Path
 
+from ecgviewer.core.beats import extract_beats
+from ecgviewer.core.record import load_record
+from trainer.evaluate import cpu_model
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from trainer.evaluate import cpu_model  # noqa: E402
-
-from ecgviewer.core.beats import extract_beats  # noqa: E402
-from ecgviewer.core.record import load_record  # noqa: E402
 
 TARGETS = {"build": 60.0, "annotated": 0.3, "detected": 1.3}
 
@@ -81,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
         pass
     print(f"python {platform.python_version()}, numpy {np.__version__}, scipy {scipy.__version__}, "
           f"wfdb {wfdb.__version__}")
-    print(f"command: python benchmarks/pipeline_benchmark.py {' '.join(argv if argv is not None else sys.argv[1:])}")
+    print(f"command: python -m benchmarks.pipeline_benchmark {' '.join(argv if argv is not None else sys.argv[1:])}")
     print()
 
     rec = load_record(rec_path)

@@ -3,7 +3,7 @@
 Why: the Scorer's batch size is a speed choice (the viewer, the CLI and the self-test use it); this
 measures it on the beats of the bundled sample 119 (repeated 5x) with each backend that is installed.
 
-Usage: python benchmarks/scoring_batch.py [--rounds 3] [--batches 128 256 512 1024] [--onnx-1d]
+Usage: python -m benchmarks.scoring_batch [--rounds 3] [--batches 128 256 512 1024] [--onnx-1d]
 
 ``--onnx-1d`` adds the same generator exported as plain 1-D layers (how the ONNX export was made
 before the 2-D lifting of ``export_onnx``), run by ONNX Runtime beside the bundled export; it needs
@@ -16,17 +16,15 @@ import argparse
 import os
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from ecgviewer.core.beats import extract_beats  # noqa: E402
-from ecgviewer.core.inference import OnnxReconstructor, export_onnx, have  # noqa: E402
-from ecgviewer.core.modelfile import bundled_model_path, load_model  # noqa: E402
-from ecgviewer.core.record import load_record  # noqa: E402
-from ecgviewer.core.scoring import reconstruct  # noqa: E402
+from ecgviewer.core.beats import extract_beats
+from ecgviewer.core.model.inference import OnnxReconstructor, have
+from ecgviewer.core.model.loader import load_model
+from ecgviewer.core.record import load_record
+from ecgviewer.core.resources import bundled_model_path, sample_record_path
+from ecgviewer.core.scoring import reconstruct
 
 
 def main() -> int:
@@ -41,13 +39,15 @@ def main() -> int:
     if args.onnx_1d:
         if "torch" not in models or not have("onnx"):
             ap.error("--onnx-1d exports the generator again: it needs torch and the onnx package")
+        from trainer.export import export_onnx
+
         nets["onnx-1d"] = OnnxReconstructor(export_onnx(models["torch"].net.generator, lift=False))
     if "torch" in models:
         import torch
 
         torch.set_num_threads(min(os.cpu_count() or 1, 8))
     first = next(iter(models.values()))
-    beats = extract_beats(load_record(bundled_model_path().parents[1] / "samples" / "119"), first.params)
+    beats = extract_beats(load_record(sample_record_path()), first.params)
     x = np.concatenate([beats.x] * 5)
     print(f"{len(x)} beats, {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f}; beats/s per round:")
     rates: dict[tuple[str, int], list[float]] = {}

@@ -1,6 +1,6 @@
 """Training samples/s and scoring beats/s, each beside the reference configuration, in one run.
 
-    python benchmarks/throughput.py [--device cpu|cuda] [--threads 2] [--json out.json]
+    python -m benchmarks.throughput [--device cpu|cuda] [--threads 2] [--json out.json]
 
 Training: BeatGAN steps (D + G) on random beats, for the CPU recipe (width 16, batch 256), the
 full-width model at batch 256, and the reference configuration (width 32, batch 64, lr 1e-4,
@@ -19,15 +19,17 @@ import time
 import numpy as np
 import torch
 
-from ecgviewer.core.models import Generator, NetConfig
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.model.networks import Generator
 from ecgviewer.core.scoring import reconstruct
+from trainer.config import MachineConfig, TrainConfig, cpu_has_native_bf16
 from trainer.evaluate import hardware
-from trainer.train import TrainConfig, Trainer, cpu_has_native_bf16
+from trainer.train import Trainer
 
 
-def train_rate(cfg: TrainConfig, seconds: float) -> float:
+def train_rate(cfg: TrainConfig, machine: MachineConfig, seconds: float) -> float:
     x = np.random.default_rng(0).uniform(-1, 1, (max(4096, cfg.batch * 8), cfg.n_leads, 320)).astype(np.float32)
-    tr = Trainer(cfg, x, None, "/tmp/ecgviewer-throughput")
+    tr = Trainer(cfg, x, None, "/tmp/ecgviewer-throughput", machine=machine)
     batches = [tr.x[i * cfg.batch:(i + 1) * cfg.batch] for i in range(8)]
     for b in batches[:2]:  # warm-up
         tr.train_step(b)
@@ -59,25 +61,24 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     dev = args.device
+    fp32, bf16 = MachineConfig(device=dev, amp=False), MachineConfig(device=dev, amp=True, cpu_bf16=dev == "cpu")
+    v2 = TrainConfig(model="si-beatgan-v2", batch=64, lr=1e-4, width=32)
     rows = {
-        "train: reference (w32, batch 64, lr 1e-4, fp32)": TrainConfig(batch=64, lr=1e-4, width=32, device=dev, amp=False),
-        "train: full width (w32, batch 256)": TrainConfig(batch=256, width=32, device=dev, amp=False),
-        "train: CPU recipe (w16, batch 256)": TrainConfig(batch=256, width=16, device=dev, amp=False),
+        "train: reference (w32, batch 64, lr 1e-4, fp32)": (TrainConfig(batch=64, lr=1e-4, width=32), fp32),
+        "train: full width (w32, batch 256)": (TrainConfig(batch=256, width=32), fp32),
+        "train: CPU recipe (w16, batch 256)": (TrainConfig(batch=256, width=16), fp32),
     }
     if dev == "cpu" and cpu_has_native_bf16():
-        rows["train: reference net and batch, bf16 (w32, batch 64)"] = TrainConfig(
-            batch=64, lr=1e-4, width=32, device=dev, cpu_bf16=True)
-        rows["train: SI-BeatGAN V2 (w32, batch 64, fp32)"] = TrainConfig(
-            model="si-beatgan-v2", batch=64, lr=1e-4, width=32, device=dev)
-        rows["train: SI-BeatGAN V2 (w32, batch 64, bf16)"] = TrainConfig(
-            model="si-beatgan-v2", batch=64, lr=1e-4, width=32, device=dev, cpu_bf16=True)
+        rows["train: reference net and batch, bf16 (w32, batch 64)"] = (TrainConfig(batch=64, lr=1e-4, width=32), bf16)
+        rows["train: SI-BeatGAN V2 (w32, batch 64, fp32)"] = (v2, fp32)
+        rows["train: SI-BeatGAN V2 (w32, batch 64, bf16)"] = (v2, bf16)
     if dev == "cuda":
-        rows["train: full width (w32, batch 256, bf16)"] = TrainConfig(batch=256, width=32, device=dev, amp=True)
-        rows["train: full width (w32, batch 1024, bf16)"] = TrainConfig(batch=1024, width=32, device=dev, amp=True)
+        rows["train: full width (w32, batch 256, bf16)"] = (TrainConfig(batch=256, width=32), bf16)
+        rows["train: full width (w32, batch 1024, bf16)"] = (TrainConfig(batch=1024, width=32), bf16)
     out = {"device": torch.cuda.get_device_name(0) if dev == "cuda" else hardware(),
            "threads": torch.get_num_threads(), "torch": torch.__version__}
-    for name, cfg in rows.items():
-        out[name] = round(train_rate(cfg, args.seconds), 1)
+    for name, (cfg, machine) in rows.items():
+        out[name] = round(train_rate(cfg, machine, args.seconds), 1)
         print(f"{name}: {out[name]:.0f} samples/s", flush=True)
     for w in (32, 16):
         key = f"score: width {w} (batch 1024)"

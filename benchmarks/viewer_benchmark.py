@@ -7,7 +7,7 @@
    the same frames with a naive PlotDataItem(autoDownsample, peak, clipToView) as the baseline.
 3. Peak memory (VmHWM) of the process.
 
-Usage: QT_QPA_PLATFORM=offscreen python benchmarks/viewer_benchmark.py [--mitdb DIR] [--model CARD]
+Usage: QT_QPA_PLATFORM=offscreen python -m benchmarks.viewer_benchmark [--mitdb DIR] [--model CARD]
 """
 
 from __future__ import annotations
@@ -19,12 +19,10 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+import numpy as np
 
-import numpy as np  # noqa: E402
-
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before Qt is imported (lazily, below)
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 
 def rss_mb(field: str = "VmRSS") -> float:
@@ -35,8 +33,9 @@ def rss_mb(field: str = "VmRSS") -> float:
 
 
 def model_card(arg: str | None) -> Path:
-    from ecgviewer.core.modelfile import bundled_model_path, save_model
-    from ecgviewer.core.models import Generator, NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
+    from ecgviewer.core.model.networks import Generator
+    from ecgviewer.core.resources import bundled_model_path
 
     if arg:
         return Path(arg)
@@ -44,10 +43,10 @@ def model_card(arg: str | None) -> Path:
         return bundled_model_path()
     import torch
 
+    from trainer.export import save_model, untrained_card
+
     torch.manual_seed(0)
-    card = {"name": "dev", "version": "0", "threshold": {"value": 0.05},
-            "preprocessing": {"n_leads": 1, "fs": 360.0, "before": 140, "after": 180, "band_hz": [3.0, 45.0]}}
-    return save_model(Generator(NetConfig()), card, Path(tempfile.mkdtemp()) / "dev")
+    return save_model(Generator(NetConfig()), untrained_card(), Path(tempfile.mkdtemp()) / "dev", onnx=False)
 
 
 def day_record(mitdb: Path, hours: float = 24.0):

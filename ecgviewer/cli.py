@@ -10,19 +10,11 @@ import csv
 import json
 import math
 import sys
-from pathlib import Path
 
 from ecgviewer import __version__
 from ecgviewer.core.errors import ModelError, RecordError
 
 EXIT_INPUT = 2
-
-
-def sample_record_path() -> Path:
-    """The bundled sample record (MIT-BIH 119, ODC-By; see resources/samples/SOURCE.md)."""
-    from importlib import resources
-
-    return Path(str(resources.files("ecgviewer.resources") / "samples" / "119"))
 
 
 def _num(v: float | None) -> float | None:
@@ -62,10 +54,19 @@ def _write_csv(rows: list[dict], out) -> None:
         w.writerow({k: ("" if v is None else v) for k, v in r.items()})
 
 
-def cmd_beats(args: argparse.Namespace) -> int:
+def _load(args: argparse.Namespace):
+    """The record named on the command line; a named ``--annotator`` must exist (no silent fallback)."""
     from ecgviewer.core.record import load_record
 
-    record = load_record(args.record, annotator=None if args.detect else args.annotator)
+    if args.detect:
+        return load_record(args.record, annotator=None)
+    if args.annotator is None:
+        return load_record(args.record)  # the file's own beats or <record>.atr when there, else the detector
+    return load_record(args.record, annotator=args.annotator, annotator_required=True)
+
+
+def cmd_beats(args: argparse.Namespace) -> int:
+    record = _load(args)
     from ecgviewer.core.beats import BeatParams, extract_beats
 
     beats = extract_beats(record, BeatParams(n_leads=args.leads), detect=args.detect)
@@ -76,11 +77,10 @@ def cmd_beats(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from ecgviewer.core.record import load_record
     from ecgviewer.core.scorer import Scorer, flag_summary
 
     scorer = Scorer.load(args.model)
-    record = load_record(args.record, annotator=None if args.detect else args.annotator)
+    record = _load(args)
     beats = scorer.beats(record, detect=args.detect)
     result = scorer.score(beats, adapt=_adapt_config(args))
     threshold = scorer.threshold if args.threshold is None else args.threshold
@@ -89,7 +89,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         b["score"] = float(f"{float(s):.7g}")  # significant digits: MSE scores are ~1e-3
         b["flagged"] = bool(s >= threshold)
     payload["threshold"] = threshold
-    payload["model"] = {"name": scorer.model.card.get("name"), "version": scorer.model.card.get("version"),
+    payload["model"] = {"name": scorer.model.card.name, "version": scorer.model.card.version,
                         "path": str(scorer.model.path), "backend": scorer.backend}
     payload["summary"] = flag_summary(beats, result, threshold)
     if scorer.adapt_log is not None:
@@ -134,9 +134,12 @@ def _emit(args: argparse.Namespace, payload: dict, headline: str) -> None:
 
 
 def _record_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("record", help="WFDB record: path with or without .hea/.dat")
+    p.add_argument("record", help="record file: WFDB (.hea/.dat, or the name without extension), EDF/EDF+ (.edf), "
+                                  "BDF (.bdf) or ISHNE Holter (.ecg)")
     p.add_argument("--detect", action="store_true", help="ignore reference annotations; detect QRS complexes")
-    p.add_argument("--annotator", default="atr", help="annotation file extension (default: atr)")
+    p.add_argument("--annotator", help="WFDB annotation file extension to take beats from; refused when the file is "
+                                       "missing (default: the file's EDF+ beats or <record>.atr when present, "
+                                       "else the QRS detector)")
     fmt = p.add_mutually_exclusive_group()
     fmt.add_argument("--json", action="store_true", help="print one JSON object")
     fmt.add_argument("--csv", action="store_true", help="print CSV, one row per beat")
@@ -165,7 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
 def gui_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="ecgviewer", description="Open the ECG viewer (subcommands: beats, score).")
     p.add_argument("--version", action="version", version=f"ecgviewer {__version__}")
-    p.add_argument("record", nargs="?", help="WFDB record to open (default: the bundled sample)")
+    p.add_argument("record", nargs="?", help="record to open: WFDB, EDF/EDF+, BDF or ISHNE (default: the bundled sample)")
     p.add_argument("--screenshot", metavar="PNG", help="open, wait for scoring, save a grab of the window and exit")
     p.add_argument("--self-test", action="store_true", help="score the bundled sample without a window and exit")
     return p

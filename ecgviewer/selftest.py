@@ -87,7 +87,7 @@ def _versions(backend: str) -> dict[str, str]:
 
 
 def _model_path() -> Path:
-    from ecgviewer.core.modelfile import bundled_model_path
+    from ecgviewer.core.resources import bundled_model_path
 
     env = os.environ.get("ECGVIEWER_MODEL")
     if env:
@@ -102,9 +102,9 @@ def _model_path() -> Path:
 def _checks(out: Callable[[str], None]) -> dict:
     import numpy as np
 
-    from ecgviewer.cli import sample_record_path
     from ecgviewer.core.errors import ModelError, RecordError
-    from ecgviewer.core.inference import default_backend
+    from ecgviewer.core.model.inference import default_backend
+    from ecgviewer.core.resources import sample_record_path
 
     report: dict = {}
     t0 = time.perf_counter()
@@ -133,7 +133,8 @@ def _checks(out: Callable[[str], None]) -> dict:
         raise SelfTestError(f"model: {e}") from None
     report["model_s"] = time.perf_counter() - t
     card = scorer.model.card
-    sha = (card.get("onnx" if scorer.backend == "onnx" else "weights") or {}).get("sha256", "")
+    checked = card.onnx if scorer.backend == "onnx" else card.weights
+    sha = checked.sha256 if checked is not None else ""
     out(f"model: {scorer.name} ({path.name}, {scorer.backend}), weights SHA-256 {sha[:16]}... verified, "
         f"threshold {scorer.threshold:.4g}, loaded in {report['model_s']:.2f} s")
 
@@ -182,7 +183,7 @@ def run_self_test(screenshot: str | None = None, out: Callable[[str], None] | No
     guard = NoNetwork()
     try:
         with guard:
-            report = _checks(say)
+            _checks(say)
     except SelfTestError as e:
         say(f"SELF-TEST FAILED: {e}")
         return 1

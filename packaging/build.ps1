@@ -2,7 +2,7 @@
 #     powershell -ExecutionPolicy Bypass -File packaging\build.ps1 [-NoInstaller]
 # Output: packaging\dist\ecgviewer\ (ecgviewer.exe windowed, ecgviewer-cli.exe console) and
 #         packaging\dist\ecgviewer-VERSION-setup.exe (Inno Setup 6, per-machine).
-# Needs: the app venv (.venv) with `pip install -e .[packaging]` (PyInstaller, ONNX Runtime);
+# Needs: the app venv (.venv) with `pip install -e .[packaging]` (the app with ONNX Runtime, PyInstaller);
 #        Inno Setup 6 (ISCC.exe on PATH or in its default folder) for the installer step.
 # NOT RUN in the project's CI so far (built and tested on Linux only); see docs/packaging.md.
 param([switch]$NoInstaller)
@@ -15,7 +15,7 @@ $Version = & $Python -c "import ecgviewer; print(ecgviewer.__version__)"
 & $Python -c "import PyInstaller" 2>$null
 if ($LASTEXITCODE -ne 0) { throw "PyInstaller missing: $Python -m pip install -e .[packaging]" }
 & $Python -c "import onnxruntime"
-if ($LASTEXITCODE -ne 0) { throw "ONNX Runtime missing (the app scores with it): pip install -e .[packaging]" }
+if ($LASTEXITCODE -ne 0) { throw "ONNX Runtime missing (the app scores with it): pip install -e ." }
 
 $sw = [Diagnostics.Stopwatch]::StartNew()
 & $Python -m PyInstaller --noconfirm --clean --log-level WARN --distpath "$Here\dist" --workpath "$Here\build" "$Here\ecgviewer.spec"

@@ -17,7 +17,7 @@ INSTALLER=1
 cd "$ROOT"
 VERSION="$("$PYTHON" -c 'import ecgviewer; print(ecgviewer.__version__)')"
 "$PYTHON" -c 'import PyInstaller' 2>/dev/null || { echo "build.sh: PyInstaller missing: $PYTHON -m pip install -e '.[packaging]'" >&2; exit 1; }
-"$PYTHON" -c 'import onnxruntime' 2>/dev/null || { echo "build.sh: ONNX Runtime missing (the app scores with it): $PYTHON -m pip install -e '.[packaging]'" >&2; exit 1; }
+"$PYTHON" -c 'import onnxruntime' 2>/dev/null || { echo "build.sh: ONNX Runtime missing (the app scores with it): $PYTHON -m pip install -e ." >&2; exit 1; }
 
 start=$(date +%s)
 "$PYTHON" -m PyInstaller --noconfirm --clean --log-level WARN \

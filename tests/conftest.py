@@ -1,6 +1,7 @@
-"""Shared test setup: where the MIT-BIH records are, copying a record to break it, running the CLIs.
+"""Shared test setup: the MIT-BIH fixture, copying a record to break it, running the CLIs.
 
-The records are read-only: a test that needs to change one copies it into ``tmp_path`` first.
+Where the records are is decided once, in tests/testdata.py (environment overrides there). They
+are read-only: a test that needs to change one copies it into ``tmp_path`` first.
 """
 
 from __future__ import annotations
@@ -13,19 +14,37 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-MITDB = ROOT.parent / "shared" / "data" / "mitdb"  # = parents[2].parent seen from tests/*/test_*.py
-HAVE_MITDB = (MITDB / "100.hea").is_file()
+from testdata import MITDB, MITDB_MISSING, QTDB, QTDB_MISSING, have_mitdb, have_qtdb
 
-needs_mitdb = pytest.mark.skipif(not HAVE_MITDB, reason=f"MIT-BIH records not found in {MITDB}")
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
 def mitdb() -> Path:
-    """The read-only MIT-BIH folder; skips the test when it is absent."""
-    if not HAVE_MITDB:
-        pytest.skip(f"MIT-BIH records not found in {MITDB}")
+    """The read-only MIT-BIH folder (tests/testdata.py); skips the test when it is absent."""
+    if not have_mitdb():
+        pytest.skip(MITDB_MISSING)
     return MITDB
+
+
+@pytest.fixture(scope="session")
+def qtdb() -> Path:
+    """The read-only qtdb-x folder (a test set: evaluate on it, never fit to it); skips when absent."""
+    if not have_qtdb():
+        pytest.skip(QTDB_MISSING)
+    return QTDB
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """One line per missing database: how many tests it skipped and how to get it."""
+    for missing, name, how in ((MITDB_MISSING, "MIT-BIH", "ECGVIEWER_MITDB"), (QTDB_MISSING, "qtdb-x", "ECGVIEWER_QTDB")):
+        n = sum(1 for r in terminalreporter.stats.get("skipped", [])
+                if isinstance(r.longrepr, tuple) and missing in str(r.longrepr[-1]))
+        if n:
+            terminalreporter.write_line(f"{n} tests skipped: {name} records not found in "
+                                        f"{MITDB if name == 'MIT-BIH' else QTDB}; README 'Test data' says "
+                                        f"where to get them, {how}=DIR points the tests at them",
+                                        yellow=True, bold=True)
 
 
 def copy_record_files(name: str, dest: Path, new_name: str | None = None,

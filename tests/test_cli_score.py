@@ -16,8 +16,9 @@ import numpy as np
 import pytest
 import torch
 
+from testdata import MITDB, MITDB_MISSING, have_mitdb
+
 ROOT = Path(__file__).resolve().parents[1]
-MITDB = ROOT.parent / "shared" / "data" / "mitdb"
 SAMPLE = ROOT / "resources" / "samples" / "119"  # MIT-BIH 119: N and V beats, reference annotations
 
 
@@ -28,29 +29,29 @@ def _run(*args: str) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
-    if not (MITDB / "100.hea").exists():
-        pytest.skip(f"MIT-BIH record 100 not found in {MITDB}")
+    if not have_mitdb("100"):
+        pytest.skip(MITDB_MISSING)
     from ecgviewer.core.beats import BeatParams, extract_beats
-    from ecgviewer.core.modelfile import save_model
     from ecgviewer.core.record import load_record
     from ecgviewer.core.scoring import score_beats
-    from trainer.train import TrainConfig, Trainer
+    from trainer.config import MachineConfig, TrainConfig
+    from trainer.export import save_model, untrained_card
+    from trainer.train import Trainer
 
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         b = extract_beats(load_record(MITDB / "100"), BeatParams(n_leads=1))
         x = b.x[b.cls == "N"][:512]
-        cfg = TrainConfig(model="beatgan", width=8, latent=16, batch=64, epochs=1, lr=2e-3, device="cpu", threads=1)
-        tr = Trainer(cfg, x, None, tmp_path_factory.mktemp("run"), log=lambda *_: None)
+        cfg = TrainConfig(model="beatgan", width=8, latent=16, batch=64, epochs=1, lr=2e-3)
+        tr = Trainer(cfg, x, None, tmp_path_factory.mktemp("run"), log=lambda *_: None,
+                     machine=MachineConfig(device="cpu", threads=1))
         tr.fit(progress=False)
         g = tr.G.eval()
         # a threshold that flags about a fifth of the sample record's beats
         scores = score_beats(g, extract_beats(load_record(SAMPLE), BeatParams(n_leads=1))).score
-        card = {"name": "test", "version": "0",
-                "preprocessing": {"n_leads": 1, "fs": 360.0, "before": 140, "after": 180, "band_hz": [3.0, 45.0]},
-                "threshold": {"value": float(np.quantile(scores, 0.8))}}
-        return save_model(g, card, tmp_path_factory.mktemp("model") / "tiny")
+        card = untrained_card("test", threshold=float(np.quantile(scores, 0.8)))
+        return save_model(g, card, tmp_path_factory.mktemp("model") / "tiny", onnx=False)
     finally:
         torch.set_num_threads(threads)
 

@@ -80,3 +80,9 @@ def test_the_walk_would_catch_a_violation(tmp_path):
     hits = _hits(planted, QT + ("ecgviewer.ui", "trainer"), root=tmp_path)
     assert len(hits) >= 4, hits
     assert any("ecgviewer.ui" in h for h in hits)
+
+
+def test_app_and_trainer_never_import_the_lab():
+    files = sorted((ROOT / "ecgviewer").rglob("*.py")) + sorted((ROOT / "trainer").rglob("*.py"))
+    bad = [h for f in files for h in _hits(f, ("experiments", "benchmarks", "scripts"))]
+    assert not bad, "\n".join(bad)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import configparser
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -90,10 +91,34 @@ def test_icons_are_valid_containers():
     assert pos == len(icns) and b"ic08" in types
 
 
+def _names(reqs: list[str]) -> set[str]:
+    return {re.split(r"[\s<>=!~;\[]", r, maxsplit=1)[0].lower() for r in reqs}
+
+
+def test_the_viewer_installs_without_torch_and_the_trainer_extra_brings_it():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    main, extras = _names(py["project"]["dependencies"]), py["project"]["optional-dependencies"]
+    assert "onnxruntime" in main and "torch" not in main  # no CUDA build is ever pulled for the viewer
+    assert "torch==2.13.0" in extras["trainer"]  # the pin that takes the CPU wheel on this project's machines
+    assert "ecgviewer[trainer]" in extras["test"]
+    assert {"pytest", "pytest-qt", "hypothesis", "import-linter", "ruff"} <= _names(extras["test"])
+    assert "torch" not in _names(extras["packaging"])
+
+
+def test_one_python_version_range_everywhere():
+    py = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    low = py["project"]["requires-python"].removeprefix(">=")
+    assert re.fullmatch(r"3\.\d+", low), py["project"]["requires-python"]
+    for doc in ("README.md", "docs/packaging.md"):
+        text = (ROOT / doc).read_text()
+        assert f"Python {low} or newer" in text, doc
+        assert not [v for v in re.findall(r"Python (3\.\d+)(?![\d.])(?! or newer)", text) if v != low], doc
+    assert sys.version_info >= tuple(int(x) for x in low.split("."))  # CI runs what it claims
+
+
 def test_pyproject_packaging_extra_and_icons_are_package_data():
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert any(r.startswith("pyinstaller") for r in py["project"]["optional-dependencies"]["packaging"])
-    assert any(r.startswith("onnxruntime") for r in py["project"]["optional-dependencies"]["packaging"])
     data = py["tool"]["setuptools"]["package-data"]["ecgviewer.resources"]
     assert "icons/*" in data and "*.md" in data and "models/*.onnx" in data
 
@@ -116,7 +141,7 @@ def test_build_outputs_are_ignored_by_git():
 def test_built_app_smoke_test():
     """The built folder runs with no Python or venv: self-test (exit 0) and an offscreen screenshot."""
     env = {"PATH": "/usr/bin:/bin", "HOME": os.environ.get("HOME", "/tmp")}
-    from ecgviewer.core.modelfile import bundled_model_path
+    from ecgviewer.core.resources import bundled_model_path
 
     bundled_in_dist = DIST / "_internal" / "ecgviewer" / "resources" / "models" / bundled_model_path().name
     if not bundled_in_dist.is_file():

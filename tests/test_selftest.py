@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _bundled_model() -> Path:
-    from ecgviewer.core.modelfile import bundled_model_path
+    from ecgviewer.core.resources import bundled_model_path
 
     return bundled_model_path()
 
@@ -33,14 +33,12 @@ def dev_model(tmp_path_factory) -> Path:
     """An untrained model card with the bundled model's interface."""
     import torch
 
-    from ecgviewer.core.modelfile import save_model
-    from ecgviewer.core.models import Generator, NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
+    from ecgviewer.core.model.networks import Generator
+    from trainer.export import save_model, untrained_card
 
     torch.manual_seed(0)
-    card = {"name": "dev", "version": "0",
-            "preprocessing": {"n_leads": 1, "fs": 360.0, "before": 140, "after": 180, "band_hz": [3.0, 45.0]},
-            "threshold": {"value": 0.05}}
-    return save_model(Generator(NetConfig()), card, tmp_path_factory.mktemp("model") / "dev")
+    return save_model(Generator(NetConfig()), untrained_card(), tmp_path_factory.mktemp("model") / "dev", onnx=False)
 
 
 def _run(*args: str, model: Path | None = None, timeout: float = 180, **env_extra: str) -> subprocess.CompletedProcess:
@@ -81,10 +79,10 @@ def test_self_test_with_model_from_env_passes(dev_model):
 
 def test_missing_bundled_model_fails_clearly(monkeypatch, tmp_path):
     from ecgviewer import selftest
-    from ecgviewer.core import modelfile
+    from ecgviewer.core import resources
 
     monkeypatch.delenv("ECGVIEWER_MODEL", raising=False)
-    monkeypatch.setattr(modelfile, "bundled_model_path", lambda: tmp_path / "models" / "si-beatgan-v2.json")
+    monkeypatch.setattr(resources, "bundled_model_path", lambda: tmp_path / "models" / "si-beatgan-v2.json")
     lines: list[str] = []
     assert selftest.run_self_test(out=lines.append) == 1
     assert lines[-1].startswith("SELF-TEST FAILED: bundled model missing: ")

@@ -1,65 +1,144 @@
-"""The bundled model: trained on every N beat of the benchmark records, with its model card."""
+"""The bundled model: trained on every N beat of the benchmark records, with its model card.
+
+The card names its recipe (a name, the recipe's fields with the machine settings it was trained
+with, and its id, ``trainer.config.recipe_id``) and quotes the evaluation rows of results/ that
+measured that same recipe and score. Rows are found by identity, the recipe id of the recipe stored
+in each results file, never by file name: a row of another recipe is refused.
+"""
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
 import time
-from dataclasses import asdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.beats import BeatParams
-from ecgviewer.core.modelfile import save_model
+from ecgviewer.core.model.card import (
+    NETWORK,
+    SCHEMA,
+    MetricRow,
+    ModelCard,
+    Preprocessing,
+    Recipe,
+    Score,
+    Threshold,
+    Training,
+    TrainingData,
+    read_card,
+)
 from ecgviewer.core.scoring import RhythmModel, score_arrays
+from trainer.config import MachineConfig, TrainConfig, TrainError, recipe_differences, recipe_fields, recipe_id
 from trainer.dataset import BeatDataset
-from trainer.evaluate import hardware
+from trainer.evaluate import SCORE_TEXT, hardware, run_name
+from trainer.export import card_json, save_model
 from trainer.metrics import threshold_at_specificity
 from trainer.splits import VAL_FRACTION
-from trainer.train import TrainConfig, Trainer
+from trainer.train import Trainer
 
 SPECIFICITY = 0.99
 CALIBRATION_SEED = 7
+SPLITS = ("intra", "inter")
+# evaluate's score kinds as (weights, rhythm), the two things a card says about its score
+KINDS = {"mse": ("generator", False), "rr": ("generator", True), "ema_mse": ("ema", False), "ema_rr": ("ema", True)}
 
 
-def _metrics_from(results_dir: Path, name: str) -> dict:
-    out = {}
-    for split in ("intra", "inter"):
-        p = results_dir / f"{name}-{split}.json"
-        if p.is_file():
+def recipe_of(cfg: TrainConfig, name: str, machine: dict | None = None) -> Recipe:
+    """The card's recipe: its fields, then the machine settings it ran with (recorded, not hashed)."""
+    return Recipe(name, recipe_id(cfg), {**recipe_fields(cfg), **(machine or {})})
+
+
+def machine_used(tr: Trainer) -> dict:
+    """The machine settings a run actually trained with (the device it resolved to, the precision
+    it ran at there): what a card records beside its recipe."""
+    return {"device": str(tr.device), "amp": tr.amp, "cpu_bf16": tr.cpu_bf16, "threads": tr.machine.threads}
+
+
+def _rid(d: dict) -> str | None:
+    """The recipe id of a results file's recipe; None for a recipe this trainer cannot read."""
+    try:
+        return recipe_id(d["recipe"])
+    except (TrainError, TypeError):
+        return None
+
+
+def _results(results_dir: Path) -> list[tuple[Path, dict]]:
+    """Every evaluation results file under ``results_dir`` (JSON objects with a recipe and folds)."""
+    out = []
+    for p in sorted(results_dir.rglob("*.json")) if results_dir.is_dir() else []:
+        try:
             d = json.loads(p.read_text())
-            folds = d.get("folds", [])
-            out[split] = {k: d.get(k) for k in ("mean_auc", "std_auc", "mean_ap", "std_ap", "auc_by_class")}
-            out[split]["folds"] = len(folds)
-            sens = [f["sens_at_val99"] for f in folds if "sens_at_val99" in f]
-            spec = [f["spec_at_val99"] for f in folds if "spec_at_val99" in f]
-            if sens:
-                out[split]["sensitivity_at_99_specificity_threshold"] = float(np.mean(sens))
-                out[split]["test_specificity_at_that_threshold"] = float(np.mean(spec))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            continue
+        if isinstance(d, dict) and isinstance(d.get("recipe"), dict) and d.get("split") in SPLITS:
+            out.append((p, d))
     return out
+
+
+def _row(path: Path, results_dir: Path, d: dict, rid: str, weights: str, rhythm: bool) -> MetricRow:
+    folds = d.get("folds", [])
+    sens = [f["sens_at_val99"] for f in folds if "sens_at_val99" in f]
+    spec = [f["spec_at_val99"] for f in folds if "spec_at_val99" in f]
+    return MetricRow(split=d["split"], source=path.relative_to(results_dir).as_posix(), recipe_id=rid,
+                     weights=weights, rhythm=rhythm, folds=len(folds), mean_auc=d.get("mean_auc"),
+                     std_auc=d.get("std_auc"), mean_ap=d.get("mean_ap"), std_ap=d.get("std_ap"),
+                     auc_by_class=d.get("auc_by_class") or {},
+                     sensitivity_at_99_specificity_threshold=float(np.mean(sens)) if sens else None,
+                     test_specificity_at_that_threshold=float(np.mean(spec)) if spec else None)
+
+
+def metric_rows(results_dir: Path, recipe: Recipe, weights: str, rhythm: bool) -> list[MetricRow]:
+    """The rows (one a split) that measured ``recipe`` with this score; where several did, the one
+    with the most folds."""
+    best: dict[str, MetricRow] = {}
+    for path, d in _results(results_dir):
+        kind = next((k for k, text in SCORE_TEXT.items() if text == d.get("score")), None)
+        if kind is None or KINDS[kind] != (weights, rhythm) or _rid(d) != recipe.id:
+            continue
+        row = _row(path, results_dir, d, recipe.id, weights, rhythm)
+        if row.split not in best or row.folds > best[row.split].folds:
+            best[row.split] = row
+    return [best[s] for s in SPLITS if s in best]
+
+
+def check_named_results(results_dir: Path, name: str, cfg: TrainConfig) -> None:
+    """Refuse results/NAME*-SPLIT.json rows that measured another recipe than ``cfg``."""
+    for path, d in _results(results_dir):
+        if run_name(str(d.get("model", ""))) != name:
+            continue
+        if _rid(d) != recipe_id(cfg):
+            diff = recipe_differences(d["recipe"], cfg) or ["values this trainer cannot read"]
+            raise ValueError(f"{path}: these rows measured another recipe (differs in {', '.join(diff)}); "
+                             "the card would quote them for a model they did not measure: name this recipe's own rows "
+                             "(--result-name) or evaluate it first")
 
 
 def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results_dir: Path,
                         version: str = "2.0.0", use_rhythm: bool = True, weights: str = "auto",
-                        result_name: str | None = None) -> Path:
+                        result_name: str | None = None, machine: MachineConfig | None = None) -> Path:
     """Train on all N beats of the 44 records but a held-out 5 % that sets the alert threshold.
 
     ``weights``: "generator", "ema" (the EMA teacher of the self-distilled models) or "auto" (the
-    one with the lower held-out normal error). ``result_name``: the results/ rows whose figures the
-    card quotes (default: the recipe's model name).
+    one with the lower held-out normal error). ``result_name``: the recipe's name, the one its
+    results/ rows carry (default: the model's); rows under that name of another recipe are refused
+    before training. The card quotes the rows that measured this recipe, whatever their name.
     """
     available = ["generator"] + (["ema"] if cfg.has_ema_teacher else [])
     if weights not in ("auto", *available):  # checked before hours of training, not after
         raise ValueError(f"weights {weights!r}: this model has {' and '.join(available)} weights only")
+    name = result_name or cfg.model
+    check_named_results(results_dir, name, cfg)
     t0 = time.perf_counter()
     normal = np.flatnonzero(ds.cls == "N")
     perm = np.random.default_rng(CALIBRATION_SEED).permutation(normal)
     n_cal = int(round(len(perm) * VAL_FRACTION))
     cal, train = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
     x = ds.leads(cfg.n_leads)
-    tr = Trainer(cfg, x[train], x[cal], output.parent / f".{output.name}-run", groups=ds.record[train])
+    tr = Trainer(cfg, x[train], x[cal], output.parent / f".{output.name}-run", groups=ds.record[train], machine=machine)
     tr.resume_or_restart()  # an interrupted export continues; a run of another recipe is set aside
     tr.fit()
     # the generator, or its EMA teacher when it has one: whichever reconstructs the held-out normal
@@ -71,55 +150,50 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     held_out = {k: float(v.mse.mean()) for k, v in cal_by.items()}
     chosen = weights if weights != "auto" else min(held_out, key=held_out.get)
     G, cal_scores = candidates[chosen], cal_by[chosen]
+    recipe = recipe_of(cfg, name, machine_used(tr))
     rhythm = None
     scores = cal_scores.mse
     if use_rhythm:
         rhythm = RhythmModel.fit(ds.rhythm(train), cal_scores.mse)
         scores = rhythm.score(cal_scores.mse, ds.rhythm(cal))
     threshold = threshold_at_specificity(scores, SPECIFICITY)
-    name = (result_name or cfg.model) + ("+rr" if use_rhythm else "")
-    card = {
-        "name": "SI-BeatGAN V2" if cfg.model == "si-beatgan-v2" else cfg.model,
-        "version": version,
-        "created": _dt.date.today().isoformat(),
-        "preprocessing": {**BeatParams(n_leads=cfg.n_leads).as_dict(),
-                          "filter": "FIR band-pass 3-45 Hz, order 0.3 x fs, zero phase",
-                          "leads": "MLII (or II / ECG by name)" + (" + a chest lead" if cfg.n_leads == 2 else ""),
-                          "r_peaks": "reference beat annotations when present, else the QRS detector"},
-        "training_data": {
-            "database": "MIT-BIH Arrhythmia Database v1.0.0 (ODC-By 1.0; Moody & Mark 2001; Goldberger et al. 2000)",
-            "records": ds.info["records"],
-            "beats": f"N beats (BeatGAN mapping N, L, R; R peak confirmed by the detector within 10 samples) "
-                     f"of the 44 non-paced records: {len(train)} for training, {len(cal)} held out (seed "
-                     f"{CALIBRATION_SEED}) to set the threshold. No S, V, F or Q beat was used.",
-            "note": "This model saw every benchmark record's N beats; the evaluation figures below come from "
-                    "models trained without their test folds (docs/results.md).",
-        },
-        "recipe": asdict(cfg),
-        "training": {"epochs": tr.state.epoch, "wall_s": round(time.perf_counter() - t0, 1), "hardware": hardware(),
-                     "final_val_mse": tr.state.history[-1]["val_mse"] if tr.state.history else None,
-                     "weights": chosen, "held_out_mse": held_out, "results": name},
-        "score": {"kind": "mse+rhythm" if use_rhythm else "mse",
-                  "description": "mean squared reconstruction error" + (
-                      ", as a robust z-score, plus the robust z-score of the Mahalanobis distance of two log "
-                      "RR ratios (fitted on normal beats)" if use_rhythm else ""),
-                  "rhythm": rhythm.as_dict() if rhythm else None},
-        "threshold": {"value": threshold, "specificity_target": SPECIFICITY,
-                      "set_on": f"{len(cal)} held-out N beats"},
-        "metrics": _metrics_from(results_dir, name),
-        "licence": "model weights: MIT; training data: MIT-BIH, ODC-By 1.0 (attribution in the card)",
-    }
+    params = BeatParams(n_leads=cfg.n_leads)
+    card = ModelCard(
+        schema=SCHEMA, name="SI-BeatGAN V2" if cfg.model == "si-beatgan-v2" else cfg.model, version=version,
+        network=NETWORK, architecture=G.cfg, created=_dt.date.today().isoformat(),
+        preprocessing=Preprocessing(
+            n_leads=params.n_leads, fs=params.fs, before=params.before, after=params.after, band_hz=params.band_hz,
+            filter="FIR band-pass 3-45 Hz, order 0.3 x fs, zero phase",
+            leads="MLII (or II / ECG by name)" + (" + a chest lead" if cfg.n_leads == 2 else ""),
+            r_peaks="reference beat annotations when present, else the QRS detector"),
+        training_data=TrainingData(
+            database="MIT-BIH Arrhythmia Database v1.0.0 (ODC-By 1.0; Moody & Mark 2001; Goldberger et al. 2000)",
+            records=list(ds.info["records"]),
+            beats=f"N beats (BeatGAN mapping N, L, R; R peak confirmed by the detector within 10 samples) "
+                  f"of the 44 non-paced records: {len(train)} for training, {len(cal)} held out (seed "
+                  f"{CALIBRATION_SEED}) to set the threshold. No S, V, F or Q beat was used.",
+            note="This model saw every benchmark record's N beats; the evaluation figures below come from "
+                 "models trained with the same recipe without their test folds (docs/results.md)."),
+        recipe=recipe,
+        training=Training(epochs=tr.state.epoch, wall_s=round(time.perf_counter() - t0, 1), hardware=hardware(),
+                          final_val_mse=tr.state.history[-1]["val_mse"] if tr.state.history else None,
+                          weights=chosen, held_out_mse=held_out),
+        score=Score(kind="mse+rhythm" if use_rhythm else "mse",
+                    description="mean squared reconstruction error" + (
+                        ", as a robust z-score, plus the robust z-score of the Mahalanobis distance of two log "
+                        "RR ratios (fitted on normal beats)" if use_rhythm else ""),
+                    rhythm=rhythm),
+        threshold=Threshold(value=threshold, specificity_target=SPECIFICITY, set_on=f"{len(cal)} held-out N beats"),
+        metrics=metric_rows(results_dir, recipe, chosen, use_rhythm),
+        licence="model weights: MIT; training data: MIT-BIH, ODC-By 1.0 (attribution in the card)",
+    )
     return save_model(G, card, output, onnx=True)
 
 
 def refresh_card_metrics(card: Path, results_dir: Path) -> Path:
     """Rewrite a card's measured metrics from results/ (the weights and their hash are untouched)."""
-    data = json.loads(card.read_text())
-    recipe = data.get("recipe", {})
-    name = data.get("training", {}).get("results") or (
-        recipe.get("model", "si-beatgan-v2") + ("+rr" if data.get("score", {}).get("rhythm") else ""))
-    data["metrics"] = _metrics_from(results_dir, name)
-    data["metrics_recipe_note"] = ("5-fold figures come from models trained with this card's recipe on each fold's "
-                                   "training N beats only (results/*.json)")
-    write_text_atomic(card, json.dumps(data, indent=2) + "\n")
+    c = read_card(card)
+    weights = c.training.weights if c.training else "generator"
+    c = replace(c, metrics=metric_rows(results_dir, c.recipe, weights, c.score.rhythm is not None))
+    write_text_atomic(card, card_json(c))
     return card

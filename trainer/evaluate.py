@@ -21,10 +21,11 @@ import numpy as np
 from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.scoring import RhythmModel, score_arrays
+from trainer.config import MachineConfig, TrainConfig, recipe_differences, recipe_id
 from trainer.dataset import BeatDataset
 from trainer.metrics import average_precision, roc_auc, threshold_at_specificity
 from trainer.splits import Split, get_splits
-from trainer.train import TrainConfig, Trainer, recipe_differences
+from trainer.train import Trainer
 
 
 def cpu_model() -> str:
@@ -113,7 +114,8 @@ def fold_run_dir(runs_dir: Path, name: str, split_name: str, fold: int) -> Path:
     return Path(runs_dir) / f"{name}-{split_name}" / f"fold{fold}"
 
 
-def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log=print, progress: bool = True) -> dict:
+def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log=print, progress: bool = True,
+             machine: MachineConfig | None = None) -> dict:
     """Train (or resume) one fold and score its test set; returns metrics for each score kind.
 
     Kinds: "mse" (reconstruction error), "rr" (plus rhythm); with an EMA teacher also "ema_mse"
@@ -121,7 +123,7 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     """
     x = ds.leads(cfg.n_leads)
     t0 = time.perf_counter()
-    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log, groups=ds.record[split.train])
+    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log, groups=ds.record[split.train], machine=machine)
     tr.resume_or_restart(log=log)
     tr.fit(progress=progress)
     if tr.state.epoch < cfg.epochs:
@@ -184,7 +186,8 @@ def run_name(model: str) -> str:
 
 
 def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Path, runs_dir: Path,
-             name: str | None = None, folds: list[int] | None = None, log=print, progress: bool = True) -> dict:
+             name: str | None = None, folds: list[int] | None = None, log=print, progress: bool = True,
+             machine: MachineConfig | None = None) -> dict:
     """Run the protocol for one model and split into results/<name>-<split>.json, <name>+rr-<split>.json
     and, for the self-distilled models, <name>-ema-<split>.json and <name>-ema+rr-<split>.json."""
     name = name or cfg.model
@@ -198,7 +201,8 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
         prev = _load(p)
         if prev is None or "recipe" not in prev or recipe_differences(prev["recipe"], cfg):
             prev = {"model": result_name(name, kind), "split": split_name, "folds": [],
-                    "recipe": asdict(cfg), "score": SCORE_TEXT[kind], "hardware": hardware(), "wall_s": 0.0}
+                    "recipe": asdict(cfg), "recipe_id": recipe_id(cfg), "score": SCORE_TEXT[kind],
+                    "hardware": hardware(), "wall_s": 0.0}
         docs[kind] = prev
     for sp in splits:
         if all(any(f["fold"] == sp.fold for f in docs[k]["folds"]) for k in kinds):
@@ -206,7 +210,8 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
             continue
         t0 = time.perf_counter()
         fold_cfg = replace(cfg, teacher=cfg.teacher.format(fold=sp.fold)) if cfg.teacher else cfg
-        res = run_fold(ds, fold_cfg, sp, fold_run_dir(runs_dir, name, split_name, sp.fold), log=log, progress=progress)
+        res = run_fold(ds, fold_cfg, sp, fold_run_dir(runs_dir, name, split_name, sp.fold), log=log, progress=progress,
+                       machine=machine)
         wall = time.perf_counter() - t0
         for kind in kinds:
             with _locked(paths[kind]):
@@ -219,6 +224,7 @@ def evaluate(ds: BeatDataset, cfg: TrainConfig, split_name: str, results_dir: Pa
                 d["wall_s"] = round(sum(f["wall_s"] for f in d["folds"]), 1)
                 d["hardware"] = hardware()
                 d["dataset"] = ds.info.get("cache_key")
+                d["recipe_id"] = recipe_id(cfg)
                 d.update(summarise(d["folds"]))
                 _write_json(paths[kind], d)
                 docs[kind] = d

@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ecgviewer.core.classes import beat_mask, classify
-from ecgviewer.core.errors import RecordError
 from ecgviewer.core.filters import MODEL_FS, bandpass, resample_to
-from ecgviewer.core.record import Record
+from ecgviewer.core.record import Record, check_scorable
 
 BEFORE = 140
 AFTER = 180
@@ -120,12 +119,11 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
 
     ``detect=True`` ignores reference annotations and uses the QRS detector. Beats whose window
     runs off the record, crosses a gap (NaN) or lies on a flat line are skipped and counted in
-    ``skipped``. Raises :class:`RecordError` when the record is shorter than one beat window.
+    ``skipped``. Raises :class:`RecordError` when the record is too short or its model lead flat
+    (:func:`~ecgviewer.core.record.check_scorable`).
     """
     leads = record.model_leads(params.n_leads)
-    need = (params.before + params.after) * record.fs / params.fs
-    if record.n_samples < need:
-        raise RecordError(record.path, f"record is shorter than one beat window ({record.duration:.2f} s)")
+    check_scorable(record, leads)
     raw = record.signal[:, leads]
     gaps = np.isnan(raw).any(axis=1)
     peaks = None if detect else reference_peaks(record)

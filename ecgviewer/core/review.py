@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgviewer.core.resources import is_bundled
+
 #: Annotator (file extension) of the review sidecar.
 REVIEW_ANNOTATOR = "rev"
 #: First word of the header annotation's aux note; identifies our files and their version.
@@ -281,17 +283,6 @@ def fallback_path(record_path: Path) -> Path:
 
 def sidecar_path(record_path: Path) -> Path:
     return record_path.with_name(f"{record_path.name}.{REVIEW_ANNOTATOR}")
-
-
-def is_bundled(record_path: Path) -> bool:
-    """True for the sample records shipped inside the app: their reviews never go into the install folder."""
-    from importlib import resources
-
-    try:
-        samples = Path(str(resources.files("ecgviewer.resources") / "samples")).resolve()
-        return Path(record_path).resolve().parent == samples
-    except (OSError, ModuleNotFoundError):
-        return False
 
 
 def dir_writable(folder: Path) -> bool:

@@ -1,7 +1,9 @@
-"""The Scorer: record -> beats -> scores, with the model's own preprocessing and threshold.
+"""The Scorer: one loaded model applied to a record (record -> beats -> scores -> flags).
 
-The viewer, ``ecgviewer score`` and the evaluation all go through this class, so a beat scores the
-same wherever it is looked at.
+What the viewer, ``ecgviewer score`` and the self-test hold: it loads a model (the bundled one by
+default), cuts a record's beats with that model's own preprocessing, scores them and knows the
+card's alert threshold. The arithmetic of a score is not here but in :mod:`ecgviewer.core.scoring`,
+which works on arrays and is shared with the trainer's evaluation.
 """
 
 from __future__ import annotations
@@ -15,8 +17,9 @@ import numpy as np
 from ecgviewer.core.adapt import AdaptConfig, AdaptLog, adapt_generator
 from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
 from ecgviewer.core.classes import ANOMALY_CLASSES
-from ecgviewer.core.modelfile import LoadedModel, bundled_model_path, load_model
+from ecgviewer.core.model.loader import LoadedModel, load_model
 from ecgviewer.core.record import Record
+from ecgviewer.core.resources import bundled_model_path
 from ecgviewer.core.scoring import ScoreResult, score_beats
 
 

@@ -1,4 +1,9 @@
-"""Scoring beats: the one function the evaluation, the CLI and the viewer all call.
+"""The arithmetic of an anomaly score, on arrays: reconstruction error plus rhythm context.
+
+Functions with no model file and no record in sight: given a network and beats as arrays, they
+return scores. The trainer's evaluation calls them on its test folds, and :mod:`ecgviewer.core.scorer`
+(the object that loads a model and scores a record for the viewer and the CLI) calls them too, so a
+beat scores the same everywhere.
 
 A beat's morphology score is its mean squared reconstruction error; the per-tick squared error
 (lead x 320) is kept as the heat map that explains it. A model may add rhythm context: the
@@ -17,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from ecgviewer.core.beats import BeatSet
-from ecgviewer.core.inference import as_reconstructor
+from ecgviewer.core.model.inference import as_reconstructor
 
 
 @dataclass
@@ -44,7 +49,7 @@ def reconstruct(generator: Any, x: np.ndarray, batch: int = 1024,
     """Reconstructions and per-tick squared errors of beats ``x`` (n, leads, 320).
 
     ``generator`` is a torch ``Generator`` (run on ``device``) or a Reconstructor of
-    ``ecgviewer.core.inference`` (the ONNX Runtime one in the packaged viewer).
+    ``ecgviewer.core.model.inference`` (the ONNX Runtime one in the packaged viewer).
     """
     run = as_reconstructor(generator, device)
     n = len(x)

@@ -109,6 +109,12 @@ def _app():
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("ecgviewer")
     app.setOrganizationName("ecgviewer")
+    from PySide6.QtGui import QIcon
+
+    from ecgviewer.core.resources import icon_path
+
+    if icon_path().is_file():
+        app.setWindowIcon(QIcon(str(icon_path())))
     import pyqtgraph as pg
 
     pg.setConfigOptions(antialias=False, background="w", foreground="k")
@@ -153,7 +159,7 @@ def run_gui(record: str | None, screenshot: str | None = None) -> int:
         window.repaint()
         trace("window painted")
         if record is None:
-            from ecgviewer.cli import sample_record_path
+            from ecgviewer.core.resources import sample_record_path
 
             record = str(sample_record_path())
         status = {"code": 0}

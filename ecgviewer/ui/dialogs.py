@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QMessageBox, QTableWidget, QTableWidgetItem,
                                QTextBrowser, QVBoxLayout, QWidget)
 
 from ecgviewer import __version__
+from ecgviewer.core.model.card import ModelCard
+from ecgviewer.core.resources import licenses_path, sample_source_text
 from ecgviewer.ui.shortcuts import help_rows
 
 
@@ -43,37 +43,20 @@ class ShortcutsDialog(QDialog):
         self.resize(560, 600)
 
 
-def _source_md() -> str:
-    from importlib import resources
-
-    try:
-        return Path(str(resources.files("ecgviewer.resources") / "samples" / "SOURCE.md")).read_text(encoding="utf-8")
-    except OSError:
-        return "MIT-BIH Arrhythmia Database, ODC-By 1.0 (see resources/samples/SOURCE.md)."
-
-
-def licenses_path() -> Path:
-    """The third-party notices shipped with the app (resources/LICENSES.md)."""
-    from importlib import resources
-
-    return Path(str(resources.files("ecgviewer.resources") / "LICENSES.md"))
-
-
-def about_text(card: dict | None, model_error: str | None = None, backend: str | None = None) -> str:
+def about_text(card: ModelCard | None, model_error: str | None = None, backend: str | None = None) -> str:
     """Markdown for Help > About: version, model card summary, licences and attribution."""
     lines = [f"# ecgviewer {__version__}", "",
              "Review long ECG recordings; a BeatGAN-style autoencoder (SI-BeatGAN V2) flags beats "
              "whose shape it cannot reconstruct, and shows where inside each beat.", ""]
     if card:
-        lines += ["## Model", "", f"- Name: {card.get('name', '?')}", f"- Version: {card.get('version', '?')}"]
+        lines += ["## Model", "", f"- Name: {card.name}", f"- Version: {card.version}"]
         if backend:
             lines.append(f"- Runs on: {'ONNX Runtime' if backend == 'onnx' else 'PyTorch'} (CPU)")
-        thr = card.get("threshold", {})
-        if thr:
-            lines.append(f"- Default threshold: {thr.get('value')}" + (f" ({thr['rule']})" if thr.get("rule") else ""))
-        metrics = card.get("metrics") or {}
-        for k, v in (metrics.items() if isinstance(metrics, dict) else []):
-            lines.append(f"- {k}: {v if not isinstance(v, dict) else ', '.join(f'{a}={b}' for a, b in v.items())}")
+        lines.append(f"- Default threshold: {card.threshold.value}")
+        lines.append(f"- Recipe: {card.recipe.name} (id {card.recipe.id})")
+        for row in card.metrics:
+            lines.append(f"- Measured, {row.split}-patient ({row.folds} fold{'s' if row.folds != 1 else ''}): "
+                         f"AUC {_fmt(row.mean_auc)} ± {_fmt(row.std_auc)}, AP {_fmt(row.mean_ap)} ± {_fmt(row.std_ap)}")
         lines.append("")
     elif model_error:
         lines += ["## Model", "", f"No model loaded: {model_error}", ""]
@@ -84,12 +67,16 @@ def about_text(card: dict | None, model_error: str | None = None, backend: str |
               "(Python install). NumPy, SciPy, pandas: BSD-3-Clause. wfdb-python: MIT. platformdirs: MIT.",
               f"- Every bundled component, its licence and source: [{notices.name}]({notices.as_uri()})"
               if notices.is_file() else "- Third-party notices: resources/LICENSES.md", "",
-              "## Sample data", "", _source_md()]
+              "## Sample data", "", sample_source_text()]
     return "\n".join(lines)
 
 
+def _fmt(v: float | None) -> str:
+    return "?" if v is None else f"{v:.4f}"
+
+
 class AboutDialog(QDialog):
-    def __init__(self, card: dict | None, model_error: str | None = None, parent: QWidget | None = None,
+    def __init__(self, card: ModelCard | None, model_error: str | None = None, parent: QWidget | None = None,
                  backend: str | None = None) -> None:
         super().__init__(parent)
         self.setWindowTitle("About ecgviewer")

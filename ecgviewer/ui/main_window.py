@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (QDockWidget, QDoubleSpinBox, QFileDialog, QFormLa
 
 from ecgviewer.core.errors import RecordError
 from ecgviewer.core.review import ReviewState
+from ecgviewer.core.formats import dialog_filter, record_extensions
 from ecgviewer.core.record import Record, load_record
 from ecgviewer.core.scorer import Scorer
 from ecgviewer.ui.beat_detail import BeatDetail
@@ -83,7 +84,7 @@ class MainWindow(QMainWindow):
         central = QWidget(self)
         lay = QVBoxLayout(central)
         lay.setContentsMargins(2, 2, 2, 2)
-        self.info = QLabel("No record open. File > Open (Ctrl+O) or drop a .hea/.dat file here.", central)
+        self.info = QLabel("No record open. File > Open (Ctrl+O) or drop a record file (WFDB, EDF, BDF, ISHNE) here.", central)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.info.setWordWrap(True)
         self.overview = Overview(central)
@@ -239,7 +240,7 @@ class MainWindow(QMainWindow):
     # ---- opening ------------------------------------------------------------------------------
     def open_dialog(self) -> None:
         start = str(Path(self.settings.recent()[0]).parent) if self.settings.recent() else ""
-        path, _ = QFileDialog.getOpenFileName(self, "Open WFDB record", start, "WFDB records (*.hea *.dat);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(self, "Open ECG record", start, dialog_filter())
         if path:
             self.open_record(path)
 
@@ -502,7 +503,7 @@ class MainWindow(QMainWindow):
     def _dropped_record(mime) -> str | None:
         for url in mime.urls() if mime.hasUrls() else []:
             p = url.toLocalFile()
-            if p and Path(p).suffix.lower() in (".hea", ".dat"):
+            if p and Path(p).suffix.lower() in record_extensions():
                 return p
         return None
 

@@ -14,7 +14,7 @@ class Shortcut:
 
 
 SHORTCUTS: tuple[Shortcut, ...] = (
-    Shortcut("open", "&Open record...", ("Ctrl+O",), "Open a WFDB record (.hea or .dat)"),
+    Shortcut("open", "&Open record...", ("Ctrl+O",), "Open a record (WFDB .hea/.dat, EDF, BDF, ISHNE .ecg)"),
     Shortcut("quit", "&Quit", ("Ctrl+Q",), "Quit"),
     Shortcut("page_left", "Page &left", ("PgUp", "Shift+Left"), "Move one screen back in time"),
     Shortcut("page_right", "Page &right", ("PgDown", "Shift+Right"), "Move one screen forward in time"),

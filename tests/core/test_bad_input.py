@@ -77,7 +77,7 @@ def _shorter_than_a_beat(base):
     _edit_header(base, "119 2 360 650000", "119 2 360 200")
     dat = base.with_suffix(".dat")
     dat.write_bytes(dat.read_bytes()[: 200 * 3])  # format 212: 3 bytes per 2-channel sample
-    return "119", "shorter than one beat window"
+    return "119", "too short to score: 0.6 s"
 
 
 CASES = {
@@ -90,7 +90,7 @@ CASES = {
     "no channels": _no_channels,
     "header says 0 samples": _zero_samples,
     "empty .dat": _empty_dat,
-    "shorter than one beat window": _shorter_than_a_beat,
+    "shorter than a 10-s strip": _shorter_than_a_beat,
 }
 
 
@@ -122,7 +122,8 @@ def test_missing_record_and_not_a_record(tmp_path, run_cli, helpers):
     helpers.assert_one_line_error(run_cli("beats", str(tmp_path / "nope"), cwd=tmp_path), "nope.hea", "not found")
     (tmp_path / "notes.txt").write_text("hello")
     before = helpers.snapshot(tmp_path)
-    helpers.assert_one_line_error(run_cli("beats", str(tmp_path / "notes.txt"), cwd=tmp_path), "not found")
+    helpers.assert_one_line_error(run_cli("beats", str(tmp_path / "notes.txt"), cwd=tmp_path), "notes.txt",
+                                  "unsupported format: text files (.txt)", "supported: WFDB", "EDF", "ISHNE")
     assert helpers.snapshot(tmp_path) == before
 
 
@@ -220,3 +221,163 @@ def test_path_with_spaces_and_non_ascii(tmp_path, copy_record, run_cli, helpers,
     before = helpers.snapshot(tmp_path)
     helpers.assert_one_line_error(run_cli("beats", str(base), cwd=folder), "dossier patient/é 119/119.dat", "not found")
     assert helpers.snapshot(tmp_path) == before
+
+
+# --- EDF and ISHNE files broken one way each --------------------------------------------------
+
+def _edf_field(data: bytearray, ns: int, offset: int, width: int, i: int, value: str) -> None:
+    """Set signal ``i``'s header field at ``offset`` (its place among the signal fields) to ``value``."""
+    start = 256 + offset * ns + width * i
+    data[start:start + width] = value.encode("latin-1").ljust(width)[:width]
+
+
+def _edf_main(data: bytearray, start: int, width: int, value: str) -> None:
+    data[start:start + width] = value.encode("latin-1").ljust(width)[:width]
+
+
+EDF_CASES = {  # name: (change to the bytes of a 20-s EDF+ of 119 with 3 signals, expected problem)
+    "truncated data": (lambda d: d[: 256 * 4 + 5000], "truncated: 3 of the header's 20 data records"),
+    "truncated header": (lambda d: d[:300], "truncated inside the header"),
+    "header shorter than 256": (lambda d: d[:100], "too short for an EDF header"),
+    "wrong header size": (lambda d: _edf_main(d, 184, 8, "999") or d, "header size is wrong: it says 999 bytes"),
+    "signal count not a number": (lambda d: _edf_main(d, 252, 4, "ab") or d, "'number of signals' is not a whole number"),
+    "absurd rate": (lambda d: _edf_main(d, 244, 8, "0.0001") or d, "sampling rate 3.6e+06 Hz is outside"),
+    "empty digital range": (lambda d: _edf_field(d, 3, 128, 8, 0, "-32768") or d, "digital range -32768..-32768 is empty"),
+    "absurd gain": (lambda d: (_edf_field(d, 3, 104, 8, 0, "-9e7"), _edf_field(d, 3, 112, 8, 0, "9e7")) and d,
+                    "the gain or unit looks wrong"),
+    "discontinuous": (lambda d: _edf_main(d, 192, 44, "EDF+D") or d, "discontinuous EDF+D files are not supported"),
+    "not an EDF file": (lambda d: bytearray(b"hello" + bytes(d[5:])), "not an EDF file"),
+}
+
+
+@pytest.fixture(scope="module")
+def small_edf_and_ishne(tmp_path_factory, mitdb):
+    from ecgviewer.core.formats.base import Record
+    from ecgviewer.core.formats.edf import write_edf
+    from ecgviewer.core.formats.ishne import write_ishne
+
+    d = tmp_path_factory.mktemp("small")
+    src = load_record(mitdb / "119")
+    keep = src.annotations.sample < 7200
+    rec = Record("r", d / "r", 360.0, src.signal[:7200].copy(), src.channel_names, src.units)
+    from ecgviewer.core.formats.base import Annotations
+
+    write_edf(d / "r.edf", rec, Annotations("atr", src.annotations.sample[keep], src.annotations.symbol[keep]))
+    write_ishne(d / "r.ecg", rec.signal, 360, rec.channel_names, resolution_nv=5000)
+    return (d / "r.edf").read_bytes(), (d / "r.ecg").read_bytes()
+
+
+def _refused_in_one_line(path, problem, capsys):
+    from ecgviewer.cli import main
+
+    with pytest.raises(RecordError) as info:
+        extract_beats(load_record(path))
+    message = str(info.value)
+    assert "\n" not in message and message.startswith(str(path)), message
+    assert problem.lower() in message.lower(), message
+    assert main(["beats", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"ecgviewer: error: {message}"
+
+
+def _ishne_set(data: bytearray, fmt: str, offset: int, *values, fix_crc: bool = True) -> bytearray:
+    import struct
+
+    from ecgviewer.core.formats.ishne import crc
+
+    struct.pack_into(fmt, data, offset, *values)
+    if fix_crc:
+        ecg = struct.unpack_from("<i", data, 22)[0]
+        struct.pack_into("<H", data, 8, crc(bytes(data[10:ecg])))
+    return data
+
+
+ISHNE_CASES = {
+    "truncated samples": (lambda d: d[:-1000], "file is truncated: 27800 bytes of samples, the header implies 28800"),
+    "truncated header": (lambda d: d[:400], "too short for an ISHNE header: 400 bytes"),
+    "wrong magic": (lambda d: bytearray(b"ISHNE2.0") + d[8:], "not an ISHNE file"),
+    "header sizes disagree": (lambda d: _ishne_set(d, "<i", 18, 600), "header sizes disagree"),
+    "damaged header (CRC)": (lambda d: _ishne_set(d, "<40s", 28, "Ñandú".encode("latin-1"), fix_crc=False),
+                             "header checksum does not match"),
+    "rate zero": (lambda d: _ishne_set(d, "<h", 272, 0), "sampling rate 0 Hz is not a positive number"),
+    "rate absurd": (lambda d: _ishne_set(d, "<h", 272, 20), "sampling rate 20 Hz is outside"),
+    "resolution zero": (lambda d: _ishne_set(d, "<h", 206, 0), "amplitude resolution 0 nV is not positive"),
+    "13 leads": (lambda d: _ishne_set(d, "<h", 156, 13), "header gives 13 leads"),
+    "negative resolution": (lambda d: _ishne_set(d, "<hh", 206, 5000, -5), "lead 2: amplitude resolution -5 nV"),
+}
+
+
+@pytest.mark.parametrize(("fmt", "case"), [("edf", c) for c in EDF_CASES] + [("ishne", c) for c in ISHNE_CASES])
+def test_broken_edf_and_ishne(fmt, case, small_edf_and_ishne, tmp_path, capsys, helpers):
+    change, problem = (EDF_CASES if fmt == "edf" else ISHNE_CASES)[case]
+    path = tmp_path / "é Ñandú" / ("r.edf" if fmt == "edf" else "r.ecg")
+    path.parent.mkdir()
+    path.write_bytes(bytes(change(bytearray(small_edf_and_ishne[0 if fmt == "edf" else 1]))))
+    before = helpers.snapshot(tmp_path)
+    _refused_in_one_line(path, problem, capsys)
+    assert helpers.snapshot(tmp_path) == before
+
+
+def test_ishne_missing_lead_and_flat_lead(small_edf_and_ishne, tmp_path, capsys):
+    """A lead all missing (-32768) or flat still opens, for the clinician to see; scoring says why it cannot."""
+    from ecgviewer.core.formats.ishne import read as read_ishne
+    from ecgviewer.core.formats.ishne import write_ishne
+
+    rec = read_ishne(_write(tmp_path / "ok.ecg", small_edf_and_ishne[1]))
+    gone = rec.signal.copy()
+    gone[:, 1] = np.nan  # V1 missing: MLII still scores
+    write_ishne(tmp_path / "gone.ecg", gone, 360, ["MLII", "V1"])
+    opened = load_record(tmp_path / "gone.ecg")
+    assert np.isnan(opened.signal[:, 1]).all() and not np.isnan(opened.signal[:, 0]).any()
+    assert len(extract_beats(opened, detect=True)) > 15
+    flat = rec.signal.copy()
+    flat[:, 0] = 0.5
+    write_ishne(tmp_path / "flat.ecg", flat, 360, ["MLII", "V1"])
+    assert load_record(tmp_path / "flat.ecg").n_samples == 7200
+    _refused_in_one_line(tmp_path / "flat.ecg", "lead II is flat (constant 0.5 mV): nothing to score", capsys)
+    gone[:, 0] = np.nan
+    write_ishne(tmp_path / "none.ecg", gone, 360, ["MLII", "V1"])
+    _refused_in_one_line(tmp_path / "none.ecg", "lead II has no valid samples", capsys)
+
+
+def _write(path, data: bytes):
+    path.write_bytes(data)
+    return path
+
+
+def test_non_ascii_edf_label_and_file_name(mitdb, tmp_path):
+    edfio = pytest.importorskip("edfio")
+    x = load_record(mitdb / "119", annotator=None).signal[:3600, 0].astype(np.float64)
+    doc = edfio.Edf([edfio.EdfSignal(x, 360, label="ECG II", physical_dimension="mV", physical_range=(-6, 6))])
+    path = tmp_path / "ñandú é.edf"
+    doc.write(path)
+    raw = bytearray(path.read_bytes())
+    raw[256:272] = "Dérivation II".encode("latin-1").ljust(16)  # latin-1 label: not ASCII as EDF asks
+    path.write_bytes(bytes(raw))
+    rec = load_record(path)
+    assert rec.name == "ñandú é" and rec.channel_names == ["Dérivation II"] and rec.format == "EDF"
+
+
+@pytest.mark.parametrize(("make", "problem"), [
+    (lambda t: t / "recs", "is a folder, not a record; pick one of its records, e.g. "),
+    (lambda t: str(t / "recs") + "/", "is a folder, not a record"),
+    (lambda t: str(t / "recs" / "119") + "/", "path ends with a slash but is not a folder"),
+    (lambda t: t / "empty", "is a folder with no records in it"),
+    (lambda t: t / "scan.pdf", "unsupported format: PDF files (.pdf) cannot be read; supported: WFDB"),
+    (lambda t: t / "ecg.scp", "unsupported format: SCP-ECG files (.scp)"),
+    (lambda t: t / "fake.edf", "not an EDF file"),
+])
+def test_paths_that_are_no_record(make, problem, tmp_path, copy_record, capsys):
+    from ecgviewer.cli import main
+
+    copy_record("119", tmp_path / "recs")
+    (tmp_path / "empty").mkdir()
+    for name in ("scan.pdf", "ecg.scp", "fake.edf"):
+        (tmp_path / name).write_bytes(b"%PDF-1.4 not an ECG")
+    path = make(tmp_path)
+    with pytest.raises(RecordError) as info:
+        load_record(path)
+    message = str(info.value)
+    assert "\n" not in message and problem.lower() in message.lower(), message
+    assert main(["score", str(path)]) == 2
+    assert capsys.readouterr().err.strip() == f"ecgviewer: error: {message}"

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ecgviewer.core.flag_metrics import FlagMetrics, match_beats, reference_labels
 
-MITDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb"
-needs_mitdb = pytest.mark.skipif(not (MITDB / "119.hea").exists(), reason=f"MIT-BIH not found in {MITDB}")
+from testdata import MITDB, needs_mitdb
 
 # Written out here, not imported, so the test does not share the code it checks.
 CLASS_OF = {**dict.fromkeys("NLR", "N"), **dict.fromkeys("AaJSje", "S"), **dict.fromkeys("VE", "V"),

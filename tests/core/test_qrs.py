@@ -6,8 +6,7 @@ but noise from a harmless change does not.
 
 from __future__ import annotations
 
-from functools import lru_cache
-from pathlib import Path
+from functools import cache
 
 import numpy as np
 import pytest
@@ -15,16 +14,14 @@ from scipy.signal import resample_poly
 
 from ecgviewer.core.qrs import DETECTOR_VERSION, detect_qrs
 
-MITDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb"
+from testdata import MITDB, needs_mitdb
+
 BEATS = list("NLRBAaJSVrFejnE/fQ?")
 WINDOW_S = 0.150
 
-needs_mitdb = pytest.mark.skipif(
-    not (MITDB / "100.hea").exists(), reason=f"MIT-BIH records not found in {MITDB}"
-)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _record(name: str) -> tuple[np.ndarray, float, np.ndarray]:
     """Signal (n, 2) float32 mV, fs and reference beat samples of one record."""
     from ecgviewer.core.record import load_record

@@ -7,8 +7,6 @@ episodes the way WFDB's bxb does. This checks that the rule removes only what li
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,16 +14,12 @@ import pytest
 
 pytest.importorskip("wfdb")
 
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "qrs_benchmark.py"
-
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("qrs_benchmark", BENCH)
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = mod  # dataclasses look their module up there
-    spec.loader.exec_module(mod)
-    return mod
+    from benchmarks import qrs_benchmark
+
+    return qrs_benchmark
 
 
 def test_flutter_episodes_of_207(bench, mitdb: Path) -> None:

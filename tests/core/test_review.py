@@ -20,11 +20,17 @@ import numpy as np
 import pytest
 
 from ecgviewer.core import review
-from ecgviewer.core.review import (BeatReview, LoadStatus, ReviewFile, ReviewState, ReviewStore, read_review_file,
-                                   write_review_file)
+from ecgviewer.core.review import (
+    BeatReview,
+    LoadStatus,
+    ReviewFile,
+    ReviewState,
+    ReviewStore,
+    read_review_file,
+    write_review_file,
+)
 
-MITDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb"
-needs_mitdb = pytest.mark.skipif(not (MITDB / "119.hea").exists(), reason=f"MIT-BIH not found in {MITDB}")
+from testdata import MITDB, needs_mitdb
 
 NOTES = ["plain", "comma, and \"quotes\"", "two\nlines\r\nand a tab\t", "Café, naïve, 心电图, 🫀",
          "back\\slash \\x41 \\n literal", "long " + "é" * 400 + " end"]
@@ -182,19 +188,19 @@ def _expected(i: int, n: int) -> dict[int, BeatReview]:
 @pytest.mark.slow
 def test_bundled_sample_reviews_go_to_the_data_dir(tmp_path):
     """The installed app's sample records live in its (often writable) install folder: never write there."""
-    from ecgviewer.core.modelfile import bundled_model_path
     from ecgviewer.core.record import load_record
+    from ecgviewer.core.resources import is_bundled, sample_record_path
 
-    sample = bundled_model_path().parents[1] / "samples" / "119"
+    sample = sample_record_path()
     before = sorted(p.name for p in sample.parent.iterdir())
     rec = load_record(sample)
     store = ReviewStore(rec.path, rec.n_samples, rec.fs, np.asarray(rec.annotations.sample[:50]), record_name="119")
-    assert review.is_bundled(rec.path) and store.in_data_dir
+    assert is_bundled(rec.path) and store.in_data_dir
     assert store.save_path.is_relative_to(tmp_path / "userdata")
     store.set(int(rec.annotations.sample[10]), ReviewState.CONFIRMED, "sample")
     assert store.save_path.is_file()
     assert sorted(p.name for p in sample.parent.iterdir()) == before  # nothing written beside the sample
-    assert not review.is_bundled(tmp_path / "119")
+    assert not is_bundled(tmp_path / "119")
 
 
 def test_save_killed_midway_leaves_old_or_new_state(tmp_path):

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from ecgviewer.core.models import Generator, NetConfig, init_weights
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.model.networks import Generator
 from ecgviewer.core.scoring import Cancelled, RhythmModel, reconstruct, rhythm_features, score_arrays
+from trainer.discriminator import init_weights
 
 
 def _normal_rr(n: int = 500, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

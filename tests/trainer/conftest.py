@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-MITDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb"
+from testdata import MITDB, MITDB_MISSING, have_mitdb
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,8 +27,8 @@ def _one_thread():
 
 @pytest.fixture(scope="session")
 def mitdb() -> Path:
-    if not (MITDB / "100.hea").exists() or not (MITDB / "119.hea").exists():
-        pytest.skip(f"MIT-BIH records 100 and 119 not found in {MITDB}")
+    if not have_mitdb("100", "119"):
+        pytest.skip(MITDB_MISSING)
     return MITDB
 
 
@@ -49,11 +49,22 @@ def n_beats(mitdb) -> np.ndarray:
 
 @pytest.fixture
 def small_cfg():
-    """Makes test recipes: width 4, latent 16, batch 32, one epoch, CPU, one thread."""
-    from trainer.train import TrainConfig
+    """Makes test recipes: width 4, latent 16, batch 32, one epoch (on the CPU, one thread: ``machine``)."""
+    from trainer.config import TrainConfig
 
     def make(**kw):
-        base = TrainConfig(width=4, latent=16, batch=32, epochs=1, device="cpu", threads=1, proj_dim=16)
+        base = TrainConfig(width=4, latent=16, batch=32, epochs=1, proj_dim=16)
         return replace(base, **kw)
+
+    return make
+
+
+@pytest.fixture
+def machine():
+    """Machine options for the tests: the CPU, one thread (``machine(cpu_bf16=True)`` for bf16)."""
+    from trainer.config import MachineConfig
+
+    def make(**kw):
+        return MachineConfig(**{"device": "cpu", "threads": 1, **kw})
 
     return make

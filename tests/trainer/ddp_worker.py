@@ -17,7 +17,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from ecgviewer.core.beats import BeatParams, extract_beats  # noqa: E402
 from ecgviewer.core.record import load_record  # noqa: E402
-from trainer.train import Trainer, TrainConfig  # noqa: E402
+from trainer.config import MachineConfig, TrainConfig  # noqa: E402
+from trainer.train import Trainer  # noqa: E402
 
 
 def checksums(module: torch.nn.Module) -> dict[str, float]:
@@ -29,15 +30,15 @@ def main() -> int:
     torch.set_num_threads(1)
     beats = extract_beats(load_record(mitdb / "100"), BeatParams(n_leads=1))
     x = beats.x[beats.cls == "N"][:330]  # 330 = 165 a rank: 5 steps of 32 each, 5 beats left over
-    cfg = TrainConfig(model=model, width=4, latent=16, batch=32, epochs=2, device="cpu", threads=1, proj_dim=16,
+    cfg = TrainConfig(model=model, width=4, latent=16, batch=32, epochs=2, proj_dim=16,
                       d_reinit_below=0.5 if model == "beatgan" else 1e-5)  # beatgan: force re-inits
-    tr = Trainer(cfg, x, x[-40:], out, log=lambda *a: None)
+    tr = Trainer(cfg, x, x[-40:], out, log=lambda *a: None, machine=MachineConfig(device="cpu", threads=1))
     tr.fit(progress=False)
     rank = int(os.environ["RANK"])
     (out / f"rank{rank}.json").write_text(json.dumps({
         "world": tr.world, "steps": tr.steps_per_epoch(), "d_reinits": tr.d_reinits,
         "G": checksums(tr.G), "D": checksums(tr.D)}))
-    from trainer.train import end_distributed
+    from trainer.distributed import end_distributed
 
     end_distributed()
     return 0

@@ -1,16 +1,25 @@
-"""The bundled-model export: card, hash-checked weights, threshold from normal beats, weight choice."""
+"""The bundled-model export: card, hash-checked weights, threshold from normal beats, weight choice,
+and metric rows quoted by the recipe that made them, never by file name."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import asdict, replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from ecgviewer.core.modelfile import load_model
+from ecgviewer.core.errors import ModelError
+from ecgviewer.core.model.card import read_card
+from ecgviewer.core.model.loader import load_model
 from trainer.bundle import refresh_card_metrics, train_bundled_model
+from trainer.config import MachineConfig, recipe_id
+from trainer.evaluate import SCORE_TEXT
 
 from test_evaluate import fake_dataset  # noqa: E402  (tests/trainer is on sys.path in rootdir mode)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -18,34 +27,74 @@ def ds():
     return fake_dataset(n_n=400)
 
 
+def _row(results, name, cfg, kind, split="intra", auc=0.9, machine=None, **extra):
+    recipe = {**asdict(cfg), **asdict(machine or MachineConfig())}  # result files record the machine too
+    d = {"model": name, "split": split, "recipe": recipe, "score": SCORE_TEXT[kind], "mean_auc": auc,
+         "std_auc": 0.01, "mean_ap": 0.8, "std_ap": 0.02, "folds": [{"fold": 0, "sens_at_val99": 0.5,
+                                                                    "spec_at_val99": 0.99}], **extra}
+    (results / f"{name}-{split}.json").write_text(json.dumps(d))
+
+
 def test_export_chooses_weights_by_held_out_normal_error(ds, small_cfg, tmp_path):
     cfg = small_cfg(model="si-beatgan", epochs=1, width=4, batch=32)
     results = tmp_path / "results"
     results.mkdir()
-    (results / "tiny+rr-intra.json").write_text(json.dumps({"mean_auc": 0.9, "std_auc": 0.01, "mean_ap": 0.8,
-                                                          "std_ap": 0.02, "folds": [{"fold": 0}]}))
+    for kind, auc in (("rr", 0.9), ("ema_rr", 0.91), ("mse", 0.8)):
+        _row(results, {"rr": "tiny+rr", "ema_rr": "tiny-ema+rr", "mse": "tiny"}[kind], cfg, kind, auc=auc)
+    _row(results, "other+rr", replace(cfg, lr=0.5), "rr", auc=0.99)  # another recipe: never quoted
     path = train_bundled_model(ds, cfg, tmp_path / "m", results, result_name="tiny")
-    card = json.loads((tmp_path / "m.json").read_text())
-    t = card["training"]
-    assert set(t["held_out_mse"]) == {"generator", "ema"}
-    assert t["weights"] == min(t["held_out_mse"], key=t["held_out_mse"].get)
-    assert t["results"] == "tiny+rr" and card["metrics"]["intra"]["mean_auc"] == 0.9
+    model = load_model(path, backend="torch")  # hashes and the card's consistency are checked on load
+    card = model.card
+    t = card.training
+    assert set(t.held_out_mse) == {"generator", "ema"}
+    assert t.weights == min(t.held_out_mse, key=t.held_out_mse.get)
+    assert card.recipe.name == "tiny" and card.recipe.id == recipe_id(cfg)
+    (row,) = card.metrics
+    assert row.source == ("tiny+rr-intra.json" if t.weights == "generator" else "tiny-ema+rr-intra.json")
+    assert row.mean_auc == (0.9 if t.weights == "generator" else 0.91) and row.recipe_id == card.recipe.id
+    assert row.rhythm and row.weights == t.weights and row.sensitivity_at_99_specificity_threshold == 0.5
     # the threshold keeps ~99 % of the held-out normal beats below it
-    model = load_model(path, backend="torch")  # the hash is checked on load
-    n_cal = int(card["threshold"]["set_on"].split()[0])
-    assert n_cal == round(400 * 0.05)
-    assert np.isfinite(card["threshold"]["value"])
-    assert model.card["training"]["weights"] == t["weights"]
-    # refreshing the metrics reads the same rows
-    (results / "tiny+rr-intra.json").write_text(json.dumps({"mean_auc": 0.95, "folds": [{"fold": 0}]}))
-    refresh_card_metrics(tmp_path / "m.json", results)
-    assert json.loads((tmp_path / "m.json").read_text())["metrics"]["intra"]["mean_auc"] == 0.95
+    assert card.threshold.set_on.split()[0] == str(round(400 * 0.05))
+    assert np.isfinite(card.threshold.value)
+    assert card.onnx is not None  # the export is written with the weights
+    # refreshing the metrics finds the rows by recipe again, under any name
+    for p in results.glob("tiny*"):
+        p.unlink()
+    _row(results, "renamed+rr" if t.weights == "generator" else "renamed-ema+rr", cfg,
+         "rr" if t.weights == "generator" else "ema_rr", auc=0.95)
+    refresh_card_metrics(path, results)
+    assert [r.mean_auc for r in read_card(path).metrics] == [0.95]
 
 
-def test_export_can_be_told_which_weights(ds, small_cfg, tmp_path):
-    cfg = small_cfg(model="si-beatgan", epochs=1, width=4, batch=32)
-    train_bundled_model(ds, cfg, tmp_path / "m", tmp_path, weights="generator")
-    assert json.loads((tmp_path / "m.json").read_text())["training"]["weights"] == "generator"
+def test_export_refuses_rows_of_another_recipe_before_training(ds, small_cfg, tmp_path):
+    cfg = small_cfg(model="beatgan", epochs=1, width=4, batch=32)
+    _row(tmp_path, "beatgan+rr", replace(cfg, epochs=9), "rr")  # the default name, another recipe
+    with pytest.raises(ValueError, match=r"beatgan\+rr-intra.json: these rows measured another recipe .*epochs"):
+        train_bundled_model(ds, cfg, tmp_path / "m", tmp_path)
+    assert not (tmp_path / "m.json").exists() and not (tmp_path / ".m-run").exists()
+
+
+def test_machine_settings_are_not_part_of_the_recipe(ds, small_cfg, tmp_path):
+    """Rows measured on another machine are this recipe's; the card records the machine it trained on."""
+    cfg = small_cfg(model="beatgan", epochs=1, width=4, batch=32)
+    _row(tmp_path, "beatgan+rr", cfg, "rr", auc=0.77, machine=MachineConfig(device="cuda", threads=7, cpu_bf16=True))
+    path = train_bundled_model(ds, cfg, tmp_path / "m", tmp_path, machine=MachineConfig(device="cpu", threads=1))
+    card = read_card(path)
+    assert [r.mean_auc for r in card.metrics] == [0.77]
+    config = card.recipe.config
+    assert (config["device"], config["amp"], config["cpu_bf16"], config["threads"]) == ("cpu", False, False, 1)
+    assert "preset" not in config and card.recipe.id == recipe_id(cfg)
+
+
+def test_a_card_quoting_rows_of_another_recipe_is_refused(ds, small_cfg, tmp_path):
+    cfg = small_cfg(model="beatgan", epochs=1, width=4, batch=32)
+    _row(tmp_path, "beatgan+rr", cfg, "rr")
+    path = train_bundled_model(ds, cfg, tmp_path / "m", tmp_path, weights="generator")
+    card = json.loads(path.read_text())
+    card["metrics"][0]["recipe_id"] = "0" * 16
+    path.write_text(json.dumps(card))
+    with pytest.raises(ModelError, match="measured recipe 0000000000000000, not this card's"):
+        read_card(path)
 
 
 def test_asking_for_ema_weights_of_a_model_without_them_is_refused(ds, small_cfg, tmp_path):
@@ -53,3 +102,12 @@ def test_asking_for_ema_weights_of_a_model_without_them_is_refused(ds, small_cfg
         train_bundled_model(ds, small_cfg(model="beatgan", epochs=1, width=4, batch=32), tmp_path / "m", tmp_path,
                             weights="ema")
     assert not (tmp_path / "m.json").exists()
+
+
+def test_refreshing_the_bundled_card_reproduces_it_byte_for_byte(tmp_path):
+    """``python -m trainer card`` finds the bundled card's rows by its recipe id again and changes nothing."""
+    bundled = ROOT / "resources" / "models" / "si-beatgan-v2.json"
+    copy = tmp_path / bundled.name
+    copy.write_bytes(bundled.read_bytes())
+    refresh_card_metrics(copy, ROOT / "results")
+    assert copy.read_bytes() == bundled.read_bytes()

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 import trainer.evaluate as ev
+from trainer.config import recipe_id
 from trainer.dataset import BeatDataset
 from trainer.splits import DS1, DS2
 
@@ -59,6 +60,7 @@ def _check_doc(doc: dict, name: str, split: str, folds: list[int], cfg, n_anomal
     assert DOC_KEYS <= doc.keys()
     assert doc["model"] == name and doc["split"] == split
     assert doc["recipe"] == asdict(cfg)
+    assert doc["recipe_id"] == recipe_id(cfg)  # the id a model card names its rows by
     assert [f["fold"] for f in doc["folds"]] == folds
     for f in doc["folds"]:
         assert FOLD_KEYS <= f.keys()

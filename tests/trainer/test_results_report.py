@@ -1,4 +1,4 @@
-"""docs/results.md is generated from results/*.json: the tables say what the files say."""
+"""A results page is generated from a folder of evaluation JSON: the tables say what the files say."""
 
 from __future__ import annotations
 
@@ -52,47 +52,6 @@ def test_ema_rows_follow_their_run_and_share_its_command(tmp_path: Path) -> None
     assert "--name si-beatgan-v2-long --width 16 --epochs 12 --samples-per-epoch 32768`" in commands
 
 
-def test_selection_study_table(tmp_path: Path) -> None:
-    def pick(base: float) -> dict:
-        return {k: {"checkpoint": i + 1, "epochs": 0.25 * (i + 1), "test_auc": base + i / 100,
-                    "test_ap": base - 0.1 + i / 100} for i, k in enumerate(("last", "normal_only", "labels", "oracle"))}
-
-    (tmp_path / "selection-study").mkdir()
-    for fold, base in ((0, 0.90), (1, 0.92)):
-        summary = {"name": "beatgan-reference", "fold": fold, "epochs": 1.0, "checkpoints": 4, "train_s": 500.0 + fold,
-                   "hardware": "2 CPU cores", "generator": pick(base), "ema": pick(base - 0.2),
-                   "generator_rr": pick(base + 0.02), "ema_rr": pick(base - 0.1),
-                   "command": f"python scripts/selection_study.py --fold {fold}"}
-        (tmp_path / "selection-study" / f"beatgan-reference-fold{fold}-summary.json").write_text(json.dumps(summary))
-    # a study from before the rhythm figures: no "+rr" rows, and it still renders
-    old = {"name": "old", "fold": 0, "epochs": 1.0, "checkpoints": 4, "train_s": 7.0, "hardware": "h",
-           "generator": pick(0.8), "ema": pick(0.7), "command": "python scripts/selection_study.py --name old"}
-    (tmp_path / "selection-study" / "old-fold0-summary.json").write_text(json.dumps(old))
-    text = write_report(tmp_path, tmp_path / "results.md").read_text()
-    # the mean over the two folds, per rule
-    assert ("| beatgan-reference | 2 | 1.00 | 500 | 2 CPU cores | generator | 0.9100 / 0.8100 | 0.9200 / 0.8200 | "
-            "0.9300 / 0.8300 | 0.9400 / 0.8400 |") in text
-    assert "| beatgan-reference | 2 | 1.00 | 500 | 2 CPU cores | generator, +rr | 0.9300 / 0.8300 |" in text
-    assert "| beatgan-reference | 2 | 1.00 | 500 | 2 CPU cores | EMA | 0.7100 / 0.6100 |" in text
-    assert "| old | 1 | 1.00 | 7 | h | generator | 0.8000" in text and "| old | 1 | 1.00 | 7 | h | generator, +rr" not in text
-    # every fold's generator, with the epoch each rule picked
-    assert ("| beatgan-reference | 1 | 1.00 | 4 | 0.9200 / 0.8200 (ep 0.25) | 0.9300 / 0.8300 (ep 0.50) | "
-            "0.9400 / 0.8400 (ep 0.75) | 0.9500 / 0.8500 (ep 1.00) |") in text
-    assert "`python scripts/selection_study.py --fold K`" in text  # one command for the folds of a study
-
-
-def test_nfilter_study_table(tmp_path: Path) -> None:
-    mean = {f"{w}_{k}_{m}": v for w, base in (("ours", 0.93), ("reference_filter", 0.94))
-            for k, add in (("mse", 0.0), ("rr", 0.01)) for m, v in (("auc", base + add), ("ap", base + add - 0.05))}
-    study = {"n_N": 1000, "n_N_dropped_by_reference_filter": 30, "dropped_by_record": {"117": 5, "207": 25},
-             "runs": [{"run": "beatgan-r3", "folds": [{}, {}], "mean": mean}]}
-    (tmp_path / "nfilter-study.json").write_text(json.dumps(study))
-    text = write_report(tmp_path, tmp_path / "results.md").read_text()
-    assert "drops 30 more of 1,000 N beats (3.0 %; most from record 207 (25), record 117 (5))" in text
-    assert "| beatgan-r3 | 2 | 0.9300 / 0.8800 | 0.9400 / 0.8900 | 0.9400 / 0.8900 | 0.9500 / 0.9000 |" in text
-    assert "| nfilter" not in text  # the study file is not a results row
-
-
 def test_a_one_fold_row_shows_no_spread(tmp_path: Path) -> None:
     (tmp_path / "x-intra.json").write_text(json.dumps(_result("x", "intra", [0.9], {"model": "beatgan"})))
     text = write_report(tmp_path, tmp_path / "results.md").read_text()
@@ -109,3 +68,25 @@ def test_a_v2_row_names_the_contrastive_settings_it_changed(tmp_path: Path) -> N
     budget = {ln.split(" | ")[0][2:]: ln.split(" | ")[9] for ln in text.splitlines() if ln.startswith("| si-beatgan")}
     assert budget == {"si-beatgan-v2-r3": "3 x all (w32)", "si-beatgan-v2-w03": "3 x all (w32, con weight 0.3)",
                       "si-beatgan-v2-t01": "3 x all (w32, con tau 0.1)"}
+
+
+def test_rows_order_by_model_family_not_by_a_list_of_names(tmp_path: Path) -> None:
+    for name, model in (("zz-beatgan-variant", "beatgan"), ("aa-v2", "si-beatgan-v2"), ("mm-si", "si-beatgan")):
+        (tmp_path / f"{name}-intra.json").write_text(json.dumps(_result(name, "intra", [0.9], {"model": model})))
+    text = write_report(tmp_path, tmp_path / "results.md").read_text()
+    rows = [ln.split(" | ")[0][2:] for ln in text.splitlines() if ln.startswith("| ") and " | 1 | " in ln]
+    assert rows == ["zz-beatgan-variant", "mm-si", "aa-v2"]
+
+
+def test_another_split_gets_its_own_table_after_intra_and_inter(tmp_path: Path) -> None:
+    for name, split in (("x", "qtdb-x"), ("x", "inter"), ("x", "intra")):
+        (tmp_path / f"{name}-{split}.json").write_text(json.dumps(_result(name, split, [0.9], {"model": "beatgan"})))
+    text = write_report(tmp_path, tmp_path / "results.md").read_text()
+    heads = [ln for ln in text.splitlines() if ln.startswith("## ") and ln != "## Commands"]
+    assert heads == ["## Intra-patient (BeatGAN 5-fold)", "## Inter-patient (DS1 -> DS2)", "## Split qtdb-x"]
+
+
+def test_the_page_names_the_command_and_folder_it_came_from(tmp_path: Path) -> None:
+    (tmp_path / "x-intra.json").write_text(json.dumps(_result("x", "intra", [0.9], {"model": "beatgan"})))
+    text = write_report(tmp_path, tmp_path / "out.md").read_text()
+    assert f"Generated by `python -m trainer report --results {tmp_path.as_posix()} --output" in text

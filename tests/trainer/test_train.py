@@ -14,8 +14,9 @@ import torch
 import torch.nn.functional as F
 
 from trainer.augment import augment
+from trainer.checkpoint import load_generator
 from trainer.losses import attention_transfer, nt_xent, tick_error_kd
-from trainer.train import Trainer, load_generator
+from trainer.train import Trainer
 
 
 def _quiet(*_a, **_k) -> None:
@@ -62,10 +63,10 @@ def _same_states(a: Trainer, b: Trainer) -> bool:
 @pytest.fixture(scope="module")
 def teacher_ckpt(tmp_path_factory, n_beats):
     """A trained width-8 beatgan checkpoint: the frozen teacher of a small student."""
-    from trainer.train import TrainConfig
+    from trainer.config import TrainConfig
 
     torch.set_num_threads(1)
-    cfg = TrainConfig(model="beatgan", width=8, latent=16, batch=32, epochs=1, device="cpu", threads=1)
+    cfg = TrainConfig(model="beatgan", width=8, latent=16, batch=32, epochs=1)
     out = tmp_path_factory.mktemp("teacher")
     Trainer(cfg, n_beats[:128], None, out, log=_quiet).fit(progress=False)
     return out / "ckpt.pt"
@@ -102,8 +103,8 @@ def test_one_epoch_each_kind(kind, n_beats, small_cfg, tmp_path, request):
     assert h["val_mse"] is not None and 0 < h["val_mse"] < 4  # beats and outputs lie in [-1, 1]
     # the terms of each kind are switched on, and only those
     uses_kd = kind != "beatgan"
-    assert (h["kd"] > 0) == uses_kd
-    assert (h["con"] > 0) == kind.startswith("v2")
+    assert (h["distillation"] > 0) == uses_kd
+    assert (h["contrastive"] > 0) == kind.startswith("v2")
     assert (tr.teacher is not None) == uses_kd
     if tr.teacher is not None:
         assert not any(p.requires_grad for p in tr.teacher.parameters())
@@ -133,12 +134,12 @@ def test_reconstruction_loss_goes_down(model, n_beats, small_cfg, tmp_path):
     tr = Trainer(cfg, n_beats[:256], None, tmp_path, log=_quiet)
     steps = _record_steps(tr)
     tr.fit(progress=False)
-    rec = np.array([s["rec"] for s in steps])
+    rec = np.array([s["reconstruction"] for s in steps])
     assert len(rec) == 32
     first, last = rec[:4].mean(), rec[-4:].mean()
     assert last < 0.6 * first, rec.round(4).tolist()
     # and per epoch, as logged
-    per_epoch = [h["rec"] for h in tr.state.history]
+    per_epoch = [h["reconstruction"] for h in tr.state.history]
     assert per_epoch[-1] < per_epoch[0]
 
 
@@ -186,7 +187,7 @@ def test_kd_changes_the_generator_step(n_beats, small_cfg, tmp_path):
         tr.G.train()
         tr.D.train()
         out = tr.train_step(tr.x[:32])
-        assert (out["kd"] > 0) == (label == "kd")
+        assert (out["distillation"] > 0) == (label == "kd")
         grads[label] = torch.cat([p.grad.flatten() for p in tr.G.parameters()])
         assert all(p.grad is None for p in tr.teacher.parameters())
     assert not torch.allclose(grads["kd"], grads["no-kd"])
@@ -277,7 +278,7 @@ def test_resume_matches_uninterrupted(model, con_place, k, warp, n_beats, small_
     assert second_steps == ref_steps[k:]  # the very next step's losses, and every one after
     _assert_same_states(ref, second)
     for a, b in ((ref.opt_g, second.opt_g), (ref.opt_d, second.opt_d)):
-        for (pa, sa), (pb, sb) in zip(a.state.items(), b.state.items()):
+        for (_, sa), (_, sb) in zip(a.state.items(), b.state.items()):
             assert torch.equal(sa["exp_avg"], sb["exp_avg"]) and torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
     assert second.state.epoch == ref.state.epoch == 2
     # the epoch log agrees too (timings aside)
@@ -299,7 +300,8 @@ def test_seed_repeatable(model, n_beats, small_cfg, tmp_path):
     a, b, c = run(11, "a"), run(11, "b"), run(12, "c")
     _assert_same_states(a, b)
     assert not _same_states(a, c)
-    assert a.state.history[0]["rec"] == b.state.history[0]["rec"] != c.state.history[0]["rec"]
+    assert a.state.history[0]["reconstruction"] == b.state.history[0]["reconstruction"] != \
+        c.state.history[0]["reconstruction"]
 
 
 def test_seed_changes_the_beat_order(n_beats, small_cfg, tmp_path):
@@ -319,21 +321,22 @@ def test_on_step_sees_every_step_in_order(n_beats, small_cfg, tmp_path):
     tr.fit(progress=False, on_step=lambda losses: seen.append((tr.state.step_in_epoch, losses)))
     assert len(seen) == 2 * tr.steps_per_epoch() == 8
     assert [s for s, _ in seen] == [0, 1, 2, 3] * 2  # the step's own bookkeeping comes after the hook
-    assert all({"rec", "adv", "loss_d"} <= set(losses) for _, losses in seen)
-    assert [h["rec"] for h in tr.state.history] == pytest.approx(
-        [float(np.mean([l["rec"] for _, l in seen[:4]])), float(np.mean([l["rec"] for _, l in seen[4:]]))])
+    assert all({"reconstruction", "adversarial", "discriminator"} <= set(losses) for _, losses in seen)
+    assert [h["reconstruction"] for h in tr.state.history] == pytest.approx(
+        [float(np.mean([x["reconstruction"] for _, x in seen[:4]])),
+         float(np.mean([x["reconstruction"] for _, x in seen[4:]]))])
 
 
-def test_resume_refuses_a_checkpoint_of_another_recipe(n_beats, small_cfg, tmp_path):
-    """A checkpoint continues only under its own recipe (another thread count is fine): mixing
+def test_resume_refuses_a_checkpoint_of_another_recipe(n_beats, small_cfg, machine, tmp_path):
+    """A checkpoint continues only under its own recipe (another machine option is fine): mixing
     two recipes in one run, or shipping an old run under a new card, must not happen silently."""
-    from trainer.train import TrainError
+    from trainer.config import TrainError
 
     Trainer(small_cfg(), n_beats[:64], None, tmp_path / "a", log=_quiet).fit(progress=False)
     ck = tmp_path / "a" / "ckpt.pt"
     with pytest.raises(TrainError, match=r"differs in epochs, lr"):
         Trainer(small_cfg(lr=5e-4, epochs=2), n_beats[:64], None, tmp_path / "b", log=_quiet).resume(ck)
-    tr = Trainer(small_cfg(threads=2), n_beats[:64], None, tmp_path / "c", log=_quiet)
+    tr = Trainer(small_cfg(), n_beats[:64], None, tmp_path / "c", log=_quiet, machine=machine(threads=2))
     tr.resume(ck)
     assert tr.state.epoch == 1
 

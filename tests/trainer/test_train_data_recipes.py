@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from trainer.augment import local_time_warp
-from trainer.train import Trainer, TrainError
+from trainer.config import TrainError
+from trainer.train import Trainer
 
 
 def _quiet(*_a, **_k) -> None:
@@ -58,7 +59,7 @@ def test_warp_frac_changes_training_and_zero_draws_nothing(n_beats, small_cfg, t
     again, _ = first_step(0.0, "b")
     warped, rng_warped = first_step(1.0, "c")
     assert plain == again
-    assert warped["rec"] != plain["rec"]
+    assert warped["reconstruction"] != plain["reconstruction"]
     assert torch.equal(rng_plain, torch.Generator().manual_seed(2 + 17).get_state())  # off: no draws
     assert not torch.equal(rng_warped, rng_plain)
 

@@ -6,7 +6,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")  # before anything imports Qt
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,21 +16,19 @@ from ui_support import ROOT, SAMPLE  # noqa: F401 - shared with the test modules
 @pytest.fixture(scope="session")
 def model_path(tmp_path_factory) -> Path:
     """The bundled model's card if it exists, else an untrained dev model (same interface)."""
-    from ecgviewer.core.modelfile import bundled_model_path
+    from ecgviewer.core.resources import bundled_model_path
 
     bundled = bundled_model_path()
     if bundled.is_file():
         return bundled
     import torch
 
-    from ecgviewer.core.modelfile import save_model
-    from ecgviewer.core.models import Generator, NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
+    from ecgviewer.core.model.networks import Generator
+    from trainer.export import save_model, untrained_card
 
     torch.manual_seed(0)
-    card = {"name": "dev", "version": "0",
-            "preprocessing": {"n_leads": 1, "fs": 360.0, "before": 140, "after": 180, "band_hz": [3.0, 45.0]},
-            "threshold": {"value": 0.05}}
-    return save_model(Generator(NetConfig()), card, tmp_path_factory.mktemp("model") / "dev")
+    return save_model(Generator(NetConfig()), untrained_card(), tmp_path_factory.mktemp("model") / "dev", onnx=False)
 
 
 @pytest.fixture(scope="session")

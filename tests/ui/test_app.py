@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from PySide6.QtGui import QKeySequence
 
 from ui_support import ROOT, SAMPLE
@@ -27,19 +26,19 @@ def test_every_action_has_a_shortcut_listed_in_help(window):
 
 def test_about_names_version_model_and_licences(window):
     from ecgviewer import __version__
+    from ecgviewer.core.resources import licenses_path
     from ecgviewer.ui.dialogs import about_text
 
-    from ecgviewer.ui.dialogs import licenses_path
-
-    text = about_text(window.scorer.model.card, backend="onnx")
-    assert __version__ in text and window.scorer.model.card["name"] in text
+    card = window.scorer.model.card
+    text = about_text(card, backend="onnx")
+    assert __version__ in text and card.name in text and card.recipe.name in text
+    assert all(f"AUC {row.mean_auc:.4f}" in text for row in card.metrics)
     assert "ODC-By" in text and "Moody" in text
     assert "ONNX Runtime (CPU)" in text and "SciPy" in text and "pandas" in text
     assert licenses_path().is_file() and licenses_path().as_uri() in text  # the full notices, one click away
 
 
 def test_excepthook_logs_and_shows_a_dialog(tmp_path, errors, monkeypatch):
-    import ecgviewer.ui.dialogs as dialogs
     from ecgviewer.ui.app import ExceptionHook, setup_logging
 
     hook = ExceptionHook(setup_logging())

@@ -16,8 +16,8 @@ import pytest
 
 from ecgviewer.core.review import BeatReview, ReviewState
 
-MITDB = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mitdb"
-needs_mitdb = pytest.mark.skipif(not (MITDB / "119.hea").exists(), reason=f"MIT-BIH not found in {MITDB}")
+from testdata import MITDB, needs_mitdb
+
 needs_poppler = pytest.mark.skipif(shutil.which("pdftoppm") is None,
                                    reason="pdftoppm (poppler-utils) not installed; QtPdf is not in PySide6-Essentials")
 

@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, Qt
 
-from ui_support import SAMPLE, open_and_score
-
 from ecgviewer.core import review
 from ecgviewer.core.review import BeatReview, LoadStatus, ReviewFile, ReviewState, write_review_file
+
+from ui_support import SAMPLE, open_and_score
 
 
 @pytest.fixture(autouse=True)
@@ -290,8 +290,8 @@ def test_calipers_crosshair_and_rr_trend(qtbot, window, rec_copy, scored_119):
     v.refresh()
     to_px = lambda t, y: v.mapFromScene(v.vb.mapViewToScene(QPointF(t, y)))  # noqa: E731
     qtbot.mousePress(v.viewport(), Qt.MouseButton.LeftButton, pos=to_px(11.0, 0.0))
-    from PySide6.QtGui import QMouseEvent
     from PySide6.QtCore import QEvent
+    from PySide6.QtGui import QMouseEvent
     from PySide6.QtWidgets import QApplication
 
     p1 = to_px(12.0, 0.0)

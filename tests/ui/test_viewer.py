@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 
-from ui_support import SAMPLE, broken_copy, open_and_score
+from ui_support import SAMPLE, broken_copy
 
 
 def assert_centred(window, beat: int) -> None:

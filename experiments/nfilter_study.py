@@ -13,29 +13,27 @@ is not reimplemented) and re-scores the test sets of finished evaluation runs tw
 their N beats, and only those the emulated reference filter keeps. Anomalies are never filtered,
 as in the reference. Nothing is retrained; the trained checkpoints under runs/ are read.
 
-    python scripts/nfilter_study.py --data-dir ../shared/data/mitdb --runs beatgan-r3 si-beatgan-v2-r3
+    python -m experiments.nfilter_study --data-dir ../shared/data/mitdb --runs beatgan-r3 si-beatgan-v2-r3
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ecgviewer.core.filters import bandpass
+from ecgviewer.core.qrs import detect_qrs
+from ecgviewer.core.record import load_record
+from ecgviewer.core.scoring import RhythmModel, score_arrays
+from trainer.checkpoint import load_generator
+from trainer.dataset import BENCHMARK_RECORDS, get_dataset, nearest_distance
+from trainer.evaluate import fold_metrics, fold_run_dir
+from trainer.splits import get_splits
 
-from ecgviewer.core.filters import bandpass  # noqa: E402
-from ecgviewer.core.qrs import detect_qrs  # noqa: E402
-from ecgviewer.core.record import load_record  # noqa: E402
-from ecgviewer.core.scoring import RhythmModel, score_arrays  # noqa: E402
-from trainer.dataset import BENCHMARK_RECORDS, get_dataset, nearest_distance  # noqa: E402
-from trainer.evaluate import fold_metrics, fold_run_dir  # noqa: E402
-from trainer.splits import get_splits  # noqa: E402
-from trainer.train import load_generator  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: default runs/ and experiments/results/
 
 CORRECT_S = 0.05  # biosppy's correct_rpeaks tolerance
 STRICT_BELOW = 10  # the reference keeps |peak - annotation| < 10
@@ -100,7 +98,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data-dir", type=Path, required=True)
     ap.add_argument("--runs", nargs="+", required=True, help="evaluation names (runs/NAME-intra/foldK)")
     ap.add_argument("--runs-dir", type=Path, default=ROOT / "runs")
-    ap.add_argument("--json", type=Path, default=ROOT / "results" / "nfilter-study.json")
+    ap.add_argument("--json", type=Path, default=ROOT / "experiments" / "results" / "nfilter-study.json")
     a = ap.parse_args(argv)
     ds, _, _ = get_dataset(a.data_dir)
     keep = reference_keep(a.data_dir, ds)

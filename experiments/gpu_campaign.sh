@@ -2,15 +2,16 @@
 # The GPU runs behind docs/results.md, in one call on a lent GPU machine (device tool): the
 # reference recipe (batch 64, lr 1e-4 constant, width 32, fp32) for BeatGAN and SI-BeatGAN V2 on
 # all five intra-patient folds at once, as far as the deadline lets it go, through
-# scripts/selection_study.py (a row per checkpoint, written as it is measured, so a cut run keeps
+# experiments/selection_study.py (a row per checkpoint, written as it is measured, so a cut run keeps
 # what it did). It answers what 2 CPU cores cannot: do later epochs of the full recipe, chosen by
 # held-out normal beats only, reach the bars; and what the reference's labelled choice adds.
 #
-#   bash scripts/prepare_carry.sh            # here: wfdb wheel + MIT-BIH tarball into .carry/
-#   (device) bash scripts/gpu_campaign.sh    # there, with .carry carried; results in $OUT
+#   bash experiments/prepare_carry.sh        # here: wfdb wheel + MIT-BIH tarball into .carry/
+#   (device) bash experiments/gpu_campaign.sh # there, with .carry carried; results in $OUT
 #
-# The session-1 campaign (R1 rows, width 16) is this file at commit 1c7a527.
-# Dry run on a CPU: DRY=1 DATA=DIR MINUTES=0.3 EXTRA="--device cpu --every 0.01 --max-epochs 0.02" TRAIN_EXTRA="--device cpu" bash scripts/gpu_campaign.sh
+# Run both from the checkout's root. The session-1 campaign (R1 rows, width 16) is this file at
+# commit 1c7a527, then scripts/gpu_campaign.sh.
+# Dry run on a CPU: DRY=1 DATA=DIR MINUTES=0.3 EXTRA="--device cpu --every 0.01 --max-epochs 0.02" TRAIN_EXTRA="--device cpu" bash experiments/gpu_campaign.sh
 set -u
 MINUTES=${MINUTES:-7}      # wall time of each study; checked before each checkpoint
 DEADLINE=${DEADLINE:-470}  # hard stop of each study, seconds
@@ -37,7 +38,7 @@ echo "setup $(( $(date +%s) - t0 )) s" >> $W/logs/gpu.txt
     --epochs 2 --out $W/runs/amp ${TRAIN_EXTRA:-} > $W/logs/amp.log 2>&1; echo "exit $?" >> $W/logs/amp.log ) &
 for m in $MODELS; do
   for k in 0 1 2 3 4; do
-    ( timeout "$DEADLINE" python3 scripts/selection_study.py --data-dir "$DATA" --model "$m" --fold $k \
+    ( timeout "$DEADLINE" python3 -m experiments.selection_study --data-dir "$DATA" --model "$m" --fold $k \
         --every "$EVERY" --minutes "$MINUTES" --name "$m-reference-gpu" --results $W/results \
         --runs $W/runs $EXTRA > "$W/logs/$m-fold$k.log" 2>&1 ) &
   done

@@ -1,12 +1,12 @@
-"""Model files: round trip, SHA-256 check, weights-only loading (no code runs), card checks."""
+"""Loading a model: round trip, SHA-256 check, weights-only loading (no code runs), bad files."""
 
 from __future__ import annotations
 
 import hashlib
-import io
-import pickle
 import json
+import pickle
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -14,15 +14,17 @@ import pytest
 import torch
 
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.modelfile import CARD_FORMAT, card_path, load_model, save_model
-from ecgviewer.core.models import Generator, NetConfig, init_weights
+from ecgviewer.core.model.card import SCHEMA, Score, card_path
+from ecgviewer.core.model.loader import load_model
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.model.networks import Generator
+from ecgviewer.core.resources import sample_record_path
 from ecgviewer.core.scoring import RhythmModel, score_arrays
+from trainer.discriminator import init_weights
+from trainer.export import save_model, untrained_card
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "resources" / "samples" / "119"
-CARD = {"name": "test", "version": "0",
-        "preprocessing": {"n_leads": 1, "fs": 360.0, "before": 140, "after": 180, "band_hz": [3.0, 45.0]},
-        "threshold": {"value": 0.01}}
+SAMPLE = sample_record_path()
+CARD = untrained_card("test", threshold=0.01)
 
 
 def _generator(width: int = 4, seed: int = 0) -> Generator:
@@ -53,7 +55,7 @@ def _rehash(jpath: Path) -> None:
 @pytest.fixture
 def saved(tmp_path) -> tuple[Generator, Path]:
     g = _generator()
-    return g, save_model(g, CARD, tmp_path / "m")
+    return g, save_model(g, CARD, tmp_path / "m", onnx=False)
 
 
 def test_round_trip_scores_identically(saved, tmp_path):
@@ -66,18 +68,18 @@ def test_round_trip_scores_identically(saved, tmp_path):
     for (ka, a), (kb, b) in zip(g.state_dict().items(), m.generator.state_dict().items(), strict=True):
         assert ka == kb and torch.equal(a, b)
     assert not m.generator.training
-    # the card: format, architecture, hash of the weights file, and what was given
-    card = json.loads(jpath.read_text())
-    assert card["format"] == CARD_FORMAT
-    assert card["weights"]["sha256"] == hashlib.sha256((tmp_path / "m.pt").read_bytes()).hexdigest()
-    assert card["weights"]["bytes"] == (tmp_path / "m.pt").stat().st_size
-    assert card["architecture"] == {"generator": "BeatGAN", "n_leads": 1, "width": 4, "latent": 8, "window": 320}
+    # the card: schema, architecture, hash of the weights file, and what was given
+    card = m.card
+    assert card.schema == SCHEMA and card.network == "BeatGAN" and card.onnx is None
+    assert card.weights.sha256 == hashlib.sha256((tmp_path / "m.pt").read_bytes()).hexdigest()
+    assert card.weights.bytes == (tmp_path / "m.pt").stat().st_size
+    assert card.architecture == NetConfig(n_leads=1, width=4, latent=8, window=320)
     assert m.threshold == 0.01 and m.label == "test 0" and m.rhythm is None
     assert m.params.before == 140 and m.params.band_hz == (3.0, 45.0)
     # the same model by its .pt or without extension
     for p in (tmp_path / "m.pt", tmp_path / "m"):
         assert card_path(p) == jpath
-        assert load_model(p).card == m.card
+        assert load_model(p).card.weights == m.card.weights
 
 
 def test_scores_are_deterministic(saved):
@@ -154,18 +156,18 @@ def _edit_card(jpath: Path, edit) -> None:
 
 
 @pytest.mark.parametrize("edit,match", [
-    (lambda c: c.update(format="ecgviewer-model-card/999"), "not an ecgviewer model card"),
-    (lambda c: c.pop("format"), "not an ecgviewer model card"),
-    (lambda c: c.pop("weights"), "incomplete"),
-    (lambda c: c["weights"].pop("sha256"), "incomplete"),
-    (lambda c: c["architecture"].update(depth=3), "incomplete"),
-    (lambda c: c.pop("threshold"), "incomplete"),
-    (lambda c: c["threshold"].update(value="high"), "incomplete"),
-    (lambda c: c.pop("preprocessing"), "incomplete"),
-    (lambda c: c["preprocessing"].pop("fs"), "incomplete"),
-    (lambda c: c.update(score={"kind": "mse+rhythm", "rhythm": {"mean": [0, 0]}}), "incomplete"),
+    (lambda c: c.update(schema="ecgviewer-model-card/999"), "reads ecgviewer-model-card/2 only"),
+    (lambda c: c.pop("schema"), "not an ecgviewer model card"),
+    (lambda c: c.pop("weights"), "lists no weights file"),
+    (lambda c: c["weights"].pop("sha256"), r"invalid: weights: field 'sha256' missing"),
+    (lambda c: c["architecture"].update(depth=3), r"invalid: architecture: unknown field 'depth'"),
+    (lambda c: c.pop("threshold"), "field 'threshold' missing"),
+    (lambda c: c["threshold"].update(value="high"), r"threshold.value: expected a number, got 'high'"),
+    (lambda c: c.pop("preprocessing"), "field 'preprocessing' missing"),
+    (lambda c: c["preprocessing"].pop("fs"), "field 'fs' missing"),
+    (lambda c: c.update(score={"kind": "mse+rhythm", "rhythm": {"mean": [0, 0]}}), "not a rhythm model"),
     (lambda c: c["preprocessing"].update(n_leads=2), "does not fit its architecture"),
-    (lambda c: c["weights"].update(file="../m.pt"), "incomplete"),
+    (lambda c: c["weights"].update(file="../m.pt"), "must lie beside its card"),
 ])
 def test_bad_card_refused(saved, edit, match):
     _, jpath = saved
@@ -196,7 +198,7 @@ def test_missing_weights_refused(saved, tmp_path):
 def test_rhythm_in_card_round_trips(tmp_path):
     rng = np.random.default_rng(0)
     rhythm = RhythmModel.fit(rng.normal(0, 0.05, (200, 2)), rng.gamma(2, 0.01, 200))
-    card = {**CARD, "score": {"kind": "mse+rhythm", "rhythm": rhythm.as_dict()}}
-    m = load_model(save_model(_generator(), card, tmp_path / "r"))
+    card = replace(CARD, score=Score(kind="mse+rhythm", rhythm=rhythm))
+    m = load_model(save_model(_generator(), card, tmp_path / "r", onnx=False))
     assert m.rhythm is not None
     assert np.array_equal(m.rhythm.cov_inv, rhythm.cov_inv) and m.rhythm.mse_scale == rhythm.mse_scale

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-_spec = importlib.util.spec_from_file_location(
-    "nfilter_study", Path(__file__).resolve().parents[2] / "scripts" / "nfilter_study.py")
-study = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(study)
+from experiments import nfilter_study as study
 
 
 def test_peaks_move_to_the_maximum_within_50_ms():

@@ -15,10 +15,10 @@ for the generator and for an exponential moving average (EMA) of its weights. Th
 compares the test AUC at the last checkpoint, at the label-chosen one (the reference's rule), at
 the normal-only one (lowest ``val_mse``) and the best any rule could pick (an oracle).
 
-Results go to ``results/selection-study/<name>-fold<k>.jsonl`` (one line per checkpoint, written as
+Results go to ``experiments/results/selection-study/<name>-fold<k>.jsonl`` (one line per checkpoint, written as
 it is measured) and a ``...-summary.json``; a rerun resumes from ``runs/selection-study``.
 
-    python scripts/selection_study.py --data-dir ../shared/data/mitdb --minutes 100
+    python -m experiments.selection_study --data-dir ../shared/data/mitdb --minutes 100
 """
 
 from __future__ import annotations
@@ -33,14 +33,13 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ecgviewer.core.atomic import write_text_atomic
+from ecgviewer.core.classes import ANOMALY_CLASSES
+from ecgviewer.core.scoring import RhythmModel, score_arrays
+from trainer.evaluate import fold_metrics
+from trainer.metrics import roc_auc
 
-from ecgviewer.core.atomic import write_text_atomic  # noqa: E402
-from ecgviewer.core.classes import ANOMALY_CLASSES  # noqa: E402
-from ecgviewer.core.scoring import RhythmModel, score_arrays  # noqa: E402
-from trainer.evaluate import fold_metrics  # noqa: E402
-from trainer.metrics import roc_auc  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: default runs/ and experiments/results/
 
 REF_VAL_ANOMALY_FRACTION = 0.1  # the reference's getPercent(..., 0.1) on each anomaly class
 
@@ -125,10 +124,11 @@ def resume_study(tr, ema, log_path: Path) -> list[dict]:
 def main(argv: list[str] | None = None) -> int:
     import torch
 
+    from trainer.config import REFERENCE, MachineConfig, TrainConfig
     from trainer.dataset import get_dataset
     from trainer.evaluate import hardware
     from trainer.splits import get_splits
-    from trainer.train import REFERENCE, TrainConfig, Trainer, ema_update
+    from trainer.train import Trainer, ema_update
 
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data-dir", required=True)
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ema", type=float, default=0.999, help="EMA decay per step")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--name", default="beatgan-reference")
-    p.add_argument("--results", default=str(ROOT / "results" / "selection-study"))
+    p.add_argument("--results", default=str(ROOT / "experiments" / "results" / "selection-study"))
     p.add_argument("--runs", default=str(ROOT / "runs" / "selection-study"))
     args = p.parse_args(argv)
 
@@ -156,15 +156,15 @@ def main(argv: list[str] | None = None) -> int:
     chunk = int(round(n_train * args.every))
     # constant learning rate (the reference's), so the "epochs" field only bounds the run
     cfg = replace(TrainConfig(**REFERENCE), model=args.model, width=args.width, samples_per_epoch=chunk,
-                  epochs=int(np.ceil(args.max_epochs / args.every)), threads=args.threads, amp=args.amp,
-                  device=args.device)
+                  epochs=int(np.ceil(args.max_epochs / args.every)))
+    machine = MachineConfig(device=args.device, amp=args.amp, threads=args.threads)
     run_dir = Path(args.runs) / f"{args.name}-fold{args.fold}"
     run_dir.mkdir(parents=True, exist_ok=True)
     out = Path(args.results)
     out.mkdir(parents=True, exist_ok=True)
     log_path = out / f"{args.name}-fold{args.fold}.jsonl"
 
-    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, groups=ds.record[split.train])
+    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, groups=ds.record[split.train], machine=machine)
     ema = copy.deepcopy(tr.G).eval()
     for q in ema.parameters():
         q.requires_grad_(False)
@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                    "generator": choose(rows), "ema": choose(rows, "ema_"),
                    **({"generator_rr": choose(rows, "", "rr_"), "ema_rr": choose(rows, "ema_", "ema_rr_")}
                       if all("rr_test_auc" in r for r in rows) else {}),  # rows of a run from before rr
-                   "command": "python scripts/selection_study.py " + " ".join(argv if argv is not None else sys.argv[1:])}
+                   "command": "python -m experiments.selection_study " + " ".join(argv if argv is not None else sys.argv[1:])}
         write_text_atomic(out / f"{args.name}-fold{args.fold}-summary.json", json.dumps(summary, indent=1) + "\n")
     if summary is not None:
         print(json.dumps({k: summary[k] for k in ("generator", "ema")}, indent=1))

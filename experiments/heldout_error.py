@@ -5,7 +5,7 @@ Runs evaluated before ``final_val_mse_record_mean`` existed lack the per-record 
 record counting once, which a recipe that reweights records should be judged by); this recomputes
 both forms for any run folder, so old and new recipes are compared on the same figures.
 
-    python scripts/heldout_error.py --data-dir ../shared/data/mitdb --runs beatgan-r3 beatgan-bal --folds 0
+    python -m experiments.heldout_error --data-dir ../shared/data/mitdb --runs beatgan-r3 beatgan-bal --folds 0
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ import json
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from ecgviewer.core.scoring import score_arrays
+from trainer.checkpoint import load_generator
+from trainer.dataset import get_dataset
+from trainer.evaluate import fold_run_dir, record_mean
+from trainer.splits import get_splits
 
-from ecgviewer.core.scoring import score_arrays  # noqa: E402
-from trainer.dataset import get_dataset  # noqa: E402
-from trainer.evaluate import fold_run_dir, record_mean  # noqa: E402
-from trainer.splits import get_splits  # noqa: E402
-from trainer.train import load_generator  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: default runs/ and experiments/results/
 
 
 def main(argv: list[str] | None = None) -> int:

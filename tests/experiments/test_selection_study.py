@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 
-_spec = importlib.util.spec_from_file_location(
-    "selection_study", Path(__file__).resolve().parents[2] / "scripts" / "selection_study.py")
-study = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(study)
+from experiments import selection_study as study
 
 
 def _row(k: int, val_mse: float, val_auc: float, test_auc: float) -> dict:
@@ -58,8 +52,8 @@ def test_rhythm_figures_follow_the_rule_of_the_reconstruction_error():
 def test_measure_adds_the_rhythm_score_fitted_on_normal_beats():
     import torch
 
-    from ecgviewer.core.models import Generator
-    from ecgviewer.core.netconfig import NetConfig
+    from ecgviewer.core.model.netconfig import NetConfig
+    from ecgviewer.core.model.networks import Generator
 
     rng = np.random.default_rng(0)
     n_train, n_val, n_anom, n_test = 40, 30, 10, 60
@@ -86,12 +80,12 @@ def test_a_study_resumes_its_own_recipe_and_sets_another_aside(tmp_path):
 
     import torch
 
-    from trainer.train import TrainConfig, Trainer
+    from trainer.config import TrainConfig
+    from trainer.train import Trainer
 
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 1, 320)).astype(np.float32)
-    cfg = TrainConfig(model="beatgan", width=4, latent=8, batch=8, epochs=3, samples_per_epoch=16, threads=1,
-                      device="cpu")
+    cfg = TrainConfig(model="beatgan", width=4, latent=8, batch=8, epochs=3, samples_per_epoch=16)
     run, log = tmp_path / "run", tmp_path / "study.jsonl"
 
     def fresh(c):

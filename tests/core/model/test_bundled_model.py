@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.modelfile import bundled_model_path, load_model, sha256_bytes
+from ecgviewer.core.model.card import read_card, sha256_bytes
+from ecgviewer.core.model.loader import load_model
 from ecgviewer.core.record import load_record
+from ecgviewer.core.resources import bundled_model_path, sample_record_path
 from ecgviewer.core.scorer import Scorer
 from trainer.metrics import roc_auc
 
-SAMPLE = bundled_model_path().parents[1] / "samples" / "119"
+SAMPLE = sample_record_path()
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +27,26 @@ def scorer() -> Scorer:
 
 
 def test_bundled_card_and_hash(scorer):
-    card = json.loads(bundled_model_path().read_text())
-    weights = bundled_model_path().with_name(card["weights"]["file"]).read_bytes()
-    assert sha256_bytes(weights) == card["weights"]["sha256"]
-    assert card["name"] == "SI-BeatGAN V2"
-    for key in ("architecture", "preprocessing", "training_data", "recipe", "threshold", "version", "metrics"):
-        assert key in card, key
-    assert card["threshold"]["specificity_target"] == 0.99
-    assert scorer.threshold == card["threshold"]["value"]
+    card = read_card(bundled_model_path())
+    for ref in (card.weights, card.onnx):
+        assert sha256_bytes(bundled_model_path().with_name(ref.file).read_bytes()) == ref.sha256
+    assert card.name == "SI-BeatGAN V2" and card.training_data is not None and card.training is not None
+    assert card.threshold.specificity_target == 0.99
+    assert scorer.threshold == card.threshold.value
+    assert scorer.model.card.score.rhythm is not None
+
+
+def test_bundled_card_quotes_the_rows_of_its_own_recipe():
+    """The figures on the card are those of results/ rows made with the card's recipe and score."""
+    from trainer.config import recipe_id  # a results file's recipe, normalised as the trainer saved it
+
+    card = read_card(bundled_model_path())
+    assert [r.split for r in card.metrics] == ["intra", "inter"]
+    for row in card.metrics:
+        d = json.loads((ROOT / "results" / row.source).read_text())
+        assert recipe_id(d["recipe"]) == card.recipe.id == row.recipe_id
+        assert d["split"] == row.split and d["mean_auc"] == row.mean_auc and len(d["folds"]) == row.folds
+        assert "RR-ratio" in d["score"] and "EMA" not in d["score"]  # generator weights, with rhythm
 
 
 def test_tampered_copy_is_refused(tmp_path):

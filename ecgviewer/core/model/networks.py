@@ -2,8 +2,8 @@
 
 Encoder: Conv1d stride-2 stack 1-2-4-8-16 x width (kernel 4, BatchNorm, LeakyReLU 0.2) down to
 10 ticks, then a kernel-10 conv to the latent code. Decoder: the mirror with ConvTranspose1d and
-Tanh. Discriminator: the encoder with one output; its last hidden features drive the generator's
-feature-matching loss (and, in SI-BeatGAN V2, the contrastive head).
+Tanh. These are what the viewer runs; the discriminator and the weight initialisation only
+training needs are in ``trainer/discriminator.py``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ecgviewer.core.netconfig import NetConfig
-
-__all__ = ["NetConfig", "Encoder", "Decoder", "Generator", "Discriminator"]
+from ecgviewer.core.model.netconfig import NetConfig
 
 
 def _down(cin: int, cout: int, bn: bool = True) -> list[nn.Module]:
@@ -59,7 +57,8 @@ class Decoder(nn.Module):
             return [nn.ConvTranspose1d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm1d(cout), nn.ReLU(True)]
 
         self.net = nn.Sequential(
-            nn.ConvTranspose1d(cfg.latent, 16 * w, cfg.window // 32, 1, 0, bias=False), nn.BatchNorm1d(16 * w), nn.ReLU(True),
+            nn.ConvTranspose1d(cfg.latent, 16 * w, cfg.window // 32, 1, 0, bias=False),
+            nn.BatchNorm1d(16 * w), nn.ReLU(True),
             *up(16 * w, 8 * w), *up(8 * w, 4 * w), *up(4 * w, 2 * w), *up(2 * w, w),
             nn.ConvTranspose1d(w, cfg.n_leads, 4, 2, 1, bias=False), nn.Tanh(),
         )
@@ -82,25 +81,3 @@ class Generator(nn.Module):
             z, maps = self.encoder(x, return_maps=True)
             return self.decoder(z), z, maps
         return self.decoder(self.encoder(x))
-
-
-class Discriminator(nn.Module):
-    """The encoder with one logit; ``features`` feed feature matching and contrastive heads."""
-
-    def __init__(self, cfg: NetConfig) -> None:
-        super().__init__()
-        self.body = Encoder(cfg, 1)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        z, maps = self.body(x, return_maps=True)
-        return z.flatten(1), maps[-1]
-
-
-def init_weights(m: nn.Module) -> None:
-    """DCGAN initialisation, as the reference code."""
-    name = type(m).__name__
-    if "Conv" in name:
-        nn.init.normal_(m.weight, 0.0, 0.02)
-    elif "BatchNorm" in name:
-        nn.init.normal_(m.weight, 1.0, 0.02)
-        nn.init.zeros_(m.bias)

@@ -4,7 +4,8 @@ Why two: the trainer and a pip install use PyTorch, but the packaged viewer ship
 exported to ONNX and runs it with ONNX Runtime, which is ~75 MB where the CPU build of torch is
 ~380 MB and imports in 0.1 s instead of ~2 s (docs/packaging.md has the measurements). Everything
 around the network (batching, errors, scores, rhythm) is written once in ``scoring``; only the
-forward pass differs, and a test checks both give the same scores.
+forward pass differs, and a test checks both give the same scores. The ONNX export itself is
+the trainer's (``trainer/export.py``).
 
 Neither backend runs code from a model file: torch weights are read with ``weights_only=True``;
 an ONNX graph is data that ONNX Runtime interprets with its built-in operators (no custom-op
@@ -105,74 +106,3 @@ def as_reconstructor(model: Any, device: Any = "cpu") -> Reconstructor:
     if hasattr(model, "state_dict"):
         return TorchReconstructor(model, device)
     raise TypeError(f"cannot run {type(model).__name__} as a generator")
-
-
-def lifted_to_2d(generator: Any) -> Any:
-    """The same generator computed with 2-D layers on beats of height 1 (input and output stay 1-D).
-
-    Why: ONNX Runtime's CPU provider runs 2-D convolutions in its blocked (NCHWc) kernels but
-    1-D ones in plain im2col + GEMM; lifted, the bundled model scores ~1.6x faster there
-    (``benchmarks/scoring_batch.py``). The arithmetic is the same, up to float rounding.
-    """
-    import copy
-
-    import torch
-    from torch import nn
-
-    def lift(module: nn.Module) -> None:
-        for name, c in module.named_children():
-            if isinstance(c, (nn.Conv1d, nn.ConvTranspose1d)):
-                kind = nn.Conv2d if isinstance(c, nn.Conv1d) else nn.ConvTranspose2d
-                new = kind(c.in_channels, c.out_channels, (1, c.kernel_size[0]), (1, c.stride[0]),
-                           (0, c.padding[0]), bias=c.bias is not None)
-                new.weight.data = c.weight.data[:, :, None, :].clone()
-                if c.bias is not None:
-                    new.bias.data = c.bias.data.clone()
-            elif isinstance(c, nn.BatchNorm1d):
-                new = nn.BatchNorm2d(c.num_features, eps=c.eps, momentum=c.momentum)
-                new.load_state_dict(c.state_dict())
-            else:
-                lift(c)
-                continue
-            setattr(module, name, new)
-
-    class Lifted(nn.Module):
-        def __init__(self, g: nn.Module) -> None:
-            super().__init__()
-            self.g = copy.deepcopy(g)
-            lift(self.g)
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.g(x[:, :, None, :])[:, :, 0, :]
-
-    return Lifted(generator).eval()
-
-
-def export_onnx(generator: Any, opset: int = 17, lift: bool = True) -> bytes:
-    """The generator as an ONNX graph (batch dimension dynamic), for :class:`OnnxReconstructor`.
-
-    The graph is that of :func:`lifted_to_2d` (faster in ONNX Runtime; ``lift=False``: the plain
-    1-D layers, which the benchmarks compare it with). Uses torch's
-    TorchScript-based exporter, which needs the ``onnx`` package (trainer extra).
-    """
-    import copy
-    import io
-    import warnings
-
-    import torch
-
-    cfg = generator.cfg
-    dummy = torch.zeros(2, cfg.n_leads, cfg.window)
-    buf = io.BytesIO()
-    try:
-        # a copy in eval mode: the generator itself is left as it was
-        net = lifted_to_2d(generator) if lift else copy.deepcopy(generator).eval()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the exporter's deprecation and tracer notes
-            torch.onnx.export(net, (dummy,), buf, input_names=[ONNX_INPUT], output_names=[ONNX_OUTPUT],
-                              dynamic_axes={ONNX_INPUT: {0: "n"}, ONNX_OUTPUT: {0: "n"}},
-                              opset_version=opset, dynamo=False)
-    except Exception as e:  # the exporter raises its own error types, e.g. when onnx is missing
-        hint = " (install the trainer extra: pip install -e '.[trainer]')" if not have("onnx") else ""
-        raise ModelError(f"ONNX export failed: {str(e).splitlines()[0][:200]}{hint}") from None
-    return buf.getvalue()

@@ -1,0 +1,204 @@
+"""WFDB records (PhysioNet: ``.hea`` header, ``.dat`` signals, ``.atr`` and other annotators), read with wfdb.
+
+The header is checked here before wfdb reads it, so a missing, empty or truncated file gets a
+message that names it instead of wfdb's exception.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.core.errors import RecordError
+from ecgviewer.core.formats.base import (
+    TO_MV,
+    Annotations,
+    Record,
+    check_fs,
+    check_signal,
+    one_line,
+)
+
+#: Extensions that name a WFDB record's files; the record is the path without them.
+EXTENSIONS = (".hea", ".dat", ".atr", ".qrs", ".ecg")
+
+
+def record_base(path: Path) -> Path:
+    """The record path without extension, whether given as ``x``, ``x.hea`` or ``x.dat``."""
+    return path.with_suffix("") if path.suffix.lower() in EXTENSIONS else path
+
+
+def _physical(rec) -> np.ndarray:
+    """Digital samples to float32 mV, with the WFDB 'invalid' value turned into NaN."""
+    d = rec.d_signal
+    gain = np.asarray(rec.adc_gain, dtype=np.float64)
+    base = np.asarray(rec.baseline, dtype=np.float64)
+    if d is None or d.size == 0:
+        raise ValueError("no samples")
+    if np.any(gain == 0):
+        gain = np.where(gain == 0, 200.0, gain)  # WFDB default gain when the header gives 0
+    if not np.all(np.isfinite(gain)) or not np.all(np.isfinite(base)):
+        raise ValueError("gain or baseline is not a finite number")
+    out = np.empty(d.shape, dtype=np.float32)
+    for c in range(d.shape[1]):
+        col = d[:, c]
+        phys = (col.astype(np.float32) - np.float32(base[c])) / np.float32(gain[c])
+        invalid = _invalid_value(rec.fmt[c] if rec.fmt else "16")
+        if invalid is not None:
+            phys[col == invalid] = np.nan
+        out[:, c] = phys
+    return out
+
+
+def _invalid_value(fmt: str) -> int | None:
+    # WFDB marks missing samples with the most negative value the format can hold.
+    bits = {"8": 8, "16": 16, "61": 16, "80": 8, "160": 16, "212": 12, "310": 10, "311": 10, "24": 24, "32": 32,
+            "508": 8, "516": 16, "524": 24}
+    b = bits.get(str(fmt))
+    return None if b is None else -(2 ** (b - 1))
+
+
+def _read_wfdb(base: Path):
+    import wfdb  # wfdb pulls pandas and matplotlib: import it only when a record is read
+
+    try:
+        rec = wfdb.rdrecord(str(base), physical=False, m2s=True, return_res=32)
+    except FileNotFoundError as e:
+        missing = Path(getattr(e, "filename", "") or "").name or "a signal file"
+        raise RecordError(base.with_suffix(".hea"), f"cannot read record: missing file {missing}") from None
+    except Exception as e:  # noqa: BLE001 - wfdb raises many types on a broken file; all mean "cannot read"
+        raise RecordError(base.with_suffix(".hea"), f"cannot read record: {one_line(e)}") from None
+    return rec
+
+
+def _check_header(base: Path) -> None:
+    hea = base.with_suffix(".hea")
+    if not hea.is_file():
+        raise RecordError(hea, "header file (.hea) not found")
+    try:
+        first = hea.read_text(encoding="latin-1").splitlines()
+    except OSError as e:
+        raise RecordError(hea, f"cannot read header: {e.strerror}") from None
+    lines = [ln for ln in first if ln.strip() and not ln.lstrip().startswith("#")]
+    if not lines:
+        raise RecordError(hea, "header is empty")
+    fields = lines[0].split()
+    if len(fields) < 2 or not re.match(r"^\d+$", fields[1]):
+        raise RecordError(hea, "header does not parse: the record line needs a name and a channel count")
+    if int(fields[1]) == 0:
+        raise RecordError(hea, "record has no signal channels")
+    if len(fields) > 2 and not _FS_FIELD.match(fields[2]):
+        raise RecordError(hea, f"header does not parse: sampling frequency {fields[2]!r} is not a number")
+    if len(fields) > 3 and not fields[3].isdigit():
+        raise RecordError(hea, f"header does not parse: sample count {fields[3]!r} is not a whole number")
+    # The .dat files named in the header must exist and be long enough.
+    n_samples = int(fields[3]) if len(fields) > 3 else None
+    if n_samples == 0:
+        raise RecordError(hea, "record has no samples (the header gives 0)")
+    files: dict[str, list[str]] = {}
+    if "/" in fields[0]:
+        return  # multi-segment record: wfdb checks each segment
+    for ln in lines[1 : 1 + int(fields[1])]:
+        parts = ln.split()
+        if len(parts) < 2:
+            raise RecordError(hea, f"header does not parse: bad signal line {ln.strip()!r}")
+        if parts[0] != "~" and (Path(parts[0]).name != parts[0] or parts[0] in (".", "..")):
+            raise RecordError(hea, f"header names signal file {parts[0]!r} outside the record's folder")
+        fmt = re.split(r"[x:+]", parts[1])[0]
+        if fmt not in _WFDB_FORMATS:
+            raise RecordError(hea, f"unsupported signal format {fmt!r} (signal {parts[-1]!r})")
+        files.setdefault(parts[0], []).append(fmt)
+    for fname, fmts in files.items():
+        if fname == "~":
+            continue
+        dat = base.parent / fname
+        if not dat.is_file():
+            raise RecordError(dat, "signal file (.dat) not found")
+        if dat.stat().st_size == 0:
+            raise RecordError(dat, "record has no samples (the signal file is empty)")
+        if n_samples:
+            need = _bytes_needed(fmts, n_samples)
+            if need is not None and dat.stat().st_size < need:
+                raise RecordError(
+                    dat, f"signal file is truncated: {dat.stat().st_size} bytes, header implies {need}"
+                )
+
+
+#: A header's sampling frequency field: ``fs[/counter_freq[(base_counter)]]``.
+_FS_FIELD = re.compile(r"^\d+(\.\d*)?(/\d+(\.\d*)?(\(-?\d+(\.\d*)?\))?)?$")
+#: Signal formats wfdb reads (its DAT_FMTS: plain, packed and FLAC-compressed).
+_WFDB_FORMATS = frozenset(["8", "16", "32", "61", "80", "160", "212", "310", "311", "24", "508", "516", "524"])
+
+
+def _bytes_needed(fmts: list[str], n: int) -> int | None:
+    bits = {"8": 8, "16": 16, "61": 16, "80": 8, "160": 16, "212": 12, "24": 24, "32": 32}
+    try:
+        total_bits = sum(bits[f] for f in fmts) * n
+    except KeyError:
+        return None  # compressed or rare formats: let wfdb decide
+    return total_bits // 8
+
+
+def annotation_path(base: Path, annotator: str) -> Path:
+    """The WFDB annotation file of ``annotator`` for the record at ``base`` (any format)."""
+    return base.with_name(f"{base.name}.{annotator}")
+
+
+def read_annotations(base: Path, annotator: str = "atr") -> Annotations | None:
+    """Annotations of ``annotator`` for a record, or None when there is no such file.
+
+    Works beside any format's record (``119.edf`` with ``119.atr``): the file is keyed on the stem.
+    """
+    f = annotation_path(base, annotator)
+    if not f.is_file():
+        return None
+    import wfdb
+
+    try:
+        ann = wfdb.rdann(str(base), annotator)
+        sample = np.asarray(ann.sample, dtype=np.int64)
+        symbol = np.asarray(ann.symbol if ann.symbol is not None else [], dtype=object).astype(str)
+        aux = tuple(ann.aux_note) if ann.aux_note is not None else ()
+    except Exception as e:  # noqa: BLE001 - wfdb raises many types on a broken file
+        raise RecordError(f, f"cannot read annotations: {one_line(e)}") from None
+    if len(symbol) != len(sample):
+        raise RecordError(f, "cannot read annotations: symbols and samples differ in number")
+    order = np.argsort(sample, kind="stable")
+    return Annotations(annotator, sample[order], symbol[order], tuple(aux[i] for i in order) if aux else ())
+
+
+def read(path: Path) -> Record:
+    """Read the WFDB record at ``path`` (with or without extension); no annotations."""
+    base = record_base(path)
+    hea = base.with_suffix(".hea")
+    _check_header(base)
+    rec = _read_wfdb(base)
+    if rec.n_sig == 0 or rec.d_signal is None:
+        raise RecordError(hea, "record has no signal channels")
+    if rec.d_signal.shape[0] == 0:
+        raise RecordError(hea, "record has no samples")
+    try:
+        signal = _physical(rec)
+    except ValueError as e:
+        raise RecordError(hea, f"cannot convert samples: {e}") from None
+    units = [u or "mV" for u in (rec.units or ["mV"] * rec.n_sig)]
+    for c, u in enumerate(units):
+        factor = TO_MV.get(u.strip().lower())
+        if factor is not None and factor != 1.0:
+            signal[:, c] *= np.float32(factor)
+    if not rec.fs:
+        raise RecordError(hea, "header gives no sampling frequency")
+    fs = check_fs(hea, rec.fs)
+    start: _dt.datetime | _dt.time | None = None
+    if rec.base_date is not None and rec.base_time is not None:
+        start = _dt.datetime.combine(rec.base_date, rec.base_time)
+    elif rec.base_time is not None:
+        start = rec.base_time
+    names = [str(n) for n in (rec.sig_name or [f"ch{i + 1}" for i in range(rec.n_sig)])]
+    units = ["mV" if TO_MV.get(u.strip().lower()) else u for u in units]
+    check_signal(hea, signal, names, units)
+    return Record(name=base.name, path=base, fs=fs, signal=signal, channel_names=names, units=units,
+                  start=start, comments=list(rec.comments or []), format="WFDB", source=hea)

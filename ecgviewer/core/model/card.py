@@ -1,0 +1,310 @@
+"""The model card: what a model file says about itself, typed, versioned, read and checked here.
+
+A model is files side by side: ``NAME.json`` (this card), ``NAME.pt`` (tensors only) and
+``NAME.onnx`` (the same generator for ONNX Runtime). The card gives the architecture, the
+preprocessing the network was trained on, how scores are made, the default threshold, the recipe
+that trained it and the evaluation rows that measured that recipe, and the SHA-256 of each file.
+
+This module only reads and verifies a card; nothing here writes one (the trainer does:
+``trainer/export.py``). Any problem is one :class:`ModelError` line naming the card: an old card, a
+foreign JSON file, a missing or mistyped field, a recipe id that does not fit its recipe, metric
+rows of another recipe. A card is data; reading it never runs code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+from ecgviewer.core.beats import BeatParams
+from ecgviewer.core.errors import ModelError
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.scoring import RhythmModel
+
+SCHEMA = "ecgviewer-model-card/2"
+NETWORK = "BeatGAN"  # the only generator this viewer builds
+# Settings of the machine a recipe ran on: a card records them beside its recipe, but they change
+# speed, not the trained weights, so they are no part of the recipe's identity.
+MACHINE_SETTINGS = frozenset({"device", "amp", "cpu_bf16", "threads"})
+
+
+def sha256_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def recipe_id(config: Mapping[str, Any]) -> str:
+    """The project's one recipe id: 16 hex digits of the SHA-256 of the recipe's fields as sorted,
+    compact JSON, machine settings left out. Cards, checkpoints and evaluation rows name a recipe by
+    it. It hashes ``config`` as given: the trainer's ``recipe_id`` (trainer/config.py) first fills in
+    defaults, writes float knobs as floats and drops labels, and a card stores its config so."""
+    recipe = {k: v for k, v in config.items() if k not in MACHINE_SETTINGS}
+    return sha256_bytes(json.dumps(recipe, sort_keys=True, separators=(",", ":")).encode())[:16]
+
+
+@dataclass(frozen=True)
+class FileRef:
+    """A file beside the card and the SHA-256 its bytes must have before they are read."""
+
+    file: str
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class OnnxRef(FileRef):
+    """The generator exported for ONNX Runtime, and how far its output was from torch's at export."""
+
+    opset: int = 17
+    max_abs_diff_vs_torch: float = 0.0
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How beat windows were cut for the network; the scorer cuts them the same way."""
+
+    n_leads: int
+    fs: float
+    before: int
+    after: int
+    band_hz: tuple[float, float]
+    scaling: str = "per-beat per-lead min-max to [-1, 1]"
+    filter: str = ""
+    leads: str = ""
+    r_peaks: str = ""
+
+    @property
+    def params(self) -> BeatParams:
+        return BeatParams(n_leads=self.n_leads, fs=self.fs, before=self.before, after=self.after,
+                          band_hz=self.band_hz)
+
+
+@dataclass(frozen=True)
+class Score:
+    """How a beat's score is made: reconstruction error, plus rhythm context when ``rhythm`` is set."""
+
+    kind: str  # "mse" or "mse+rhythm"
+    description: str = ""
+    rhythm: RhythmModel | None = None
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The default alert threshold, set on held-out normal beats only."""
+
+    value: float
+    specificity_target: float | None = None
+    set_on: str = ""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The training recipe by name, its full config (with the machine settings it ran with, which
+    are no part of its identity) and its identity (``recipe_id(config)``)."""
+
+    name: str
+    id: str
+    config: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    database: str
+    records: list[str]
+    beats: str
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Training:
+    """The run that made these weights."""
+
+    epochs: int
+    wall_s: float
+    hardware: str
+    weights: str  # "generator" or "ema" (the EMA teacher's weights)
+    final_val_mse: float | None = None
+    held_out_mse: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One evaluation of this card's recipe (folds trained without their test beats).
+
+    ``recipe_id``, ``weights`` and ``rhythm`` say which run and which score it measured; the loader
+    refuses a row that measured another recipe or another score. ``source`` is the results file it
+    was read from, for a reader to find it.
+    """
+
+    split: str  # "intra" (5-fold, patients shared) or "inter" (DS1 -> DS2, other patients)
+    source: str
+    recipe_id: str
+    weights: str
+    rhythm: bool
+    folds: int
+    mean_auc: float | None = None
+    std_auc: float | None = None
+    mean_ap: float | None = None
+    std_ap: float | None = None
+    auc_by_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    sensitivity_at_99_specificity_threshold: float | None = None
+    test_specificity_at_that_threshold: float | None = None
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    """Everything a model file says about itself; the JSON card has these fields, nested alike."""
+
+    schema: str
+    name: str
+    version: str
+    network: str
+    architecture: NetConfig
+    preprocessing: Preprocessing
+    score: Score
+    threshold: Threshold
+    recipe: Recipe
+    weights: FileRef | None = None
+    onnx: OnnxRef | None = None
+    created: str = ""
+    training: Training | None = None
+    training_data: TrainingData | None = None
+    metrics: list[MetricRow] = field(default_factory=list)
+    licence: str = ""
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} {self.version}".strip()
+
+
+def card_path(path: str | os.PathLike[str]) -> Path:
+    """The card of a model given by its .json, its .pt, or its path without extension."""
+    p = Path(path)
+    return p.with_suffix(".json") if p.suffix in (".pt", ".onnx", "") else p
+
+
+def read_card(path: str | os.PathLike[str]) -> ModelCard:
+    """Read and verify the card at ``path`` (or beside the weights given); ModelError on any problem."""
+    jpath = card_path(path)
+    if not jpath.is_file():
+        raise ModelError(f"{jpath}: model card not found")
+    try:
+        data = json.loads(jpath.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ModelError(f"{jpath}: not a model card ({e})") from None
+    return card_from_dict(data, jpath)
+
+
+def card_from_dict(data: Any, where: Path | str = "model card") -> ModelCard:
+    """The typed card of a parsed JSON object, verified (see :func:`read_card`)."""
+    if not isinstance(data, dict):
+        raise ModelError(f"{where}: not an ecgviewer model card")
+    schema = data.get("schema")
+    if schema is None and isinstance(data.get("format"), str) and data["format"].startswith("ecgviewer-model-card/"):
+        raise ModelError(f"{where}: an old model card ({data['format']}); this version reads {SCHEMA}: "
+                         "export the model again with this version's trainer")
+    if not isinstance(schema, str) or not schema.startswith("ecgviewer-model-card/"):
+        raise ModelError(f"{where}: not an ecgviewer model card")
+    if schema != SCHEMA:
+        raise ModelError(f"{where}: model card {schema}; this version of ecgviewer reads {SCHEMA} only")
+    try:
+        card = _build(ModelCard, data, "")
+    except _Bad as e:
+        raise ModelError(f"{where}: model card is invalid: {e}") from None
+    _verify(card, where)
+    return card
+
+
+def _verify(card: ModelCard, where: Path | str) -> None:
+    """What the field types cannot say: the parts of a card must fit each other."""
+    def bad(problem: str) -> ModelError:
+        return ModelError(f"{where}: {problem}")
+
+    if card.network != NETWORK:
+        raise bad(f"network {card.network!r} is not one this version runs ({NETWORK})")
+    p, a = card.preprocessing, card.architecture
+    if p.n_leads != a.n_leads or p.before + p.after != a.window:
+        raise bad(f"the card's preprocessing ({p.n_leads} leads, {p.before + p.after} ticks) does not fit "
+                  f"its architecture ({a.n_leads} leads, {a.window} ticks)")
+    if card.weights is None and card.onnx is None:
+        raise bad("the card lists no weights file")
+    for ref in (card.weights, card.onnx):
+        if ref is not None and (not ref.file or ref.file != Path(ref.file).name or ref.file in (".", "..")
+                                or "\\" in ref.file):
+            raise bad(f"file {ref.file!r}: a model's files must lie beside its card")
+    kind = card.score.kind
+    if kind not in ("mse", "mse+rhythm") or (kind == "mse+rhythm") != (card.score.rhythm is not None):
+        raise bad(f"score kind {card.score.kind!r} does not fit its rhythm model")
+    if recipe_id(card.recipe.config) != card.recipe.id:
+        raise bad(f"recipe id {card.recipe.id} is not that of the recipe it names")
+    weights = card.training.weights if card.training else "generator"
+    for row in card.metrics:
+        if row.recipe_id != card.recipe.id:
+            raise bad(f"metrics from {row.source} measured recipe {row.recipe_id}, not this card's ({card.recipe.id})")
+        if row.weights != weights or row.rhythm != (card.score.rhythm is not None):
+            raise bad(f"metrics from {row.source} measured another score ({row.weights} weights, rhythm "
+                      f"{'on' if row.rhythm else 'off'}) than this model's")
+
+
+class _Bad(Exception):
+    """A field of the card has the wrong type or is missing; the message names its path."""
+
+
+def _build(tp: Any, value: Any, at: str) -> Any:
+    """``value`` (parsed JSON) checked against the type ``tp`` and turned into it."""
+    where = at or "the card"
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (inner,) = [a for a in args if a is not type(None)]
+        return _build(inner, value, at)
+    if tp is Any:
+        return value
+    if tp is RhythmModel:
+        try:
+            return RhythmModel.from_dict(value)
+        except (KeyError, TypeError, ValueError) as e:
+            raise _Bad(f"{where}: not a rhythm model ({type(e).__name__}: {e})") from None
+    if is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise _Bad(f"{where}: expected an object")
+        hints = typing.get_type_hints(tp)
+        known = {f.name for f in fields(tp)}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise _Bad(f"{where}: unknown field {unknown[0]!r}")
+        kw = {}
+        for f in fields(tp):
+            if f.name in value:
+                kw[f.name] = _build(hints[f.name], value[f.name], f"{at}.{f.name}" if at else f.name)
+            elif f.default is MISSING and f.default_factory is MISSING:
+                raise _Bad(f"{where}: field {f.name!r} missing")
+        return tp(**kw)
+    if origin is list:
+        if not isinstance(value, list):
+            raise _Bad(f"{where}: expected a list")
+        return [_build(args[0], v, f"{at}[{i}]") for i, v in enumerate(value)]
+    if origin is tuple:
+        if not isinstance(value, list) or len(value) != len(args):
+            raise _Bad(f"{where}: expected a list of {len(args)}")
+        return tuple(_build(a, v, f"{at}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise _Bad(f"{where}: expected an object")
+        return {str(k): _build(args[1], v, f"{at}.{k}") for k, v in value.items()}
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Bad(f"{where}: expected a number, got {value!r:.40}")
+        return float(value)
+    if tp in (int, bool, str):
+        if not isinstance(value, tp) or (tp is int and isinstance(value, bool)):
+            raise _Bad(f"{where}: expected {tp.__name__}, got {value!r:.40}")
+        return value
+    raise TypeError(f"card field type {tp!r} is not handled")  # a programming error, not a bad card

@@ -1,0 +1,110 @@
+"""The model card: typed, versioned, verified on reading; old, foreign and corrupt cards refused in one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ecgviewer.core.errors import ModelError
+from ecgviewer.core.model.card import (
+    SCHEMA,
+    FileRef,
+    MetricRow,
+    ModelCard,
+    OnnxRef,
+    card_from_dict,
+    read_card,
+    recipe_id,
+)
+from ecgviewer.core.model.netconfig import NetConfig
+from ecgviewer.core.resources import bundled_model_path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+@pytest.fixture
+def bundled() -> dict:
+    return json.loads(bundled_model_path().read_text())
+
+
+def test_bundled_card_reads_into_typed_fields():
+    card = read_card(bundled_model_path())
+    assert isinstance(card, ModelCard) and card.schema == SCHEMA
+    assert card.label == "SI-BeatGAN V2 2.1.0"
+    assert card.architecture == NetConfig(n_leads=1, width=32, latent=50, window=320)
+    assert isinstance(card.weights, FileRef) and isinstance(card.onnx, OnnxRef)
+    assert card.preprocessing.params.band_hz == (3.0, 45.0) and card.preprocessing.params.before == 140
+    assert card.recipe.name == "si-beatgan-v2-r3" and card.recipe.id == recipe_id(card.recipe.config)
+    assert all(isinstance(r, MetricRow) and r.recipe_id == card.recipe.id for r in card.metrics)
+    # the migration to this schema kept the files: the hashes are those the weights were shipped with
+    assert card.weights.sha256.startswith("5ab84f0e13e36dec") and card.onnx.sha256.startswith("88420a8a82713f7d")
+
+
+def test_a_card_of_the_old_format_is_refused_with_one_clear_line(tmp_path):
+    # the shape of the format-1 cards (bundled model 2.1.0 before schema 2): untyped, metrics by name
+    old = {"name": "SI-BeatGAN V2", "version": "2.1.0", "format": "ecgviewer-model-card/1",
+           "architecture": {"generator": "BeatGAN", "n_leads": 1, "width": 32, "latent": 50, "window": 320},
+           "weights": {"file": "si-beatgan-v2.pt", "sha256": "5ab84f0e", "bytes": 7667832},
+           "threshold": {"value": 36.64}, "training": {"results": "si-beatgan-v2-r3+rr"}}
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps(old))
+    with pytest.raises(ModelError) as e:
+        read_card(path)
+    msg = str(e.value)
+    assert msg.startswith(f"{path}: an old model card (ecgviewer-model-card/1)") and "\n" not in msg
+    assert "export the model again" in msg
+
+
+@pytest.mark.parametrize("data,match", [
+    ([1, 2], "not an ecgviewer model card"),
+    ({"name": "x"}, "not an ecgviewer model card"),
+    ({"schema": "someone-else/1"}, "not an ecgviewer model card"),
+    ({"schema": "ecgviewer-model-card/3"}, "reads ecgviewer-model-card/2 only"),
+])
+def test_foreign_and_newer_cards_are_refused(data, match):
+    with pytest.raises(ModelError, match=match):
+        card_from_dict(data, "c.json")
+
+
+@pytest.mark.parametrize("edit,match", [
+    (lambda c: c["recipe"]["config"].update(lr=1.0), "recipe id .* is not that of the recipe it names"),
+    (lambda c: c["metrics"][0].update(recipe_id="f" * 16), "measured recipe ffffffffffffffff"),
+    (lambda c: c["metrics"][0].update(weights="ema"), "measured another score"),
+    (lambda c: c["metrics"][0].update(rhythm=False), "measured another score"),
+    (lambda c: c.update(network="Transformer"), "network 'Transformer'"),
+    (lambda c: c["score"].update(kind="mse"), "does not fit its rhythm model"),
+    (lambda c: c["architecture"].update(width="32"), r"architecture.width: expected int, got '32'"),
+    (lambda c: c["preprocessing"].update(band_hz=[3.0]), r"preprocessing.band_hz: expected a list of 2"),
+    (lambda c: c.update(extra=1), "unknown field 'extra'"),
+    (lambda c: c["onnx"].update(file="/etc/x.onnx"), "must lie beside its card"),
+    (lambda c: c["training_data"].update(records="100"), "training_data.records: expected a list"),
+])
+def test_inconsistent_or_mistyped_cards_are_refused(bundled, edit, match):
+    edit(bundled)
+    with pytest.raises(ModelError, match=match) as e:
+        card_from_dict(bundled, "c.json")
+    assert str(e.value).startswith("c.json: ") and "\n" not in str(e.value)
+
+
+def test_machine_settings_do_not_change_a_recipe_id():
+    base = {"model": "beatgan", "lr": 1e-3, "epochs": 3}
+    assert recipe_id({**base, "device": "cuda", "threads": 8, "amp": True, "cpu_bf16": False}) == recipe_id(base)
+    assert recipe_id({**base, "epochs": 4}) != recipe_id(base)
+    assert recipe_id(dict(reversed(list(base.items())))) == recipe_id(base)  # key order does not matter
+
+
+def test_reading_a_card_never_needs_torch():
+    code = ("import sys\n"
+            "from ecgviewer.core.model.card import read_card\n"
+            "from ecgviewer.core.resources import bundled_model_path\n"
+            "read_card(bundled_model_path())\n"
+            "print('torch' in sys.modules)\n")
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"
