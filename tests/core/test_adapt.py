@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-torch = pytest.importorskip("torch")
-
 from ecgviewer.core.adapt import AdaptConfig, adapt_generator
 from ecgviewer.core.record import load_record
 from ecgviewer.core.scorer import Scorer
 from ecgviewer.core.scoring import Cancelled
+
+torch = pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "resources" / "samples" / "119"
