@@ -92,10 +92,14 @@ def cmd_score(args: argparse.Namespace) -> int:
     payload["model"] = {"name": scorer.model.card.name, "version": scorer.model.card.version,
                         "path": str(scorer.model.path), "backend": scorer.backend}
     payload["summary"] = flag_summary(beats, result, threshold)
-    if scorer.adapt_log is not None:
-        payload["adaptation"] = {"beats": int(len(scorer.adapt_log.pool)), "steps": scorer.adapt_log.steps,
-                                 "seconds": round(scorer.adapt_log.seconds, 2), "stopped": scorer.adapt_log.stopped}
-        print(f"{record.name}: {scorer.adapt_log.summary()}", file=sys.stderr)
+    log = scorer.adapt_log
+    if log is not None:
+        payload["adaptation"] = {"adapted": log.steps > 0, "beats": int(len(log.pool)), "steps": log.steps,
+                                 "seconds": round(log.seconds, 2), "stopped": log.stopped,
+                                 "pool_error_ratio": None if log.pool_error is None or scorer.reference_mse is None
+                                 else round(log.pool_error / scorer.reference_mse, 2)}
+        if log.steps:
+            print(f"{record.name}: {log.summary()}", file=sys.stderr)
     s = payload["summary"]
     extra = ""
     if s.get("sensitivity") is not None:
@@ -105,14 +109,17 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def _adapt_config(args: argparse.Namespace):
-    """The self-adaptation asked for, or None; without torch, one line on stderr says it is skipped."""
+    """The self-adaptation to run, or None. Default (neither flag): on where PyTorch is installed,
+    gated so that a record the model already knows scores as without it; --adapt without PyTorch
+    says in one line on stderr that it scored without."""
     from ecgviewer.core import adapt
 
-    if not args.adapt:
+    if args.adapt is False:
         return None
     if not adapt.available():
-        print("ecgviewer: self-adaptation needs PyTorch (pip install 'ecgviewer[trainer]'); scored without it",
-              file=sys.stderr)
+        if args.adapt:
+            print("ecgviewer: self-adaptation needs PyTorch (pip install 'ecgviewer[trainer]'); scored without it",
+                  file=sys.stderr)
         return None
     return adapt.AdaptConfig(seed=args.adapt_seed)
 
@@ -157,8 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     _record_args(s)
     s.add_argument("--model", help="model card (.json) or weights (.pt); default: the bundled SI-BeatGAN V2")
     s.add_argument("--threshold", type=float, help="alert threshold (default: the model card's)")
-    s.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=False,
-                   help="fine-tune the generator on this record's own beats before scoring (needs PyTorch; "
+    s.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=None,
+                   help="fine-tune the generator on this record's own beats before scoring, when they reconstruct "
+                        "far worse than the training data's (default: on where PyTorch is installed; "
                         "docs/method.md, 'Self-adaptation')")
     s.add_argument("--adapt-seed", type=int, default=0, help="seed of the self-adaptation (same seed, same scores)")
     s.set_defaults(func=cmd_score)

@@ -46,6 +46,9 @@ class AdaptConfig:
     premature: float = 0.95  # a beat whose RR before is under this share of the running median is
     # premature and never in the pool (a bigeminy's PVCs; chosen on MIT-BIH, docs/method.md)
     pool_sample: int = 4096  # beats whose error picks the pool: bounds the cost on 24-hour records
+    gate: float | None = 4.0  # adapt only when the pool's median error is over gate x the training
+    # normals' median error (the card's): a record the model already knows is left alone (MIT-BIH
+    # MLII: 0.8-2.3x, its lead V1: 27-91x; docs/method.md). None: always adapt
     budget_s: float | None = 30.0  # wall-clock safety cap; None = always run all steps
 
     def __post_init__(self) -> None:
@@ -55,6 +58,8 @@ class AdaptConfig:
             raise ValueError("keep must be in (0, 1] and trim in [0, 1)")
         if self.lr <= 0:
             raise ValueError("lr must be positive")
+        if self.gate is not None and self.gate <= 0:
+            raise ValueError("gate must be positive (or None)")
         if self.pool not in ("template", "error"):
             raise ValueError(f"pool must be 'template' or 'error', not {self.pool!r}")
         if self.params not in ("all", "decoder"):
@@ -73,7 +78,8 @@ class AdaptLog:
     trained: list[np.ndarray] = field(default_factory=list)
     trimmed: list[np.ndarray] = field(default_factory=list)
     seconds: float = 0.0
-    stopped: str = "done"  # "done", "budget" (time cap reached) or "too few beats"
+    stopped: str = "done"  # "done", "budget" (time cap), "too few beats" or "not needed" (gate)
+    pool_error: float | None = None  # the pool's median error before adapting (when gated)
 
     @property
     def steps(self) -> int:
@@ -81,6 +87,8 @@ class AdaptLog:
 
     def summary(self) -> str:
         """One line for a status bar or the CLI."""
+        if self.stopped == "not needed":
+            return "not self-adapted: this record's usual beats reconstruct like the training data's"
         base = f"self-adapted on {len(self.pool)} beats, {self.steps} steps in {self.seconds:.1f} s"
         return base if self.stopped == "done" else f"{base} ({self.stopped})"
 
@@ -142,11 +150,14 @@ def regular_beats(rr_pre: np.ndarray, premature: float = 0.95, span: int = 61) -
 def adapt_generator(generator: Any, x: np.ndarray, cfg: AdaptConfig = AdaptConfig(),
                     progress: Callable[[int, int], None] | None = None,
                     cancelled: Callable[[], bool] | None = None,
-                    rr_pre: np.ndarray | None = None) -> tuple[Any, AdaptLog]:
+                    rr_pre: np.ndarray | None = None,
+                    reference_mse: float | None = None) -> tuple[Any, AdaptLog]:
     """A copy of the torch ``generator`` fine-tuned on beats ``x`` (n, leads, ticks), and its log.
 
     ``rr_pre`` (seconds, per beat) keeps premature beats out of the pool (:func:`regular_beats`);
-    without it every beat is a candidate.
+    without it every beat is a candidate. ``reference_mse``: the training normals' median error;
+    with ``cfg.gate`` set, a record whose pool reconstructs within ``gate`` x that is not adapted
+    (the bundled generator itself comes back, ``log.stopped == "not needed"``).
 
     Raises :class:`AdaptUnavailable` without torch and ``scoring.Cancelled`` when ``cancelled()``
     turns true. Deterministic for a seed when the step count, not the time cap, ends it.
@@ -176,6 +187,12 @@ def adapt_generator(generator: Any, x: np.ndarray, cfg: AdaptConfig = AdaptConfi
     badness = -dominant_likeness(x[cand]) if cfg.pool == "template" else _errors(torch, gen, xt[cand])
     pool = np.sort(cand[np.argsort(badness, kind="stable")[:max(int(np.floor(cfg.keep * len(cand))), cfg.batch)]])
     log = AdaptLog(pool=pool)
+    if cfg.gate is not None and reference_mse is not None:
+        log.pool_error = float(np.median(_errors(torch, gen, xt[pool])))
+        if log.pool_error <= cfg.gate * reference_mse:
+            log.stopped = "not needed"
+            log.seconds = time.perf_counter() - t0
+            return generator, log
     tuned = list(gen.decoder.parameters()) if cfg.params == "decoder" else list(gen.parameters())
     for p in tuned:
         p.requires_grad_(True)

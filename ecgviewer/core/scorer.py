@@ -73,9 +73,18 @@ class Scorer:
         self.adapt_log = None
         if adapt is not None:
             net, self.adapt_log = adapt_generator(self.torch_generator(), beats.x, adapt,
-                                                  cancelled=cancelled, rr_pre=beats.rr_pre)
+                                                  cancelled=cancelled, rr_pre=beats.rr_pre,
+                                                  reference_mse=self.reference_mse)
+            if self.adapt_log.stopped == "not needed":
+                net = self.model.net  # same scores, same backend as without adaptation
         return score_beats(net, beats, self.model.rhythm, batch=batch,
                            progress=progress, cancelled=cancelled)
+
+    @property
+    def reference_mse(self) -> float | None:
+        """The training normals' median reconstruction error, from the card (the adaptation gate)."""
+        rhythm = self.model.rhythm
+        return float(rhythm.mse_center) if rhythm is not None else None
 
     def torch_generator(self) -> Any:
         """The model's torch Generator, loaded from its weights once when the scorer runs ONNX."""

@@ -123,7 +123,8 @@ def test_time_budget_stops_early(scorer, beats):
 
 
 def test_bad_config_is_refused():
-    for bad in ({"keep": 0.0}, {"trim": 1.0}, {"params": "encoder"}, {"lr": 0.0}, {"batch": 1}):
+    for bad in ({"keep": 0.0}, {"trim": 1.0}, {"params": "encoder"}, {"lr": 0.0}, {"batch": 1}, {"gate": 0.0},
+                {"pool": "random"}):
         with pytest.raises(ValueError):
             AdaptConfig(**bad)
 
@@ -147,6 +148,7 @@ def test_scorer_adapt_lowers_the_normal_error_of_an_unseen_lead(scorer):
     b = scorer.beats(rec)
     plain = scorer.score(b)
     adapted = scorer.score(b, adapt=AdaptConfig(steps=30, budget_s=None))
+    assert scorer.adapt_log.pool_error > 4.0 * scorer.reference_mse  # the gate lets this one through
     n = b.cls == "N"
     assert np.median(adapted.mse[n]) < 0.8 * np.median(plain.mse[n])
     assert scorer.adapt_log is not None and scorer.adapt_log.steps == 30
@@ -162,12 +164,24 @@ def _run(*args: str, block_torch: bool = False) -> subprocess.CompletedProcess:
                           cwd=str(ROOT), timeout=300)
 
 
-def test_cli_adapt_reports_what_it_did():
-    p = _run("score", str(SAMPLE), "--adapt", "--json")
+def test_gate_leaves_a_record_the_model_knows_alone(scorer):
+    """MIT-BIH 119's MLII is what the model was trained on: the gate keeps the scores as they were."""
+    b = scorer.beats(load_record(SAMPLE))
+    plain = scorer.score(b)
+    gated = scorer.score(b, adapt=AdaptConfig(budget_s=None))
+    assert scorer.adapt_log.stopped == "not needed" and scorer.adapt_log.steps == 0
+    assert scorer.adapt_log.pool_error < 4.0 * scorer.reference_mse
+    assert np.array_equal(plain.score, gated.score)
+
+
+def test_cli_adapts_by_default_only_where_needed():
+    p = _run("score", str(SAMPLE), "--json")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
-    assert out["adaptation"]["steps"] > 0 and out["adaptation"]["beats"] > 0
-    assert "self-adapted on" in p.stderr
+    assert out["adaptation"]["adapted"] is False and out["adaptation"]["stopped"] == "not needed"
+    q = _run("score", str(SAMPLE), "--json", "--no-adapt")
+    assert "adaptation" not in json.loads(q.stdout)
+    assert [b["score"] for b in json.loads(q.stdout)["beats"]] == [b["score"] for b in out["beats"]]
 
 
 def test_cli_adapt_without_torch_says_so_in_one_line():
