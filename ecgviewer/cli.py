@@ -82,6 +82,14 @@ def _score_payload(scorer, record, beats, result, threshold: float) -> dict:
     payload["model"] = {"name": scorer.model.card.name, "version": scorer.model.card.version,
                         "path": str(scorer.model.path), "backend": scorer.backend}
     payload["summary"] = flag_summary(beats, result, threshold, record)
+    log = scorer.adapt_log
+    if log is not None:
+        payload["adaptation"] = {"adapted": log.steps > 0, "beats": int(len(log.pool)), "steps": log.steps,
+                                 "seconds": round(log.seconds, 2), "stopped": log.stopped,
+                                 "pool_error_ratio": None if log.pool_error is None or scorer.reference_mse is None
+                                 else round(log.pool_error / scorer.reference_mse, 2)}
+        if log.steps:
+            print(f"{record.name}: {log.summary()}", file=sys.stderr)
     return payload
 
 
@@ -106,7 +114,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     for i, path in enumerate(paths):
         record = load_cli_record(args, path)
         beats = scorer.beats(record, detect=args.detect)
-        payload = _score_payload(scorer, record, beats, scorer.score(beats), threshold)
+        payload = _score_payload(scorer, record, beats, scorer.score(beats, adapt=_adapt_config(args)), threshold)
         if single:
             _emit(args, payload, _headline(payload))
             return 0
@@ -123,6 +131,22 @@ def cmd_score(args: argparse.Namespace) -> int:
         json.dump(payloads, sys.stdout)
         sys.stdout.write("\n")
     return 0
+
+
+def _adapt_config(args: argparse.Namespace):
+    """The self-adaptation to run, or None. Default (neither flag): on where PyTorch is installed,
+    gated so that a record the model already knows scores as without it; --adapt without PyTorch
+    says in one line on stderr that it scored without."""
+    from ecgviewer.core import adapt
+
+    if args.adapt is False:
+        return None
+    if not adapt.available():
+        if args.adapt:
+            print("ecgviewer: self-adaptation needs PyTorch (pip install 'ecgviewer[trainer]'); scored without it",
+                  file=sys.stderr)
+        return None
+    return adapt.AdaptConfig(seed=args.adapt_seed)
 
 
 def _emit(args: argparse.Namespace, payload: dict, headline: str) -> None:
@@ -172,6 +196,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one JSON line per record (its summary) instead of its beats")
     s.add_argument("--model", help="model card (.json) or weights (.pt); default: the bundled SI-BeatGAN V2")
     s.add_argument("--threshold", type=float, help="alert threshold (default: the model card's)")
+    s.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=None,
+                   help="fine-tune the generator on this record's own beats before scoring, when they reconstruct "
+                        "far worse than the training data's (default: on where PyTorch is installed; "
+                        "docs/method.md, 'Self-adaptation')")
+    s.add_argument("--adapt-seed", type=int, default=0, help="seed of the self-adaptation (same seed, same scores)")
     s.set_defaults(func=cmd_score)
     cli_events.add_parsers(sub, _record_args)
     return p

@@ -18,9 +18,11 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
+from ecgviewer.core.adapt import AdaptConfig, AdaptLog, adapt_generator
 from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
 from ecgviewer.core.model.loader import LoadedModel, load_model
 from ecgviewer.core.record import Record
@@ -43,6 +45,8 @@ class Scorer:
         card_rule = model.card.robust_score.rule() if model.card.robust_score is not None else None
         self.rule: RobustScore | None = card_rule if rule is _FROM_CARD else rule
         self._params = replace(model.params, align=align) if align else model.params
+        self.adapt_log: AdaptLog | None = None  # what the last adapted score() did
+        self._torch_model: LoadedModel | None = None
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None, backend: str | None = None, **kw) -> Scorer:
@@ -79,10 +83,23 @@ class Scorer:
         return extract_beats(record, self.params, detect=detect)
 
     def score(self, beats: BeatSet, progress: Callable[[int, int], None] | None = None,
-              cancelled: Callable[[], bool] | None = None, batch: int = 256) -> ScoreResult:
+              cancelled: Callable[[], bool] | None = None, batch: int = 256,
+              adapt: AdaptConfig | None = None) -> ScoreResult:
         """Scores of ``beats``; ``batch`` 256: fastest for torch on 2 cores (8,168 vs 4,351 beats/s at
-        1024), no difference for ONNX Runtime (benchmarks/scoring_batch.py)."""
-        recon, err = self.reconstruct(beats, progress=progress, cancelled=cancelled, batch=batch)
+        1024), no difference for ONNX Runtime (benchmarks/scoring_batch.py).
+
+        With ``adapt``, the generator is first fine-tuned on these beats (:mod:`ecgviewer.core.adapt`;
+        needs torch) and they are reconstructed by the tuned copy; :attr:`adapt_log` says what it did.
+        """
+        net = None
+        self.adapt_log = None
+        if adapt is not None:
+            tuned, self.adapt_log = adapt_generator(self.torch_generator(), beats.x, adapt,
+                                                    cancelled=cancelled, rr_pre=beats.rr_pre,
+                                                    reference_mse=self.reference_mse)
+            if self.adapt_log.steps:  # gated off ("not needed"): the model's own net, same scores
+                net = tuned
+        recon, err = self.reconstruct(beats, net=net, progress=progress, cancelled=cancelled, batch=batch)
         return self.finish(beats, recon, err)
 
     def reconstruct(self, beats: BeatSet, net=None, batch: int = 256, **kw) -> tuple[np.ndarray, np.ndarray]:
@@ -104,6 +121,20 @@ class Scorer:
         feats = prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)
         score, zm, zr = self.rule.score(mse, feats)
         return ScoreResult(score, mse, dist, err, recon, raw=raw, morph_z=zm, rhythm_z=zr, note=beats.lead_note)
+
+    @property
+    def reference_mse(self) -> float | None:
+        """The training normals' median reconstruction error, from the card (the adaptation gate)."""
+        rhythm = self.model.rhythm
+        return float(rhythm.mse_center) if rhythm is not None else None
+
+    def torch_generator(self) -> Any:
+        """The model's torch Generator, loaded from its weights once when the scorer runs ONNX."""
+        if self.model.net.backend == "torch":
+            return self.model.generator
+        if self._torch_model is None:
+            self._torch_model = load_model(self.model.path, backend="torch")
+        return self._torch_model.generator
 
 
 def flag_summary(beats: BeatSet, result: ScoreResult, threshold: float, record: Record | None = None) -> dict:
