@@ -188,9 +188,13 @@ def test_heat_map_is_the_core_display_map(loaded, scored_119):
     v.refresh()
     np.testing.assert_allclose(v._err_max, map_peaks(beats.x, tpl), rtol=1e-5)
     i = int(np.argmax(result.score))
+    loaded.resize(2400, 1000)  # a trace wider than 2 s x 360 Hz: one image column per tick
+    for d in loaded.holter.docks.values():
+        d.hide()
     v.set_window(beats.time[i] - 1.0, beats.time[i] + 1.0)
     v.refresh()
     img = v.heat_items[v._beat_leads[0]].image
+    assert img.shape[-1] == int(2.0 * 360) + 1, img.shape
     assert img.max() == pytest.approx(display_map(beats.x[i - 2:i + 3], tpl)[:, 0].max(), rel=1e-4)
 
 
