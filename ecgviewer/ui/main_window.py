@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ecgviewer.core.adapt import AdaptConfig
+from ecgviewer.core.adapt import available as adapt_available
 from ecgviewer.core.errors import RecordError
 from ecgviewer.core.formats import dialog_filter, record_extensions
 from ecgviewer.core.record import Record, load_record
@@ -277,6 +279,15 @@ class MainWindow(QMainWindow):
         m = self.menuBar().addMenu("&Beats")
         for name in ("next_flag", "prev_flag", "threshold", "table", None, "cancel", "rescore"):
             m.addSeparator() if name is None else m.addAction(a[name])
+        m.addSeparator()
+        self.adapt_action = m.addAction("Self-adapt the model to each record")
+        self.adapt_action.setCheckable(True)
+        self.adapt_action.setChecked(bool(self.settings.get("scoring/adapt")) and adapt_available())
+        self.adapt_action.setEnabled(adapt_available())
+        self.adapt_action.setToolTip("Fine-tune a copy of the model on the record's own usual beats before scoring, when"
+                                     " they reconstruct far worse than the training data's"
+                                     + ("" if adapt_available() else " (needs PyTorch: not in this install)"))
+        self.adapt_action.toggled.connect(self._toggle_adapt)
         m = self.menuBar().addMenu("&Help")
         m.addAction(a["help_keys"])
         m.addAction(a["about"])
@@ -405,8 +416,18 @@ class MainWindow(QMainWindow):
         self.info.setText(text)
 
     # ---- scoring ------------------------------------------------------------------------------
+    def adapt_config(self) -> AdaptConfig | None:
+        """Self-adaptation for the next scoring: on (gated, core/adapt.py) when the setting is on and
+        PyTorch is installed; the packaged viewer (ONNX Runtime only) scores without it."""
+        return AdaptConfig() if self.settings.get("scoring/adapt") and adapt_available() else None
+
+    def _toggle_adapt(self, on: bool) -> None:
+        self.settings.set("scoring/adapt", bool(on))
+        self.statusBar().showMessage("Self-adaptation " + ("on" if on else "off") + " from the next scoring (Rescore: Ctrl+R)",
+                                     8000)
+
     def _start_scoring(self, record: Record) -> None:
-        job = ScoringJob(self.scorer, record, self)
+        job = ScoringJob(self.scorer, record, self, adapt=self.adapt_config())
         self._job = job
         w = job  # relayed into the GUI thread (see ScoringJob)
         w.progress.connect(lambda d, t, j=job: self._progress(j, d, t))
@@ -439,6 +460,9 @@ class MainWindow(QMainWindow):
         if job is not self._job:
             return
         self._end_job()
+        log = self.scorer.adapt_log if self.scorer is not None else None
+        if log is not None and log.steps:
+            self._notes.append(log.summary())
         self.set_scores(beats, result)
         self.scoringDone.emit(True)
 

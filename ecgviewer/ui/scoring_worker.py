@@ -11,6 +11,7 @@ import traceback
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from ecgviewer.core.adapt import AdaptConfig
 from ecgviewer.core.errors import RecordError
 from ecgviewer.core.record import Record
 from ecgviewer.core.scorer import Scorer
@@ -26,10 +27,11 @@ class ScoringWorker(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, scorer: Scorer, record: Record) -> None:
+    def __init__(self, scorer: Scorer, record: Record, adapt: AdaptConfig | None = None) -> None:
         super().__init__()
         self.scorer = scorer
         self.record = record
+        self.adapt = adapt  # self-adaptation before scoring (core/adapt.py), None: off
         self._stop = threading.Event()
 
     def cancel(self) -> None:
@@ -43,7 +45,8 @@ class ScoringWorker(QObject):
             if self._stop.is_set():
                 raise Cancelled()
             self.beatsReady.emit(beats)
-            result = self.scorer.score(beats, progress=self.progress.emit, cancelled=self._stop.is_set)
+            result = self.scorer.score(beats, progress=self.progress.emit, cancelled=self._stop.is_set,
+                                       adapt=self.adapt)
         except Cancelled:
             self.cancelled.emit()
         except RecordError as e:
@@ -69,9 +72,10 @@ class ScoringJob(QObject):
     failed = Signal(str)
     cancelled = Signal()
 
-    def __init__(self, scorer: Scorer, record: Record, parent: QObject | None = None) -> None:
+    def __init__(self, scorer: Scorer, record: Record, parent: QObject | None = None,
+                 adapt: AdaptConfig | None = None) -> None:
         super().__init__(parent)
-        self.worker = ScoringWorker(scorer, record)
+        self.worker = ScoringWorker(scorer, record, adapt)
         self.thread = QThread()
         self.worker.moveToThread(self.thread)
         self.thread.started.connect(self.worker.run)

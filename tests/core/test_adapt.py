@@ -138,7 +138,7 @@ def test_decoder_only_leaves_the_encoder(scorer, beats):
 
 
 def test_scorer_adapt_lowers_the_normal_error_of_an_unseen_lead(scorer):
-    """A lead the model never saw (119's second channel): adaptation must bring its error down."""
+    """A lead the model never saw (119's second channel), adapted regardless of the gate: its error comes down."""
     import dataclasses
 
     rec = load_record(SAMPLE)
@@ -147,8 +147,7 @@ def test_scorer_adapt_lowers_the_normal_error_of_an_unseen_lead(scorer):
     rec = dataclasses.replace(rec, signal=rec.signal[:, [1]], channel_names=["ECG"], units=rec.units[1:2])
     b = scorer.beats(rec)
     plain = scorer.score(b)
-    adapted = scorer.score(b, adapt=AdaptConfig(steps=30, budget_s=None))
-    assert scorer.adapt_log.pool_error > 4.0 * scorer.reference_mse  # the gate lets this one through
+    adapted = scorer.score(b, adapt=AdaptConfig(steps=30, budget_s=None, gate=None))
     n = b.cls == "N"
     assert np.median(adapted.mse[n]) < 0.8 * np.median(plain.mse[n])
     assert scorer.adapt_log is not None and scorer.adapt_log.steps == 30
