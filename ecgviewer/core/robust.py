@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ecgviewer.core.scoring import _robust
+from ecgviewer.core.scoring import _robust, rhythm_features
 
 #: Percentiles of the record's log MSE that give its centre and spread, and their z under a normal law.
 LOW_Q, MID_Q = 5.0, 25.0
@@ -64,10 +64,9 @@ def tail_score(z: np.ndarray, knots: list[float]) -> np.ndarray:
 
 
 def prematurity_features(rr_pre: np.ndarray, rr_post: np.ndarray, rr_median: np.ndarray) -> np.ndarray:
-    """log(RR before / local median RR) and log(RR after / RR before); 0 where unknown."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = np.stack([np.log(rr_pre / rr_median), np.log(rr_post / rr_pre)], axis=1)
-    return np.nan_to_num(f, nan=0.0, posinf=0.0, neginf=0.0).astype(np.float64)
+    """log(RR before / local median RR) and log(RR after / RR before); 0 where unknown: the card's
+    rhythm features with the robust local reference in place of the 8-beat mean."""
+    return rhythm_features(rr_pre, rr_post, rr_median)
 
 
 @dataclass
