@@ -85,7 +85,7 @@ def _score_payload(scorer, record, beats, result, threshold: float) -> dict:
     log = scorer.adapt_log
     if log is not None:
         payload["adaptation"] = {"adapted": log.steps > 0, "beats": int(len(log.pool)), "steps": log.steps,
-                                 "seconds": round(log.seconds, 2), "stopped": log.stopped,
+                                 "stopped": log.stopped,
                                  "pool_error_ratio": None if log.pool_error is None or scorer.reference_mse is None
                                  else round(log.pool_error / scorer.reference_mse, 2)}
         if log.steps:

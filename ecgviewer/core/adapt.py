@@ -78,7 +78,8 @@ class AdaptLog:
     trained: list[np.ndarray] = field(default_factory=list)
     trimmed: list[np.ndarray] = field(default_factory=list)
     seconds: float = 0.0
-    stopped: str = "done"  # "done", "budget" (time cap), "too few beats" or "not needed" (gate)
+    stopped: str = "done"  # "done", "budget" (time cap), "too few beats", "not needed" (gate) or
+    # "no reference" (gated, but the card gives no training error to compare with)
     pool_error: float | None = None  # the pool's median error before adapting (when gated)
 
     @property
@@ -157,7 +158,8 @@ def adapt_generator(generator: Any, x: np.ndarray, cfg: AdaptConfig = AdaptConfi
     ``rr_pre`` (seconds, per beat) keeps premature beats out of the pool (:func:`regular_beats`);
     without it every beat is a candidate. ``reference_mse``: the training normals' median error;
     with ``cfg.gate`` set, a record whose pool reconstructs within ``gate`` x that is not adapted
-    (the bundled generator itself comes back, ``log.stopped == "not needed"``).
+    (the bundled generator itself comes back, ``log.stopped == "not needed"``); with a gate and no
+    reference nothing is adapted either (``"no reference"``).
 
     Raises :class:`AdaptUnavailable` without torch and ``scoring.Cancelled`` when ``cancelled()``
     turns true. Deterministic for a seed when the step count, not the time cap, ends it.
@@ -187,7 +189,11 @@ def adapt_generator(generator: Any, x: np.ndarray, cfg: AdaptConfig = AdaptConfi
     badness = -dominant_likeness(x[cand]) if cfg.pool == "template" else _errors(torch, gen, xt[cand])
     pool = np.sort(cand[np.argsort(badness, kind="stable")[:max(int(np.floor(cfg.keep * len(cand))), cfg.batch)]])
     log = AdaptLog(pool=pool)
-    if cfg.gate is not None and reference_mse is not None:
+    if cfg.gate is not None and reference_mse is None:  # nothing to judge the record against
+        log.stopped = "no reference"
+        log.seconds = time.perf_counter() - t0
+        return generator, log
+    if cfg.gate is not None:
         log.pool_error = float(np.median(_errors(torch, gen, xt[pool])))
         if log.pool_error <= cfg.gate * reference_mse:
             log.stopped = "not needed"

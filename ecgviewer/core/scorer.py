@@ -124,9 +124,13 @@ class Scorer:
 
     @property
     def reference_mse(self) -> float | None:
-        """The training normals' median reconstruction error, from the card (the adaptation gate)."""
+        """The training normals' median reconstruction error, from the card (the adaptation gate):
+        the rhythm model's MSE centre, else the held-out normals' error the training recorded."""
         rhythm = self.model.rhythm
-        return float(rhythm.mse_center) if rhythm is not None else None
+        if rhythm is not None:
+            return float(rhythm.mse_center)
+        held = self.model.card.training.held_out_mse if self.model.card.training is not None else {}
+        return float(held["generator"]) if held and "generator" in held else None
 
     def torch_generator(self) -> Any:
         """The model's torch Generator, loaded from its weights once when the scorer runs ONNX."""

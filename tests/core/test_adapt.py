@@ -19,7 +19,7 @@ torch = pytest.importorskip("torch")
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "resources" / "samples" / "119"
-FAST = AdaptConfig(steps=4, batch=16, budget_s=None, pool_sample=200)
+FAST = AdaptConfig(steps=4, batch=16, budget_s=None, pool_sample=200, gate=None)
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_bundled_generator_is_not_modified(scorer, beats):
 
 
 def test_log_trained_beats_are_in_the_pool_and_never_the_trimmed_ones(scorer, beats):
-    cfg = AdaptConfig(steps=6, batch=20, trim=0.25, keep=0.5, budget_s=None, pool_sample=200)
+    cfg = AdaptConfig(steps=6, batch=20, trim=0.25, keep=0.5, budget_s=None, pool_sample=200, gate=None)
     _, log = adapt_generator(scorer.torch_generator(), beats, cfg)
     assert 0 < len(log.pool) <= 100
     assert log.steps == 6
@@ -75,7 +75,7 @@ def test_beats_it_excludes_have_no_influence(scorer, beats):
     """Beats outside the pool and beats trimmed at every step they were drawn: replace them by
     something else that is still excluded, and the adapted weights must not move by a bit."""
     g = scorer.torch_generator()
-    cfg = AdaptConfig(steps=5, batch=16, trim=0.25, budget_s=None, pool_sample=200)
+    cfg = AdaptConfig(steps=5, batch=16, trim=0.25, budget_s=None, pool_sample=200, gate=None)
     a, log = adapt_generator(g, beats, cfg)
     used = set(np.concatenate(log.trained).tolist())
     outside = np.setdiff1d(np.arange(len(beats)), log.pool)
@@ -90,7 +90,7 @@ def test_beats_it_excludes_have_no_influence(scorer, beats):
 def test_trimmed_beats_get_no_gradient(scorer, beats):
     """Per-beat gradients: the beats a step trims contribute exactly zero to that step's update."""
     g = scorer.torch_generator()
-    cfg = AdaptConfig(steps=1, batch=16, trim=0.5, budget_s=None, pool_sample=200)
+    cfg = AdaptConfig(steps=1, batch=16, trim=0.5, budget_s=None, pool_sample=200, gate=None)
     _, log = adapt_generator(g, beats, cfg)
     trimmed = log.trimmed[0]
     xb = torch.from_numpy(beats[np.sort(np.r_[log.trained[0], trimmed])].copy()).requires_grad_(True)
@@ -112,13 +112,13 @@ def test_cancel_stops_it(scorer, beats):
         return len(calls) > 2
 
     with pytest.raises(Cancelled):
-        adapt_generator(scorer.torch_generator(), beats, AdaptConfig(steps=50, batch=16, budget_s=None),
+        adapt_generator(scorer.torch_generator(), beats, AdaptConfig(steps=50, batch=16, budget_s=None, gate=None),
                         cancelled=cancelled)
 
 
 def test_time_budget_stops_early(scorer, beats):
     _, log = adapt_generator(scorer.torch_generator(), beats,
-                             AdaptConfig(steps=10_000, batch=16, budget_s=1.0, pool_sample=200))
+                             AdaptConfig(steps=10_000, batch=16, budget_s=1.0, pool_sample=200, gate=None))
     assert log.stopped == "budget" and log.steps < 10_000
 
 
@@ -189,3 +189,10 @@ def test_cli_adapt_without_torch_says_so_in_one_line():
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "needs PyTorch" in lines[0], p.stderr
     assert "adaptation" not in json.loads(p.stdout)
+
+
+def test_gate_without_a_reference_adapts_nothing(scorer, beats):
+    """A card that records no training error cannot say whether a record is foreign: left alone."""
+    g = scorer.torch_generator()
+    same, log = adapt_generator(g, beats, AdaptConfig(steps=4, batch=16, budget_s=None, pool_sample=200))
+    assert same is g and log.stopped == "no reference" and log.steps == 0

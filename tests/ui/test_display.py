@@ -276,7 +276,7 @@ def test_reviewer_asked_once_and_kept(loaded, monkeypatch, tmp_path):
 
     asked = []
     monkeypatch.setattr(ea, "ask_reviewer", lambda parent: asked.append(1) or "Dr C. Reviewer")
-    assert ea.run_export(loaded, "csv", tmp_path / "b.csv") is not None and asked == []  # the CSV is not signed
+    assert ea.run_export(loaded, "csv", tmp_path / "b.csv") is not None and asked == [1]  # its summary is signed
     for k in range(2):
         assert ea.run_export(loaded, "pdf", tmp_path / f"r{k}.pdf") == tmp_path / f"r{k}.pdf"
     assert asked == [1] and loaded.settings.get("report/reviewer") == "Dr C. Reviewer"
