@@ -134,17 +134,16 @@ def cmd_score(args: argparse.Namespace) -> int:
 
 
 def _adapt_config(args: argparse.Namespace):
-    """The self-adaptation to run, or None. Default (neither flag): on where PyTorch is installed,
-    gated so that a record the model already knows scores as without it; --adapt without PyTorch
-    says in one line on stderr that it scored without."""
+    """The self-adaptation asked for (``--adapt``; off by default: on today's scoring it does not yet
+    pay overall, docs/method.md), or None. Gated, so a record the model already knows scores as
+    without it; without PyTorch one line on stderr says it scored without."""
     from ecgviewer.core import adapt
 
-    if args.adapt is False:
+    if not args.adapt:
         return None
     if not adapt.available():
-        if args.adapt:
-            print("ecgviewer: self-adaptation needs PyTorch (pip install 'ecgviewer[trainer]'); scored without it",
-                  file=sys.stderr)
+        print("ecgviewer: self-adaptation needs PyTorch (pip install 'ecgviewer[trainer]'); scored without it",
+              file=sys.stderr)
         return None
     return adapt.AdaptConfig(seed=args.adapt_seed)
 
@@ -196,10 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="one JSON line per record (its summary) instead of its beats")
     s.add_argument("--model", help="model card (.json) or weights (.pt); default: the bundled SI-BeatGAN V2")
     s.add_argument("--threshold", type=float, help="alert threshold (default: the model card's)")
-    s.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=None,
+    s.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=False,
                    help="fine-tune the generator on this record's own beats before scoring, when they reconstruct "
-                        "far worse than the training data's (default: on where PyTorch is installed; "
-                        "docs/method.md, 'Self-adaptation')")
+                        "far worse than the training data's (needs PyTorch; default off; docs/method.md, "
+                        "'Self-adaptation')")
     s.add_argument("--adapt-seed", type=int, default=0, help="seed of the self-adaptation (same seed, same scores)")
     s.set_defaults(func=cmd_score)
     cli_events.add_parsers(sub, _record_args)

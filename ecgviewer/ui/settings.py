@@ -27,7 +27,7 @@ DEFAULTS: dict[str, Any] = {
     "view/gain": 1.0,
     "view/window_s": 10.0,
     "report/reviewer": "",
-    "scoring/adapt": True,  # self-adapt to each record where PyTorch is installed (docs/method.md)
+    "scoring/adapt": False,  # self-adapt to each record (needs PyTorch); off until it pays (docs/method.md)
 }
 
 

@@ -173,12 +173,12 @@ def test_gate_leaves_a_record_the_model_knows_alone(scorer):
     assert np.array_equal(plain.score, gated.score)
 
 
-def test_cli_adapts_by_default_only_where_needed():
-    p = _run("score", str(SAMPLE), "--json")
+def test_cli_adapt_is_gated_and_off_by_default():
+    p = _run("score", str(SAMPLE), "--json", "--adapt")
     assert p.returncode == 0, p.stderr
     out = json.loads(p.stdout)
     assert out["adaptation"]["adapted"] is False and out["adaptation"]["stopped"] == "not needed"
-    q = _run("score", str(SAMPLE), "--json", "--no-adapt")
+    q = _run("score", str(SAMPLE), "--json")
     assert "adaptation" not in json.loads(q.stdout)
     assert [b["score"] for b in json.loads(q.stdout)["beats"]] == [b["score"] for b in out["beats"]]
 

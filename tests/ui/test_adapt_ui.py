@@ -15,7 +15,9 @@ pytestmark = pytest.mark.skipif(not adapt.available(), reason="self-adaptation n
 
 
 def test_toggle_is_the_setting_and_reaches_the_scoring_job(qtbot, window):
-    assert window.adapt_action.isChecked() and window.adapt_config() is not None
+    assert not window.adapt_action.isChecked() and window.adapt_config() is None  # off by default
+    window.adapt_action.setChecked(True)
+    assert window.settings.get("scoring/adapt") is True and window.adapt_config() is not None
     window.adapt_action.setChecked(False)
     assert window.settings.get("scoring/adapt") is False and window.adapt_config() is None
     assert open_and_score(qtbot, window, SAMPLE)
@@ -26,6 +28,7 @@ def test_toggle_is_the_setting_and_reaches_the_scoring_job(qtbot, window):
 
 def test_a_record_the_model_knows_scores_as_without(qtbot, window, scored_119):
     """119's MLII: the gate leaves the model alone, so the viewer's scores are the plain ones."""
+    window.adapt_action.setChecked(True)
     assert open_and_score(qtbot, window, SAMPLE)
     assert window.scorer.adapt_log is not None and window.scorer.adapt_log.stopped == "not needed"
     np.testing.assert_array_equal(window.result.score, scored_119[1].score)
