@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     plain = Scorer.load()
     adapting = Scorer.load(backend="torch")
-    cfg = AdaptConfig(budget_s=None)
+    cfg = AdaptConfig(budget_s=None, gate=None)  # always adapt: the cost when it runs
     print(f"cpus {os.cpu_count()}, plain backend {plain.backend}, adaptation {cfg}")
     base = load_record(sample_record_path())
     for rec in (base, tiled(base, a.hours)):
