@@ -9,6 +9,7 @@ import pytest
 
 from ecgviewer.core import adapt
 from ecgviewer.core.record import load_record
+
 from ui_support import SAMPLE, open_and_score
 
 pytestmark = pytest.mark.skipif(not adapt.available(), reason="self-adaptation needs PyTorch")
