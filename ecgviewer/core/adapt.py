@@ -95,12 +95,16 @@ class AdaptLog:
 
 
 def available() -> bool:
-    """Whether adaptation can run here (it needs torch; the packaged viewer has ONNX Runtime only)."""
+    """Whether adaptation can run here (it needs torch; the packaged viewer has ONNX Runtime only).
+
+    Looks torch up without importing it: the viewer asks at start-up, and importing torch costs
+    seconds there; the import happens when an adaptation actually runs."""
+    import importlib.util
+
     try:
-        import torch  # noqa: F401
-    except ImportError:
+        return importlib.util.find_spec("torch") is not None
+    except (ImportError, ValueError):  # a blocked or half-installed torch
         return False
-    return True
 
 
 class AdaptUnavailable(RuntimeError):

@@ -149,6 +149,8 @@ class HolterDocks(QObject):
         s, b = self.w.session, self.w.beats
         if s is None or b is None:
             return
+        if self.beat_classes is None and not (s.label != "").any():
+            return  # the common case (a confirm or dismiss): no relabel anywhere, no per-beat lookup
         idx = [s.index_of(int(x)) for x in b.sample]
         if not any(i is not None and s.label[i] for i in idx) and self.beat_classes is None:
             return  # no beat relabelled: the reference or provisional classes stand
