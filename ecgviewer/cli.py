@@ -107,6 +107,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     from ecgviewer.core.scorer import Scorer
 
     scorer = Scorer.load(args.model)
+    adapt = _adapt_config(args)  # once for all records: its message, too, is said once
     threshold = scorer.threshold if args.threshold is None else args.threshold
     paths = record_paths(args.record)
     single = len(args.record) == 1 and not Path(args.record[0]).is_dir() and not args.summary
@@ -114,7 +115,7 @@ def cmd_score(args: argparse.Namespace) -> int:
     for i, path in enumerate(paths):
         record = load_cli_record(args, path)
         beats = scorer.beats(record, detect=args.detect)
-        payload = _score_payload(scorer, record, beats, scorer.score(beats, adapt=_adapt_config(args)), threshold)
+        payload = _score_payload(scorer, record, beats, scorer.score(beats, adapt=adapt), threshold)
         if single:
             _emit(args, payload, _headline(payload))
             return 0
