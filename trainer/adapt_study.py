@@ -12,7 +12,6 @@ Records of a test set (qtdb-x) are reported once per recipe here; settings are c
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import time
@@ -54,7 +53,7 @@ def study_record(scorer: Scorer, path: Path, cfg: AdaptConfig, detect: bool, lea
     if lead is not None:  # another recorder, simulated on MIT-BIH: the model reads a lead it never saw
         if lead >= rec.n_channels:
             raise RecordError(path, f"no channel {lead}")
-        rec = dataclasses.replace(rec, signal=rec.signal[:, [lead]], channel_names=["ECG"], units=rec.units[lead:lead + 1])
+        rec = rec.only_channel(lead, name="ECG")
     beats = scorer.beats(rec, detect=detect)
     if detect:
         ann = rec.annotations

@@ -1,7 +1,10 @@
-"""Beat augmentations for self-distillation and contrastive views.
+"""Beat augmentations: the training input's (what the scorer will meet) and the views of
+self-distillation and contrastive learning.
 
 Kept mild, since with normal-only training a view that looks like an arrhythmia teaches the model
 to reconstruct arrhythmias too. Each view is min-max rescaled to [-1, 1] like every model input.
+The input augmentations (``shift``, ``invert``) draw random numbers only when they are on, so a
+recipe without them trains bit for bit as before they existed.
 """
 
 from __future__ import annotations
@@ -71,3 +74,19 @@ def local_time_warp(x: torch.Tensor, g: torch.Generator, r_tick: int = 140, move
     out = torch.gather(x, 2, i0[:, None, :].expand(n, c, t)) * (1 - w) + \
         torch.gather(x, 2, i1[:, None, :].expand(n, c, t)) * w
     return _rescale(out)
+
+
+def shift(x: torch.Tensor, g: torch.Generator, max_ticks: int) -> torch.Tensor:
+    """Each beat moved by a whole number of ticks, uniform in [-max_ticks, max_ticks], the ends
+    repeated: what the fiducial leaves of another annotator's or the detector's mark."""
+    n, c, t = x.shape
+    d = torch.randint(-max_ticks, max_ticks + 1, (n, 1), generator=g).to(x.device)
+    src = (torch.arange(t, device=x.device)[None, :] - d).clamp(0, t - 1)
+    return _rescale(torch.gather(x, 2, src[:, None, :].expand(n, c, t)))
+
+
+def invert(x: torch.Tensor, g: torch.Generator, p: float) -> torch.Tensor:
+    """A share ``p`` of the beats upside down (an electrode reversed, or a lead whose QRS points
+    down that the polarity rule did not turn); -x of a [-1, 1] beat is a [-1, 1] beat."""
+    flip = (torch.rand(len(x), generator=g) < p).to(x.device)
+    return torch.where(flip[:, None, None], -x, x)

@@ -138,7 +138,8 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     n_cal = int(round(len(perm) * VAL_FRACTION))
     cal, train = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
     x = ds.leads(cfg.n_leads)
-    tr = Trainer(cfg, x[train], x[cal], output.parent / f".{output.name}-run", groups=ds.record[train], machine=machine)
+    tr = Trainer(cfg, out_dir=output.parent / f".{output.name}-run", machine=machine,
+                 **ds.trainer_inputs(cfg.n_leads, bool(cfg.other_lead), train, cal))
     tr.resume_or_restart()  # an interrupted export continues; a run of another recipe is set aside
     tr.fit()
     # the generator, or its EMA teacher when it has one: whichever reconstructs the held-out normal

@@ -108,9 +108,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg, machine = _config(args)
     ds, _, _ = _dataset(args)
     sp = get_splits(args.split, ds.cls, ds.record)[args.fold]
-    x = ds.leads(cfg.n_leads)
     out = Path(args.out or f"runs/{cfg.preset or cfg.model}-{args.split}/fold{args.fold}")
-    tr = Trainer(cfg, x[sp.train], x[sp.val], out, groups=ds.record[sp.train], machine=machine)
+    tr = Trainer(cfg, out_dir=out, machine=machine,
+                 **ds.trainer_inputs(cfg.n_leads, bool(cfg.other_lead), sp.train, sp.val))
     if args.resume and (out / "ckpt.pt").is_file():
         tr.resume(out / "ckpt.pt")
         print(f"resumed at epoch {tr.state.epoch} step {tr.state.step_in_epoch}", file=sys.stderr)

@@ -25,9 +25,11 @@ class TrainError(ValueError):
     """A training request this machine or these settings cannot carry out; the CLI prints it."""
 
 
-def knob(default: Any, help: str, choices: tuple | None = None) -> Any:
-    """A recipe field with its help text (and its fixed choices, if any) for the CLI."""
-    return field(default=default, metadata={"help": help, "choices": choices})
+def knob(default: Any, help: str, choices: tuple | None = None, switch: bool = False) -> Any:
+    """A recipe field with its help text (and its fixed choices, if any) for the CLI. A ``switch``
+    is a knob added after recipes were named: at its default (off) it is left out of the recipe id,
+    so every recipe named before it keeps its id (cards and result rows are matched by it)."""
+    return field(default=default, metadata={"help": help, "choices": choices, "switch": switch})
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,12 @@ class TrainConfig:
                                        "a D that wins outright stops teaching G")
     warp_frac: float = knob(0.0, "share of training beats replaced by a local time warp (BeatGAN + aug: 0.75); "
                                  "off because it moved no figure here (results/NOTES.md, session 5)")
+    aug_shift: int = knob(0, "training input moved by up to this many ticks (360 Hz) either way: tolerance for "
+                             "what the fiducial leaves (docs/method.md); 0: off", switch=True)
+    aug_invert: float = knob(0.0, "share of training inputs turned upside down: tolerance for a polarity the rule "
+                                  "gets wrong; 0: off", switch=True)
+    other_lead: float = knob(0.0, "share of training inputs taken from MIT-BIH's second lead (V1, V2, V4, V5), cut as "
+                                  "a one-lead recorder of it is: tolerance for records without MLII; 0: off", switch=True)
     kd_out: float = knob(1.0, "distillation alpha: the student's reconstruction of an augmented view against the "
                               "teacher's of the clean beat (SI-BeatGAN's weight)")
     kd_at: float = knob(10.0, "distillation beta: attention transfer on the encoder's feature maps (SI-BeatGAN's weight)")
@@ -92,7 +100,7 @@ class TrainConfig:
                 raise TrainError(f"--{_flag(f.name)} must be one of {', '.join(map(str, choices))}; got {value!r}")
         if self.preset and self.preset not in PRESETS:
             raise TrainError(f"--preset must be one of {', '.join(PRESETS)}; got {self.preset!r}")
-        for name in ("record_balance", "warp_frac"):
+        for name in ("record_balance", "warp_frac", "aug_invert", "other_lead"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 what = ("an exponent from 0 (uniform) to 1 (each record alike)" if name == "record_balance"
                         else "a share of the training beats, 0 to 1")
@@ -100,6 +108,10 @@ class TrainConfig:
         for name in ("width", "latent", "epochs", "batch", "proj_dim"):
             if getattr(self, name) < 1:
                 raise TrainError(f"--{_flag(name)} must be at least 1; got {getattr(self, name)}")
+        if not 0 <= self.aug_shift <= 40:
+            raise TrainError(f"--aug-shift is a number of ticks from 0 to 40 (110 ms); got {self.aug_shift}")
+        if self.other_lead and self.n_leads != 1:
+            raise TrainError("--other-lead trains a one-lead model on the second lead too; it needs --n-leads 1")
         if self.lr <= 0:
             raise TrainError(f"--lr must be positive; got {self.lr}")
 
@@ -141,11 +153,13 @@ def _flag(name: str) -> str:
 
 def recipe_fields(cfg: TrainConfig | Mapping[str, Any]) -> dict[str, Any]:
     """The recipe as its id hashes it and a card stores it: every field (those a saved recipe
-    predates at their defaults), float knobs as floats, labels and machine options left out."""
+    predates at their defaults), float knobs as floats, labels, machine options and switches that
+    are off left out."""
     cfg = cfg if isinstance(cfg, TrainConfig) else TrainConfig.from_dict(cfg)
     # a float knob given as an int (lr=1) is the same recipe as its float (lr=1.0)
     return {f.name: float(getattr(cfg, f.name)) if isinstance(f.default, float) else getattr(cfg, f.name)
-            for f in fields(cfg) if f.name not in LABELS}
+            for f in fields(cfg) if f.name not in LABELS
+            and not (f.metadata.get("switch") and getattr(cfg, f.name) == f.default)}
 
 
 def recipe_id(cfg: TrainConfig | Mapping[str, Any]) -> str:

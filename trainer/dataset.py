@@ -3,7 +3,9 @@
 44 records (MIT-BIH without the paced 102, 104, 107, 217); beats cut by the core's
 :func:`~ecgviewer.core.beats.extract_beats` with two leads (MLII first); BeatGAN's class mapping;
 an N beat is kept only when the QRS detector finds an R peak within 10 samples of its annotation
-(as the reference code did). The cache is keyed by a hash of the parameters, the detector version
+(as the reference code did). ``x_other`` holds each beat's second lead (V1, V2, V4 or V5) cut as
+the product cuts a one-lead record of that lead: its own polarity, its own fiducial, so that a
+model trained on it has seen what a recorder without MLII gives. The cache is keyed by a hash of the parameters, the detector version
 and the bytes of every input file, so a change to any of them rebuilds it.
 """
 
@@ -32,7 +34,7 @@ ALL_RECORDS = (
 PACED = ("102", "104", "107", "217")
 BENCHMARK_RECORDS = tuple(r for r in ALL_RECORDS if r not in PACED)
 RPEAK_TOLERANCE = 10  # samples at 360 Hz, as the reference code
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: x_other
 
 
 @dataclass
@@ -47,6 +49,7 @@ class BeatDataset:
     rr_post: np.ndarray  # float32 s
     rr_local: np.ndarray  # float32 s: mean of the 8 RR intervals before the beat (rhythm context)
     info: dict
+    x_other: np.ndarray | None = None  # (n, 1, 320) the second lead cut alone (module docstring)
 
     def __len__(self) -> int:
         return int(self.cls.shape[0])
@@ -61,6 +64,19 @@ class BeatDataset:
     def leads(self, n_leads: int) -> np.ndarray:
         """Beats with the first ``n_leads`` leads (1: MLII alone, as the reference run)."""
         return self.x[:, :n_leads]
+
+    def trainer_inputs(self, n_leads: int, other_lead: bool, train: np.ndarray, val: np.ndarray) -> dict:
+        """The Trainer's data arguments for training on beats ``train`` and holding out ``val``
+        (every caller builds them here: the evaluation, the export and ``train`` alike)."""
+        x = self.leads(n_leads)
+        return {"x_train": x[train], "x_val": x[val], "groups": self.record[train],
+                "x_other": self.other_lead()[train] if other_lead else None}
+
+    def other_lead(self) -> np.ndarray:
+        """Each beat's second lead as a one-lead recorder gives it (the other-lead augmentation)."""
+        if self.x_other is None:
+            raise ValueError("this beat set has no second-lead windows (rebuild the cache)")
+        return self.x_other
 
 
 def _sha256(path: Path) -> str:
@@ -126,12 +142,26 @@ def _record_beats(args: tuple[str, str, BeatParams]) -> dict:
     near = nearest_distance(beats.sample, detected)
     has_class = beats.cls != ""
     keep = has_class & ((beats.cls != "N") | (near <= RPEAK_TOLERANCE))
+    x_other, other_missing = _second_lead(rec, beats.sample[keep], beats.x[keep], params)
     return {
-        "x": beats.x[keep], "cls": beats.cls[keep], "sample": beats.sample[keep],
+        "x": beats.x[keep], "x_other": x_other, "other_missing": other_missing, "cls": beats.cls[keep], "sample": beats.sample[keep],
         "rr_pre": beats.rr_pre[keep], "rr_post": beats.rr_post[keep], "rr_local": beats.rr_local[keep],
         "dropped_n_rpeak": int(((beats.cls == "N") & (near > RPEAK_TOLERANCE)).sum()),
         "dropped_unclassed": int((~has_class).sum()), "skipped": beats.skipped, "leads": beats.leads,
     }
+
+
+def _second_lead(rec, sample: np.ndarray, x: np.ndarray, params: BeatParams) -> tuple[np.ndarray, int]:
+    """The beats at ``sample`` on the record's other lead, cut from that lead alone. A beat the
+    one-lead cut drops (its window crosses the record's end after its own alignment) keeps the
+    two-lead set's window of that lead; the count of those is returned."""
+    from dataclasses import replace
+
+    alone = extract_beats(rec.only_channel(rec.second_channel()), replace(params, n_leads=1))
+    j = np.clip(np.searchsorted(alone.sample, sample), 0, max(len(alone.sample) - 1, 0))
+    found = (alone.sample[j] == sample) if len(alone.sample) else np.zeros(len(sample), bool)
+    out = np.where(found[:, None, None], alone.x[j], x[:, 1:2]) if len(sample) else np.zeros((0, 1, x.shape[-1]), np.float32)
+    return out.astype(np.float32), int((~found).sum())
 
 
 def build_dataset(data_dir: Path, params: BeatParams = BeatParams(n_leads=2), workers: int | None = None,
@@ -150,6 +180,7 @@ def build_dataset(data_dir: Path, params: BeatParams = BeatParams(n_leads=2), wo
         "records": list(records), "params": params.as_dict(), "rpeak_tolerance": RPEAK_TOLERANCE,
         "dropped_n_rpeak": sum(p["dropped_n_rpeak"] for p in parts),
         "dropped_unclassed": sum(p["dropped_unclassed"] for p in parts),
+        "other_lead_fallback": sum(p["other_missing"] for p in parts),
         "skipped": {r: p["skipped"] for r, p in zip(records, parts) if p["skipped"]},
         "leads": {r: p["leads"] for r, p in zip(records, parts)},
         "build_s": None,
@@ -163,6 +194,7 @@ def build_dataset(data_dir: Path, params: BeatParams = BeatParams(n_leads=2), wo
         rr_post=np.concatenate([p["rr_post"] for p in parts]),
         rr_local=np.concatenate([p["rr_local"] for p in parts]),
         info=info,
+        x_other=np.concatenate([p["x_other"] for p in parts]),
     )
     info["build_s"] = round(time.perf_counter() - t0, 2)
     return ds
@@ -177,13 +209,15 @@ def save_dataset(ds: BeatDataset, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path) as f:
         np.savez_compressed(f, x=ds.x, cls=ds.cls, record=ds.record, sample=ds.sample, rr_pre=ds.rr_pre,
-                            rr_post=ds.rr_post, rr_local=ds.rr_local, info=np.array(json.dumps(ds.info)))
+                            rr_post=ds.rr_post, rr_local=ds.rr_local, info=np.array(json.dumps(ds.info)),
+                            **({"x_other": ds.x_other} if ds.x_other is not None else {}))
 
 
 def load_cached(path: Path) -> BeatDataset:
     with np.load(path, allow_pickle=False) as z:
         return BeatDataset(x=z["x"], cls=z["cls"], record=z["record"], sample=z["sample"], rr_pre=z["rr_pre"],
-                           rr_post=z["rr_post"], rr_local=z["rr_local"], info=json.loads(str(z["info"])))
+                           rr_post=z["rr_post"], rr_local=z["rr_local"], info=json.loads(str(z["info"])),
+                          x_other=z["x_other"] if "x_other" in z.files else None)
 
 
 def get_dataset(data_dir: Path, cache_dir: Path | None = None, params: BeatParams = BeatParams(n_leads=2),

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.core.atomic import write_text_atomic
+from ecgviewer.core.beats import minmax_scale
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.scoring import RhythmModel, score_arrays
 from trainer.config import MachineConfig, TrainConfig, recipe_differences, recipe_id
@@ -123,7 +124,8 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     """
     x = ds.leads(cfg.n_leads)
     t0 = time.perf_counter()
-    tr = Trainer(cfg, x[split.train], x[split.val], run_dir, log=log, groups=ds.record[split.train], machine=machine)
+    tr = Trainer(cfg, out_dir=run_dir, log=log, machine=machine,
+                 **ds.trainer_inputs(cfg.n_leads, bool(cfg.other_lead), split.train, split.val))
     tr.resume_or_restart(log=log)
     tr.fit(progress=progress)
     if tr.state.epoch < cfg.epochs:
@@ -154,8 +156,36 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
                 "final_val_mse": float(val.mse.mean()) if len(val.mse) else None,
                 # the same, each record counting once: the criterion for recipes that reweight records
                 "final_val_mse_record_mean": record_mean(val.mse, ds.record[split.val])}
-        out[prefix + "mse"] = {**both, **fold_metrics(cls, test.mse), **operating_point(cls, test.mse, val.mse)}
+        out[prefix + "mse"] = {**both, **fold_metrics(cls, test.mse), **operating_point(cls, test.mse, val.mse),
+                               **(robustness_metrics(G, ds, cfg, split, tr.device) if not prefix else {})}
         out[prefix + "rr"] = {**both, **fold_metrics(cls, combined), **operating_point(cls, combined, val_combined)}
+    return out
+
+
+#: The shift of the shifted-test metric: 8 ticks (22 ms at 360 Hz), alternately early and late.
+TEST_SHIFT = 8
+
+
+def robustness_metrics(G, ds: BeatDataset, cfg: TrainConfig, split: Split, device) -> dict:
+    """Morphology AUC/AP of the same test beats as other recorders would give them: on the second
+    lead cut alone (``other_lead_*``: V1, V2, V4, V5, their own polarity and fiducial) and with every
+    window moved by TEST_SHIFT ticks (``shift_*``: a fiducial off by 22 ms). What the tolerance
+    augmentations (aug_shift, aug_invert, other_lead) are meant to buy, measured without labels
+    changing; one-lead models only."""
+    if cfg.n_leads != 1:
+        return {}
+    out = {}
+    cls = ds.cls[split.test]
+    x = ds.leads(1)[split.test]
+    sign = np.where(np.arange(len(x)) % 2 == 0, 1, -1)
+    idx = np.clip(np.arange(x.shape[-1])[None, :] - TEST_SHIFT * sign[:, None], 0, x.shape[-1] - 1)
+    moved = minmax_scale(np.take_along_axis(x, idx[:, None, :], axis=2))
+    tests = {"shift": moved}
+    if ds.x_other is not None:
+        tests["other_lead"] = ds.other_lead()[split.test]
+    for name, xt in tests.items():
+        m = fold_metrics(cls, score_arrays(G, xt, device=device).mse)
+        out.update({f"{name}_auc": m["auc"], f"{name}_ap": m["ap"], f"{name}_auc_by_class": m["auc_by_class"]})
     return out
 
 

@@ -118,7 +118,7 @@ def train_one_epoch(tr: Trainer, stop: Stop, progress: bool = True, on_step: Ste
             for grp in opt.param_groups:
                 grp["lr"] = lr
         idx = order[s * cfg.batch : (s + 1) * cfg.batch].to(tr.device)
-        losses = tr.train_step(tr.x[idx])
+        losses = tr.train_step(tr.batch(idx))
         if on_step is not None:
             on_step(losses)
         for k, v in losses.items():

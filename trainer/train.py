@@ -23,7 +23,7 @@ from torch import nn
 
 from ecgviewer.core.model.networks import Generator
 from trainer import checkpoint, distributed, loop
-from trainer.augment import augment, local_time_warp
+from trainer.augment import augment, invert, local_time_warp, shift
 from trainer.checkpoint import load_generator
 from trainer.config import MachineConfig, TrainConfig, TrainError, check_machine
 from trainer.discriminator import Discriminator, init_weights
@@ -56,8 +56,10 @@ class Trainer:
     """The networks, optimisers and data of one training run; ``fit`` runs it (trainer/loop.py)."""
 
     def __init__(self, cfg: TrainConfig, x_train: np.ndarray, x_val: np.ndarray | None, out_dir: Path,
-                 log=print, groups: np.ndarray | None = None, machine: MachineConfig | None = None) -> None:
-        """``groups``: the record of each training beat, needed by ``cfg.record_balance``."""
+                 log=print, groups: np.ndarray | None = None, machine: MachineConfig | None = None,
+                 x_other: np.ndarray | None = None) -> None:
+        """``groups``: the record of each training beat, needed by ``cfg.record_balance``;
+        ``x_other``: each training beat's second lead, cut alone, needed by ``cfg.other_lead``."""
         self.cfg, self.machine = cfg, machine or MachineConfig()
         self.out = Path(out_dir)
         self.log = log
@@ -65,6 +67,8 @@ class Trainer:
         check_machine(self.machine, self.device.type)
         if cfg.record_balance and (groups is None or len(groups) != len(x_train)):
             raise TrainError("--record-balance needs the record of every training beat")
+        if cfg.other_lead and (x_other is None or x_other.shape != x_train.shape):
+            raise TrainError("--other-lead needs each training beat's second lead, shaped as the beats")
         self.beat_weights = None
         if cfg.record_balance:
             _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
@@ -77,6 +81,8 @@ class Trainer:
         np.random.seed(cfg.seed)
         self._build_networks()
         self.x = torch.from_numpy(np.ascontiguousarray(x_train, dtype=np.float32)).to(self.device)
+        self.x_other = (torch.from_numpy(np.ascontiguousarray(x_other, dtype=np.float32)).to(self.device)
+                        if cfg.other_lead else None)
         self.x_val = None if x_val is None else torch.from_numpy(np.ascontiguousarray(x_val, dtype=np.float32)).to(self.device)
         self.aug_gen = torch.Generator().manual_seed(cfg.seed + 17)
         self.state = TrainState()
@@ -130,6 +136,20 @@ class Trainer:
 
     def steps_per_epoch(self) -> int:
         return len(self.epoch_order(0)) // self.cfg.batch
+
+    def batch(self, idx: torch.Tensor) -> torch.Tensor:
+        """The training input of beats ``idx``: a share from the second lead, then shifted and
+        inverted as the recipe says (trainer/augment.py); each draws only when it is on."""
+        cfg = self.cfg
+        x = self.x[idx]
+        if cfg.other_lead:
+            use = (torch.rand(len(idx), generator=self.aug_gen) < cfg.other_lead).to(x.device)
+            x = torch.where(use[:, None, None], self.x_other[idx], x)
+        if cfg.aug_shift:
+            x = shift(x, self.aug_gen, cfg.aug_shift)
+        if cfg.aug_invert:
+            x = invert(x, self.aug_gen, cfg.aug_invert)
+        return x
 
     # ---- one step ---------------------------------------------------------------------------
     def autocast(self):

@@ -165,3 +165,29 @@ def test_record_error_is_one_line_and_names_the_file(tmp_path):
     assert str(tmp_path / "nothing.hea") in str(info.value)
     assert "\n" not in str(info.value)
 
+
+
+def test_only_channel_is_a_one_lead_record_of_it():
+    from testdata import MITDB, have_mitdb
+
+    if not have_mitdb("100"):
+        pytest.skip("MIT-BIH record 100 not found")
+    rec = load_record(MITDB / "100")
+    one = rec.only_channel(1)
+    assert one.n_channels == 1 and one.channel_names == [rec.channel_names[1]] and one.units == rec.units[1:2]
+    np.testing.assert_array_equal(one.signal[:, 0], rec.signal[:, 1])
+    assert rec.only_channel(0, name="ECG").channel_names == ["ECG"]
+    assert rec.n_channels == 2  # the original is untouched
+    with pytest.raises(IndexError, match="no channel 2"):
+        rec.only_channel(2)
+
+
+def test_second_channel_is_the_lead_the_model_does_not_read():
+    from testdata import MITDB, have_mitdb
+
+    if not have_mitdb("100", "114"):
+        pytest.skip("MIT-BIH records 100 and 114 not found")
+    assert load_record(MITDB / "100").second_channel() == 1
+    assert load_record(MITDB / "114").second_channel() == 0  # 114 stores MLII second
+    with pytest.raises(IndexError, match="one channel only"):
+        load_record(MITDB / "100").only_channel(0).second_channel()

@@ -21,6 +21,7 @@ from trainer.config import (
     exact_preset,
     preset,
     recipe_differences,
+    recipe_fields,
     recipe_id,
 )
 from trainer.losses import LossTerms
@@ -183,3 +184,14 @@ def test_checkpoint_names_its_recipe_and_machine(n_beats, small_cfg, machine, tm
     assert ck["recipe_id"] == recipe_id(cfg)
     assert ck["machine"] == asdict(machine())
     assert {"G", "D", "opt_g", "opt_d", "epoch", "step_in_epoch"} <= ck.keys()
+
+
+def test_a_switch_off_leaves_the_recipe_id_alone_and_on_changes_it():
+    """The tolerance augmentations came after recipes were named: off, they are no part of the id
+    (the bundled card and every result row keep theirs); on, they are a new recipe."""
+    v2 = preset("si-beatgan-v2")
+    assert "aug_shift" not in recipe_fields(v2) and recipe_id(v2) == "95f498b9a24c4345"
+    for kw in (dict(aug_shift=8), dict(aug_invert=0.2), dict(other_lead=0.3)):
+        on = replace(v2, **kw)
+        assert recipe_id(on) != recipe_id(v2) and set(kw) <= set(recipe_fields(on))
+        assert recipe_differences(asdict(v2), on) == sorted(kw)

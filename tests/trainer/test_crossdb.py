@@ -41,3 +41,19 @@ def test_one_record_both_beat_sources(mitdb, beats):
         assert 0.0 <= m["sensitivity_by_class"]["V"] <= 1.0
     assert out["variants"]["robust"]["threshold"] != out["variants"]["baseline"]["threshold"]
     assert np.isfinite(out["wall_s"])
+
+
+def test_second_lead_scores_the_other_channel_and_says_so(mitdb):
+    pytest.importorskip("torch")
+    out = run(CARD, mitdb, "reference", records="119", variants=("robust",), second_lead=True)
+    assert out["second_lead"] is True and out["reference_beats"] == 1987
+    # the lead is plain "ECG" now: the scorer falls back to it and the row says which lead it read
+    assert "119" in out["lead_notes"] and "ECG" in out["lead_notes"]["119"]
+    mlii = run(CARD, mitdb, "reference", records="119", variants=("robust",))
+    assert "119" not in mlii["lead_notes"]
+    from trainer.crossdb import score_record, scorers
+
+    by = scorers(CARD, ("robust",))
+    other = score_record(mitdb / "119", by, detect=False, second_lead=True)["variants"]["robust"]["score"]
+    own = score_record(mitdb / "119", by, detect=False)["variants"]["robust"]["score"]
+    assert len(other) == len(own) and not np.allclose(other, own)  # another signal was scored

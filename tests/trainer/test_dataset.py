@@ -249,3 +249,21 @@ def test_inter_patient_split(built):
                                   np.flatnonzero(np.isin(record, DS1) & (cls == "N")))
     np.testing.assert_array_equal(sp.test, np.flatnonzero(np.isin(record, DS2)))
     assert not set(sp.test) & (set(sp.train) | set(sp.val))
+
+
+def test_second_lead_is_cut_as_a_one_lead_recorder_of_it(built, mitdb):
+    """x_other is what extract_beats gives for a record holding only the second lead."""
+    from ecgviewer.core.beats import BeatParams, extract_beats
+    from ecgviewer.core.record import load_record
+
+    ds = built.ds
+    assert ds.x_other is not None and ds.x_other.shape == (len(ds), 1, 320)
+    assert ds.info["other_lead_fallback"] == 0
+    for name, channel in (("100", 1), ("114", 0)):  # 114 stores MLII second: its other lead is column 0
+        alone = extract_beats(load_record(mitdb / name).only_channel(channel), BeatParams(n_leads=1))
+        mine = ds.record == name
+        j = np.searchsorted(alone.sample, ds.sample[mine])
+        np.testing.assert_array_equal(alone.sample[j], ds.sample[mine])
+        np.testing.assert_array_equal(alone.x[j], ds.x_other[mine])
+    # its own fiducial and polarity, not the two-lead set's copy of the lead
+    assert not np.array_equal(ds.x_other[ds.record == "114"], ds.x[ds.record == "114", 1:2])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -81,6 +81,23 @@ class Record:
     def duration(self) -> float:
         """Length in seconds."""
         return self.n_samples / self.fs
+
+    def only_channel(self, index: int, name: str | None = None) -> Record:
+        """This record with channel ``index`` alone (named ``name``, default its own): how a one-lead
+        recorder of that lead would look. The trainer cuts MIT-BIH's second leads so, and the studies
+        score "a recorder the model never saw"."""
+        if not 0 <= index < self.n_channels:
+            raise IndexError(f"{self.name}: no channel {index} (it has {self.n_channels})")
+        return replace(self, signal=self.signal[:, [index]], channel_names=[name or self.channel_names[index]],
+                       units=self.units[index:index + 1])
+
+    def second_channel(self) -> int:
+        """The first channel the one-lead model does not read (MIT-BIH: V1, V2, V4 or V5)."""
+        first = self.model_leads(1)[0] if self.n_channels else 0
+        others = [i for i in range(self.n_channels) if i != first]
+        if not others:
+            raise IndexError(f"{self.name}: one channel only, no second lead")
+        return others[0]
 
     def model_leads(self, n_leads: int = 1) -> list[int]:
         """Channel indices the model reads: see :func:`choose_leads`."""
