@@ -140,7 +140,10 @@ def metrics(rows: list[dict], variant: str) -> dict:
 
 
 def run(model: str | None, data: Path, beats: str, records: str | None = None,
-        variants: tuple[str, ...] = VARIANTS, shift_ms: float = 0.0, second_lead: bool = False) -> dict:
+        variants: tuple[str, ...] = VARIANTS, shift_ms: float = 0.0, second_lead: bool = False,
+        per_beat: bool = False) -> dict:
+    """The summary of one database; ``per_beat`` adds each variant's scores, classes and records
+    (key ``per_beat``), for studies of other thresholds that need no second pass of the network."""
     from trainer.evaluate import hardware
 
     t0 = time.perf_counter()
@@ -153,7 +156,7 @@ def run(model: str | None, data: Path, beats: str, records: str | None = None,
     first = next(iter(by_variant.values()))
     matched = sum(int(np.isin(r["variants"][variants[0]]["cls"], CLASSES).sum()) for r in rows)
     n_ref = sum(sum(r["n_ref"].values()) for r in rows)
-    return {
+    out = {
         "model": first.name, "card": str(first.model.path), "data": str(data), "beats": beats,
         "records": names, "shift_ms": shift_ms, "second_lead": second_lead, "reference_beats": n_ref, "beats_with_class": matched,
         "lead_notes": {r["record"]: r["lead_note"] for r in rows if r["lead_note"]},
@@ -161,6 +164,20 @@ def run(model: str | None, data: Path, beats: str, records: str | None = None,
         "hardware": hardware(), "wall_s": round(time.perf_counter() - t0, 1),
         "command": "python -m trainer crossdb " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["crossdb"] else None,
     }
+    if per_beat:
+        out["per_beat"] = {v: {"score": np.concatenate([r["variants"][v]["score"] for r in rows]).astype(np.float32),
+                               "cls": np.concatenate([r["variants"][v]["cls"] for r in rows]),
+                               "record": np.concatenate([np.full(len(r["variants"][v]["cls"]), r["record"])
+                                                         for r in rows]),
+                               "threshold": float(rows[0]["variants"][v]["threshold"])} for v in variants}
+    return out
+
+
+def save_per_beat(path: Path, per_beat: dict) -> None:
+    """Each variant's per-beat arrays as ``VARIANT/score``, ``VARIANT/cls``, ``VARIANT/record``."""
+    arrays = {f"{v}/{k}": np.asarray(a) for v, d in per_beat.items() for k, a in d.items()}
+    with open(path, "wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -177,7 +194,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shift-ms", type=float, default=0.0, help="move every reference mark by this much first")
     p.add_argument("--second-lead", action="store_true", help="score each record's other lead alone, as plain "
                    "'ECG' (MIT-BIH: V1, V2, V4, V5): a one-lead recorder of a lead other than MLII")
-    p.add_argument("--out", type=Path, help="results JSON (default: print)")
+    p.add_argument("--out", type=Path, help="results JSON (default: print); the per-beat scores go beside it "
+                   "(OUT.beats.npz)")
     p.set_defaults(func=cmd_crossdb)
 
 
@@ -187,11 +205,14 @@ def cmd_crossdb(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(args.threads)
-    out = run(args.model, args.data, args.beats, args.records, tuple(args.variants.split(",")), args.shift_ms, args.second_lead)
+    out = run(args.model, args.data, args.beats, args.records, tuple(args.variants.split(",")), args.shift_ms,
+              args.second_lead, per_beat=bool(args.out))
+    per_beat = out.pop("per_beat", None)
     text = json.dumps(out, indent=1) + "\n"
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text)
+        save_per_beat(args.out.with_suffix(".beats.npz"), per_beat)  # beside the summary, for threshold studies
     else:
         sys.stdout.write(text)
     for v, m in out["variants"].items():

@@ -57,3 +57,23 @@ def test_second_lead_scores_the_other_channel_and_says_so(mitdb):
     other = score_record(mitdb / "119", by, detect=False, second_lead=True)["variants"]["robust"]["score"]
     own = score_record(mitdb / "119", by, detect=False)["variants"]["robust"]["score"]
     assert len(other) == len(own) and not np.allclose(other, own)  # another signal was scored
+
+
+def test_cli_writes_the_summary_and_the_per_beat_scores_beside_it(mitdb, tmp_path):
+    pytest.importorskip("torch")
+    import json
+
+    from trainer import cli
+
+    out = tmp_path / "x.json"
+    rc = cli.main(["crossdb", "--model", CARD, "--data", str(mitdb), "--records", "119", "--variants", "robust",
+                   "--out", str(out)])
+    summary = json.loads(out.read_text())
+    assert rc == 0 and "per_beat" not in summary
+    with np.load(out.with_suffix(".beats.npz")) as z:
+        score, cls, rec = z["robust/score"], z["robust/cls"], z["robust/record"]
+        thr = float(z["robust/threshold"])
+    m = summary["variants"]["robust"]
+    assert len(score) == len(cls) == len(rec) == summary["beats_with_class"] and set(rec) == {"119"}
+    assert thr == pytest.approx(m["threshold"])
+    assert float((score[cls == "N"] >= thr).mean()) == pytest.approx(m["n_flagged_pooled"])
