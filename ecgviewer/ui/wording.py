@@ -36,7 +36,11 @@ def skipped_text(skipped: dict[str, int]) -> str:
 
 
 def score_kind(card: ModelCard | None) -> str:
-    """One line on what a score value means, from the model card's score kind."""
+    """One line on what a score value means: the robust score where the card has one (the scorer
+    then uses it), else the card's raw score kind."""
+    if card is not None and card.robust_score is not None:
+        return ("score = how unusual the beat is among normal beats, by shape and by rhythm, each record "
+                "on its own scale (2 = as far out as 1 normal beat in 100, 3 = 1 in 1000; the two added)")
     if card is not None and card.score.kind == "mse+rhythm":
         return ("score = shape + rhythm, each in robust standard deviations above normal beats "
                 "(0 = a typical normal beat)")
@@ -48,12 +52,28 @@ def _specificity_words(thr: Threshold) -> str:
             if thr.specificity_target and thr.set_on else "")
 
 
+def default_threshold(card: ModelCard) -> tuple[float, str]:
+    """The threshold the scorer applies by default, and where it came from, in words."""
+    if card.robust_score is not None:
+        return card.robust_score.threshold, _fitted_words(card.robust_score.fitted_on)
+    return card.threshold.value, _specificity_words(card.threshold)
+
+
+def _fitted_words(fitted_on: str) -> str:
+    # "MIT-BIH DS1 reference beats, N only (45811 beats); threshold flags 1.0% of them"
+    if "flags" not in fitted_on:
+        return fitted_on
+    share = fitted_on.split("flags", 1)[1].split(" of")[0].strip()
+    n = fitted_on.split("(", 1)[1].split(" beats")[0] if "(" in fitted_on else ""
+    return f"flags {share} of the normal beats it was fitted on" + (f", {n} beats of MIT-BIH" if n else "")
+
+
 def threshold_help(card: ModelCard | None) -> str:
     """Tooltip of the threshold box: the scale and where the default came from."""
     text = score_kind(card) + "."
     if card is not None:
-        how = _specificity_words(card.threshold)
-        text += f" Model default {fmt(card.threshold.value)}{', ' + how if how else ''}."
+        value, how = default_threshold(card)
+        text += f" Model default {fmt(value)}{', ' + how if how else ''}."
     return text
 
 
@@ -86,8 +106,12 @@ def card_lines(card: ModelCard, backend: str | None = None) -> list[str]:
     lines.append(f"- What a score means: {score_kind(card)}")
     thr = card.threshold
     spec = thr.specificity_target
-    lines.append(f"- Default threshold: {fmt(thr.value)}"
-                 + (f" (flags 1 in {round(1 / (1 - spec))} normal beats: {_specificity_words(thr)})" if spec else ""))
+    if card.robust_score is not None:
+        value, how = default_threshold(card)
+        lines.append(f"- Default threshold: {fmt(value)} ({how})")
+    else:
+        lines.append(f"- Default threshold: {fmt(thr.value)}"
+                     + (f" (flags 1 in {round(1 / (1 - spec))} normal beats: {_specificity_words(thr)})" if spec else ""))
     for m in card.metrics:
         if m.mean_auc is None:
             continue
@@ -102,7 +126,9 @@ def card_lines(card: ModelCard, backend: str | None = None) -> list[str]:
                 f"{c} {v['mean']:.3f}" for c, v in by.items() if isinstance(v, dict) and "mean" in v)
                 + " (S supraventricular, V ventricular, F fusion, Q unclassifiable)")
         if m.sensitivity_at_99_specificity_threshold is not None:
-            lines.append(f"    - at the default threshold: sensitivity {_pct(m.sensitivity_at_99_specificity_threshold)}"
+            at = ("at the threshold of the raw score (99 % of held-out normal beats below it)"
+                  if card.robust_score is not None else "at the default threshold")
+            lines.append(f"    - {at}: sensitivity {_pct(m.sensitivity_at_99_specificity_threshold)}"
                          + (f", specificity {_pct(m.test_specificity_at_that_threshold)}"
                             if m.test_specificity_at_that_threshold is not None else ""))
     return lines

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ui_support import SAMPLE
+from ecgviewer.ui.wording import fmt
 
 MITDB_RECORDS = ("119", "208")
 
@@ -231,6 +232,19 @@ def test_about_in_words(scorer):
     assert card.metrics
     for m in card.metrics:
         assert f"ROC AUC {m.mean_auc:.3f}" in text
+    # the threshold the scorer applies (the robust one), not the raw score's
+    assert card.robust_score is not None and scorer.threshold == card.robust_score.threshold
+    assert f"Default threshold: {fmt(scorer.threshold)} (flags 1.0%" in text
+    assert f"Default threshold: {fmt(card.threshold.value)}" not in text
+    assert "each record on its own scale" in text
+
+
+def test_threshold_tooltip_names_the_default_the_scorer_uses(scorer):
+    from ecgviewer.ui.wording import threshold_help
+
+    tip = threshold_help(scorer.model.card)
+    assert f"Model default {fmt(scorer.threshold)}, flags 1.0% of the normal beats" in tip
+    assert "1 in 1000" in tip
 
 
 def test_calipers_rate_only_for_rr_like_intervals():
