@@ -8,8 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from ui_support import SAMPLE
 from ecgviewer.ui.wording import fmt
+
+from ui_support import SAMPLE
 
 MITDB_RECORDS = ("119", "208")
 
