@@ -125,7 +125,9 @@ def crossdb_rows(d: dict, variants: Iterable[str] | None = None, full: bool = Fa
     """Table rows of one ``trainer crossdb`` file: one per variant (all when ``variants`` is None);
     ``full`` adds the threshold and the run's time (the lab's table, :data:`CROSSDB_FULL_HEADER`)."""
     data = "MIT-BIH DS2" if "mitdb" in d["data"] else Path(d["data"]).name
-    beats = d["beats"] + (f", marks {d['shift_ms']:+g} ms" if d.get("shift_ms") else "")
+    beats = d["beats"] + (f", marks {d['shift_ms']:+g} ms" if d.get("shift_ms") else "") + (
+        ", second lead alone" if d.get("second_lead") else "")
+    model = d.get("model", "").rsplit(" ", 1)[-1]  # the card's version: rows of two models sit in one table
     out = []
     for name, m in d["variants"].items():
         if variants is not None and name not in variants:
@@ -133,17 +135,17 @@ def crossdb_rows(d: dict, variants: Iterable[str] | None = None, full: bool = Fa
         c, se, w = m["auc_by_class"], m["sensitivity_by_class"], m["n_flagged_worst"] or {}
         thr = f" {m['threshold']:.3g} |" if full else ""
         run = f" {d['wall_s'] / 60:.0f} min |" if full else ""
-        out.append(f"| {data} | {beats} | {name} | {m['auc']:.3f} | {m['ap']:.3f} | {_f(c.get('S'))} | "
+        out.append(f"| {model} | {data} | {beats} | {name} | {m['auc']:.3f} | {m['ap']:.3f} | {_f(c.get('S'))} | "
                    f"{_f(c.get('V'))} | {_f(c.get('F'))} |{thr} {m['n_flagged_pooled']:.1%} | {w.get('record')} "
                    f"{w.get('share', 0):.0%} | {m['records_over_10pct']} of {m['n_records']} | "
                    f"{_f(se.get('S'), '.2f')} | {_f(se.get('V'), '.2f')} | {_f(se.get('F'), '.2f')} |{run}")
     return out
 
 
-CROSSDB_HEADER = ["| data | beats | score | AUC | AP | S | V | F | N flagged | worst record | records > 10 % "
-                  "| S Se | V Se | F Se |", "|---" * 14 + "|"]
-CROSSDB_FULL_HEADER = ["| data | beats | variant | AUC | AP | S | V | F | threshold | N flagged | worst record "
-                       "| records > 10 % | S Se | V Se | F Se | run (all variants) |", "|---" * 16 + "|"]
+CROSSDB_HEADER = ["| model | data | beats | score | AUC | AP | S | V | F | N flagged | worst record | records > 10 % "
+                  "| S Se | V Se | F Se |", "|---" * 15 + "|"]
+CROSSDB_FULL_HEADER = ["| model | data | beats | variant | AUC | AP | S | V | F | threshold | N flagged | worst record "
+                       "| records > 10 % | S Se | V Se | F Se | run (all variants) |", "|---" * 17 + "|"]
 
 
 def crossdb_table(results_dir: Path, variants: Iterable[str] | None = CROSSDB_SHOWN) -> list[str]:

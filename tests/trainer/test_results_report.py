@@ -99,10 +99,14 @@ def test_crossdb_rows_get_their_table_with_the_shipped_variants(tmp_path: Path) 
          "n_flagged_worst": {"record": "r1", "share": 0.05}, "records_over_10pct": 0, "n_records": 2,
          "sensitivity_by_class": {"V": 0.8}}
     doc = {"data": "x/qtdb-x", "beats": "detector", "variants": {"baseline": m, "align": m, "robust": m},
-           "wall_s": 60, "command": "python -m trainer crossdb --data x/qtdb-x --beats detector"}
+           "wall_s": 60, "command": "python -m trainer crossdb --data x/qtdb-x --beats detector",
+           "model": "SI-BeatGAN V2 2.2.0"}
     (tmp_path / "crossdb-qtdbx-detector.json").write_text(json.dumps(doc))
+    (tmp_path / "crossdb-mitdb-second.json").write_text(json.dumps(
+        {**doc, "data": "x/mitdb", "beats": "reference", "second_lead": True, "model": "SI-BeatGAN V2 2.1.0"}))
     page = render(tmp_path, "cmd")
     assert "## Other databases and the detector" in page and "`python -m trainer crossdb --data x/qtdb-x" in page
-    rows = [ln for ln in page.splitlines() if ln.startswith("| qtdb-x | detector |")]
-    assert [r.split(" | ")[2] for r in rows] == ["baseline", "robust"]
+    rows = [ln for ln in page.splitlines() if ln.startswith("| 2.2.0 | qtdb-x | detector |")]
+    assert [r.split(" | ")[3] for r in rows] == ["baseline", "robust"]
+    assert "| 2.1.0 | MIT-BIH DS2 | reference, second lead alone | robust |" in page
     assert "| 0.950 |" in rows[0] and "| 1.0% | r1 5% | 0 of 2 |" in rows[0]
