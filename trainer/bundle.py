@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -21,6 +22,7 @@ from ecgviewer.core.beats import BeatParams
 from ecgviewer.core.model.card import (
     NETWORK,
     SCHEMA,
+    MeasuredRow,
     MetricRow,
     ModelCard,
     Preprocessing,
@@ -191,10 +193,42 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     return save_model(G, card, output, onnx=True)
 
 
+def measured_rows(results_dir: Path, card: ModelCard) -> list[MeasuredRow]:
+    """The ``trainer crossdb`` files in ``results_dir`` that scored this card's weights at its
+    threshold, as card rows (the variant the product scores with: ``robust`` where the card has a
+    robust score). Files of other weights, or taken before a refit moved the threshold, are left out."""
+    if card.weights is None:
+        return []
+    variant = "robust" if card.robust_score is not None else "align"
+    threshold = card.robust_score.threshold if card.robust_score is not None else card.threshold.value
+    rows = []
+    for path in sorted(Path(results_dir).glob("crossdb-*.json")):
+        try:
+            d = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError):
+            continue
+        m = d.get("variants", {}).get(variant) if isinstance(d, dict) else None
+        if d.get("weights_sha256") != card.weights.sha256 or m is None or d.get("shift_ms"):
+            continue
+        if not math.isclose(m["threshold"], threshold, rel_tol=1e-9):
+            continue
+        worst = m.get("n_flagged_worst") or {}
+        rows.append(MeasuredRow(
+            data="MIT-BIH DS2" if Path(d["data"]).name == "mitdb" else Path(d["data"]).name, beats=d["beats"],
+            source=path.name, weights_sha256=d["weights_sha256"], threshold=m["threshold"], records=m["n_records"],
+            auc=m["auc"], ap=m["ap"], n_flagged=m["n_flagged_pooled"], worst_record=str(worst.get("record", "")),
+            worst_share=float(worst.get("share", 0.0)), records_over_10pct=m["records_over_10pct"],
+            second_lead=bool(d.get("second_lead")), auc_by_class=dict(m["auc_by_class"]),
+            sensitivity_by_class=dict(m["sensitivity_by_class"])))
+    return rows
+
+
 def refresh_card_metrics(card: Path, results_dir: Path) -> Path:
-    """Rewrite a card's measured metrics from results/ (the weights and their hash are untouched)."""
+    """Rewrite a card's measured metrics from results/: its recipe's evaluation rows and the database
+    rows of its own weights (the weights and their hash are untouched)."""
     c = read_card(card)
     weights = c.training.weights if c.training else "generator"
-    c = replace(c, metrics=metric_rows(results_dir, c.recipe, weights, c.score.rhythm is not None))
+    c = replace(c, metrics=metric_rows(results_dir, c.recipe, weights, c.score.rhythm is not None),
+                measured=measured_rows(results_dir, c))
     write_text_atomic(card, card_json(c))
     return card

@@ -157,8 +157,11 @@ def run(model: str | None, data: Path, beats: str, records: str | None = None,
     matched = sum(int(np.isin(r["variants"][variants[0]]["cls"], CLASSES).sum()) for r in rows)
     n_ref = sum(sum(r["n_ref"].values()) for r in rows)
     out = {
-        "model": first.name, "card": str(first.model.path), "data": str(data), "beats": beats,
-        "records": names, "shift_ms": shift_ms, "second_lead": second_lead, "reference_beats": n_ref, "beats_with_class": matched,
+        "model": first.name, "card": str(first.model.path),
+        # the weights measured: a card quotes only rows of its own weights (trainer card)
+        "weights_sha256": first.model.card.weights.sha256 if first.model.card.weights else None,
+        "data": str(data), "beats": beats, "records": names, "shift_ms": shift_ms, "second_lead": second_lead,
+        "reference_beats": n_ref, "beats_with_class": matched,
         "lead_notes": {r["record"]: r["lead_note"] for r in rows if r["lead_note"]},
         "variants": {v: metrics(rows, v) for v in variants},
         "hardware": hardware(), "wall_s": round(time.perf_counter() - t0, 1),

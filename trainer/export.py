@@ -57,7 +57,10 @@ def card_json(card: ModelCard) -> str:
             return v.item()
         raise TypeError(f"cannot write {type(v).__name__} into a model card")
 
-    return json.dumps(asdict(card), indent=2, default=plain) + "\n"
+    d = asdict(card)
+    if not d["measured"]:  # written only when there are rows: cards from before the field stay byte for byte
+        del d["measured"]
+    return json.dumps(d, indent=2, default=plain) + "\n"
 
 
 def untrained_card(name: str = "dev", threshold: float = 0.05, n_leads: int = 1, version: str = "0") -> ModelCard:

@@ -108,8 +108,11 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
     rule, n_normal = fit(ds1_rows(args.card, args.data, args.cache), args.target)
     command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (
         f" --target {args.target:g}" if args.target != 0.01 else "")
+    if card.measured:  # rows taken at the old threshold no longer describe this card
+        print(f"robust-fit: {len(card.measured)} measured rows dropped (taken at the old threshold; rerun "
+              "trainer crossdb, then trainer card)", file=sys.stderr)
     card = replace(card, preprocessing=replace(card.preprocessing, align=ALIGN),
-                   robust_score=card_field(rule, n_normal, args.target, command))
+                   robust_score=card_field(rule, n_normal, args.target, command), measured=[])
     write_text_atomic(args.card, card_json(card))
     print(f"robust-fit: {args.card}: threshold {rule.threshold:.4g} on {n_normal} DS1 N beats", file=sys.stderr)
     return 0

@@ -131,6 +131,17 @@ def card_lines(card: ModelCard, backend: str | None = None) -> list[str]:
             lines.append(f"    - {at}: sensitivity {_pct(m.sensitivity_at_99_specificity_threshold)}"
                          + (f", specificity {_pct(m.test_specificity_at_that_threshold)}"
                             if m.test_specificity_at_that_threshold is not None else ""))
+    if card.measured:
+        lines.append("- Measured with these very weights on whole databases, at the default threshold:")
+    for r in card.measured:
+        marks = ("beat marks of the database" if r.beats == "reference"
+                 else "beats found by the built-in QRS detector")
+        lead = ", each record's second lead alone" if r.second_lead else ""
+        over = "none" if r.records_over_10pct == 0 else str(r.records_over_10pct)
+        v = r.sensitivity_by_class.get("V")
+        lines.append(f"    - {r.data} ({r.records} records, {marks}{lead}): ROC AUC {r.auc:.3f}; normal beats "
+                     f"flagged {_pct(r.n_flagged)} (worst record {_pct(r.worst_share)}, {over} over 10 %)"
+                     + (f"; ventricular beats flagged {_pct(v)}" if v is not None else ""))
     return lines
 
 

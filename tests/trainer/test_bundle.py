@@ -111,3 +111,34 @@ def test_refreshing_the_bundled_card_reproduces_it_byte_for_byte(tmp_path):
     copy.write_bytes(bundled.read_bytes())
     refresh_card_metrics(copy, ROOT / "results")
     assert copy.read_bytes() == bundled.read_bytes()
+
+
+def test_refresh_quotes_database_rows_of_these_weights_at_this_threshold_only(tmp_path):
+    """``trainer card`` copies crossdb rows into the card only when they scored its own weights at
+    the threshold it applies; rows of other weights, an old threshold or moved marks stay out."""
+    bundled = ROOT / "resources" / "models" / "si-beatgan-v2.json"
+    card = json.loads(bundled.read_text())
+    copy = tmp_path / "m.json"
+    copy.write_text(json.dumps(card))
+    for suffix in (".pt", ".onnx"):
+        (tmp_path / f"m{suffix}").symlink_to(bundled.with_suffix(suffix))
+    results = tmp_path / "results"
+    results.mkdir()
+    thr = card["robust_score"]["threshold"]
+    m = {"auc": 0.97, "ap": 0.5, "auc_by_class": {"V": 0.98}, "threshold": thr, "n_flagged_pooled": 0.001,
+         "n_flagged_worst": {"record": "sel1", "share": 0.02}, "records_over_10pct": 0, "n_records": 54,
+         "sensitivity_by_class": {"V": 0.7}}
+    own = {"data": "d/qtdb-x", "beats": "reference", "weights_sha256": card["weights"]["sha256"],
+           "variants": {"robust": m}}
+    files = {"crossdb-a.json": own,
+             "crossdb-b.json": {**own, "weights_sha256": "0" * 64},
+             "crossdb-c.json": {**own, "variants": {"robust": {**m, "threshold": thr + 1}}},
+             "crossdb-d.json": {**own, "shift_ms": 30.0},
+             "crossdb-e.json": {**own, "data": "d/mitdb", "beats": "detector", "second_lead": True}}
+    for name, d in files.items():
+        (results / name).write_text(json.dumps(d))
+    refresh_card_metrics(copy, results)
+    rows = read_card(copy).measured
+    assert [(r.source, r.data, r.beats, r.second_lead) for r in rows] == [
+        ("crossdb-a.json", "qtdb-x", "reference", False), ("crossdb-e.json", "MIT-BIH DS2", "detector", True)]
+    assert rows[0].records == 54 and rows[0].worst_record == "sel1" and rows[0].sensitivity_by_class == {"V": 0.7}

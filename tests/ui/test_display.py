@@ -296,3 +296,19 @@ def test_reviewer_asked_once_and_kept(loaded, monkeypatch, tmp_path):
         assert ea.run_export(loaded, "pdf", tmp_path / f"r{k}.pdf") == tmp_path / f"r{k}.pdf"
     assert asked == [1] and loaded.settings.get("report/reviewer") == "Dr C. Reviewer"
     assert "pages" in loaded.statusBar().currentMessage()
+
+
+def test_about_lists_the_database_rows_of_these_weights(scorer):
+    from dataclasses import replace
+
+    from ecgviewer.core.model.card import MeasuredRow
+    from ecgviewer.ui.dialogs import about_text
+
+    card = scorer.model.card
+    row = MeasuredRow(data="qtdb-x", beats="detector", source="crossdb-x.json", weights_sha256="0" * 64,
+                      threshold=3.4, records=54, auc=0.9712, ap=0.5, n_flagged=0.0012, worst_record="sel1",
+                      worst_share=0.031, records_over_10pct=0, sensitivity_by_class={"V": 0.655})
+    text = about_text(replace(card, measured=[row]), backend=scorer.backend)
+    assert ("qtdb-x (54 records, beats found by the built-in QRS detector): ROC AUC 0.971; normal beats flagged "
+            "0.1 % (worst record 3.1 %, none over 10 %); ventricular beats flagged 65.5 %") in text
+    assert not re.search(r"\d\.\d{6,}", text) and "'" not in text.split("## Licences")[0]

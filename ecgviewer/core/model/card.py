@@ -201,6 +201,33 @@ class MetricRow:
 
 
 @dataclass(frozen=True)
+class MeasuredRow:
+    """A whole database scored through the product with these very weights at their default
+    threshold (``python -m trainer crossdb``): what a user of another recorder meets.
+
+    Unlike a :class:`MetricRow` (a recipe's folds), it measured the shipped weights themselves:
+    ``weights_sha256`` and ``threshold`` tie it to them, and the loader refuses a row of other
+    weights or of another threshold. ``data``: "MIT-BIH DS2" or the folder's name (qtdb-x).
+    """
+
+    data: str
+    beats: str  # "reference" (the database's marks) or "detector" (the product's QRS detector)
+    source: str
+    weights_sha256: str
+    threshold: float
+    records: int
+    auc: float
+    ap: float
+    n_flagged: float  # share of N beats over the threshold, pooled
+    worst_record: str
+    worst_share: float
+    records_over_10pct: int
+    second_lead: bool = False  # each record's other lead scored alone, as plain "ECG"
+    auc_by_class: dict[str, float] = field(default_factory=dict)
+    sensitivity_by_class: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ModelCard:
     """Everything a model file says about itself; the JSON card has these fields, nested alike."""
 
@@ -221,6 +248,7 @@ class ModelCard:
     metrics: list[MetricRow] = field(default_factory=list)
     licence: str = ""
     robust_score: RobustScore | None = None
+    measured: list[MeasuredRow] = field(default_factory=list)
 
     @property
     def label(self) -> str:
@@ -289,6 +317,7 @@ def _verify(card: ModelCard, where: Path | str) -> None:
         raise bad(f"preprocessing align {p.align!r}: must be one of {', '.join(ALIGN_RULES)}")
     if card.robust_score is not None:
         _verify_robust(card.robust_score, bad)
+    _verify_measured(card, bad)
     if recipe_id(card.recipe.config) != card.recipe.id:
         raise bad(f"recipe id {card.recipe.id} is not that of the recipe it names")
     weights = card.training.weights if card.training else "generator"
@@ -298,6 +327,17 @@ def _verify(card: ModelCard, where: Path | str) -> None:
         if row.weights != weights or row.rhythm != (card.score.rhythm is not None):
             raise bad(f"metrics from {row.source} measured another score ({row.weights} weights, rhythm "
                       f"{'on' if row.rhythm else 'off'}) than this model's")
+
+
+def _verify_measured(card: ModelCard, bad: Callable[[str], ModelError]) -> None:
+    """Database rows must have measured these weights at the threshold the scorer applies."""
+    threshold = card.robust_score.threshold if card.robust_score is not None else card.threshold.value
+    for row in card.measured:
+        if card.weights is None or row.weights_sha256 != card.weights.sha256:
+            raise bad(f"measured rows from {row.source} scored other weights than this card's")
+        if not math.isclose(row.threshold, threshold, rel_tol=1e-9):
+            raise bad(f"measured rows from {row.source} were taken at threshold {row.threshold:.4g}, "
+                      f"not this card's {threshold:.4g}")
 
 
 def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:

@@ -71,6 +71,20 @@ def test_foreign_and_newer_cards_are_refused(data, match):
         card_from_dict(data, "c.json")
 
 
+def _measured(card: dict, **kw) -> dict:
+    """A database row as ``trainer card`` writes it, of this card's weights and threshold."""
+    row = {"data": "qtdb-x", "beats": "reference", "source": "crossdb-x.json", "weights_sha256": card["weights"]["sha256"],
+           "threshold": card["robust_score"]["threshold"], "records": 54, "auc": 0.97, "ap": 0.5, "n_flagged": 0.001,
+           "worst_record": "sel1", "worst_share": 0.02, "records_over_10pct": 0}
+    return {**row, **kw}
+
+
+def test_a_database_row_of_these_weights_reads(bundled):
+    bundled["measured"] = [_measured(bundled, auc_by_class={"V": 0.98}, sensitivity_by_class={"V": 0.7, "F": None})]
+    row = card_from_dict(bundled, "c.json").measured[0]
+    assert row.records == 54 and row.auc_by_class == {"V": 0.98} and row.sensitivity_by_class["F"] is None
+
+
 @pytest.mark.parametrize("edit,match", [
     (lambda c: c["recipe"]["config"].update(lr=1.0), "recipe id .* is not that of the recipe it names"),
     (lambda c: c["metrics"][0].update(recipe_id="f" * 16), "measured recipe ffffffffffffffff"),
@@ -91,6 +105,9 @@ def test_foreign_and_newer_cards_are_refused(data, match):
     (lambda c: c["robust_score"]["tails"]["rhythm"].pop(), "81 knots per channel"),
     (lambda c: c["robust_score"]["rhythm"].update(mean=[0.0]), r"robust_score.rhythm.mean: expected a list of 2"),
     (lambda c: c["robust_score"].update(format=1), "robust_score: unknown field 'format'"),
+    (lambda c: c.update(measured=[_measured(c, weights_sha256="0" * 64)]), "scored other weights"),
+    (lambda c: c.update(measured=[_measured(c, threshold=1.0)]), "taken at threshold 1"),
+    (lambda c: c.update(measured=[{**_measured(c), "auc": "0.9"}]), r"measured\[0\].auc: expected a number"),
 ])
 def test_inconsistent_or_mistyped_cards_are_refused(bundled, edit, match):
     edit(bundled)
