@@ -199,22 +199,27 @@ def measured_rows(results_dir: Path, card: ModelCard) -> list[MeasuredRow]:
     robust score). Files of other weights, or taken before a refit moved the threshold, are left out."""
     if card.weights is None:
         return []
-    variant = "robust" if card.robust_score is not None else "align"
+    variant = ("robust" if card.robust_score is not None
+               else "align" if card.preprocessing.align == "peak" else "baseline")
     threshold = card.robust_score.threshold if card.robust_score is not None else card.threshold.value
+    from trainer.crossdb import database_label, is_whole_database
+
     rows = []
     for path in sorted(Path(results_dir).glob("crossdb-*.json")):
         try:
             d = json.loads(path.read_text())
         except (OSError, json.JSONDecodeError):
             continue
-        m = d.get("variants", {}).get(variant) if isinstance(d, dict) else None
-        if d.get("weights_sha256") != card.weights.sha256 or m is None or d.get("shift_ms"):
+        if not isinstance(d, dict) or d.get("weights_sha256") != card.weights.sha256 or d.get("shift_ms"):
             continue
+        m = d.get("variants", {}).get(variant)
+        if m is None or m.get("n_flagged_pooled") is None or not is_whole_database(d):
+            continue  # a card quotes whole databases with normal beats in them, nothing less
         if not math.isclose(m["threshold"], threshold, rel_tol=1e-9):
             continue
         worst = m.get("n_flagged_worst") or {}
         rows.append(MeasuredRow(
-            data="MIT-BIH DS2" if Path(d["data"]).name == "mitdb" else Path(d["data"]).name, beats=d["beats"],
+            data=database_label(d), beats=d["beats"],
             source=path.name, weights_sha256=d["weights_sha256"], threshold=m["threshold"], records=m["n_records"],
             auc=m["auc"], ap=m["ap"], n_flagged=m["n_flagged_pooled"], worst_record=str(worst.get("record", "")),
             worst_share=float(worst.get("share", 0.0)), records_over_10pct=m["records_over_10pct"],

@@ -108,7 +108,7 @@ class TrainConfig:
         for name in ("width", "latent", "epochs", "batch", "proj_dim"):
             if getattr(self, name) < 1:
                 raise TrainError(f"--{_flag(name)} must be at least 1; got {getattr(self, name)}")
-        if not 0 <= self.aug_shift <= 40:
+        if isinstance(self.aug_shift, bool) or not isinstance(self.aug_shift, int) or not 0 <= self.aug_shift <= 40:
             raise TrainError(f"--aug-shift is a number of ticks from 0 to 40 (110 ms); got {self.aug_shift}")
         if self.other_lead and self.n_leads != 1:
             raise TrainError("--other-lead trains a one-lead model on the second lead too; it needs --n-leads 1")

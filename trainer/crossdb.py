@@ -31,6 +31,7 @@ from ecgviewer.core.classes import ANOMALY_CLASSES, CLASSES, classify
 from ecgviewer.core.flag_metrics import reference_labels
 from ecgviewer.core.record import load_record
 from ecgviewer.core.scorer import Scorer
+from trainer.config import TrainError
 from trainer.splits import DS1, DS2
 
 VARIANTS = ("baseline", "align", "scale", "robust")
@@ -70,6 +71,21 @@ def record_names(data: Path, records: str | None) -> list[str]:
     return sorted(p.stem for p in data.glob("*.hea") if p.with_suffix(".atr").is_file())
 
 
+def database_label(d: dict) -> str:
+    """What a crossdb file scored, in words: "MIT-BIH DS2", "MIT-BIH DS1", else its folder's name,
+    with "(some records)" when it scored a chosen subset."""
+    names = list(d.get("records") or [])
+    if names in (list(DS2), list(DS1)):
+        return "MIT-BIH DS2" if names == list(DS2) else "MIT-BIH DS1"
+    return Path(d["data"]).name + (" (some records)" if d.get("subset") else "")
+
+
+def is_whole_database(d: dict) -> bool:
+    """Whether a crossdb file scored its folder's default set (DS2 for MIT-BIH, else every annotated
+    record), by what the file itself says (``subset``: the --records asked for, None for the default)."""
+    return "subset" in d and d["subset"] is None
+
+
 def shifted(record, ms: float):
     """The record with every reference mark moved by ``ms`` (what another annotator's fiducial does)."""
     ann = record.annotations
@@ -84,7 +100,10 @@ def score_record(path: Path, by_variant: dict[str, Scorer], detect: bool, shift_
     recorder of a lead the model was not built for)."""
     record = load_record(path)
     if second_lead:
-        record = record.only_channel(record.second_channel(), name="ECG")
+        try:
+            record = record.only_channel(record.second_channel(), name="ECG")
+        except IndexError as e:
+            raise TrainError(f"--second-lead: {e}") from None
     if shift_ms:
         record = shifted(record, shift_ms)
     ann = record.annotations
@@ -160,7 +179,7 @@ def run(model: str | None, data: Path, beats: str, records: str | None = None,
         "model": first.name, "card": str(first.model.path),
         # the weights measured: a card quotes only rows of its own weights (trainer card)
         "weights_sha256": first.model.card.weights.sha256 if first.model.card.weights else None,
-        "data": str(data), "beats": beats, "records": names, "shift_ms": shift_ms, "second_lead": second_lead,
+        "data": str(data), "beats": beats, "records": names, "subset": records, "shift_ms": shift_ms, "second_lead": second_lead,
         "reference_beats": n_ref, "beats_with_class": matched,
         "lead_notes": {r["record"]: r["lead_note"] for r in rows if r["lead_note"]},
         "variants": {v: metrics(rows, v) for v in variants},
@@ -168,11 +187,14 @@ def run(model: str | None, data: Path, beats: str, records: str | None = None,
         "command": "python -m trainer crossdb " + " ".join(sys.argv[2:]) if sys.argv[1:2] == ["crossdb"] else None,
     }
     if per_beat:
-        out["per_beat"] = {v: {"score": np.concatenate([r["variants"][v]["score"] for r in rows]).astype(np.float32),
+        out["per_beat"] = {v: {"score": np.concatenate([r["variants"][v]["score"] for r in rows]).astype(np.float64),
                                "cls": np.concatenate([r["variants"][v]["cls"] for r in rows]),
                                "record": np.concatenate([np.full(len(r["variants"][v]["cls"]), r["record"])
                                                          for r in rows]),
-                               "threshold": float(rows[0]["variants"][v]["threshold"])} for v in variants}
+                               "threshold": float(rows[0]["variants"][v]["threshold"]),
+                               # reference beats per class: a missed one counts as not flagged
+                               **{f"n_ref_{c}": sum(r["n_ref"][c] for r in rows) for c in CLASSES}}
+                           for v in variants}
     return out
 
 

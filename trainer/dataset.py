@@ -75,7 +75,9 @@ class BeatDataset:
     def other_lead(self) -> np.ndarray:
         """Each beat's second lead as a one-lead recorder gives it (the other-lead augmentation)."""
         if self.x_other is None:
-            raise ValueError("this beat set has no second-lead windows (rebuild the cache)")
+            from trainer.config import TrainError
+
+            raise TrainError("this beat set has no second-lead windows: rebuild it (python -m trainer dataset --rebuild)")
         return self.x_other
 
 
@@ -157,7 +159,13 @@ def _second_lead(rec, sample: np.ndarray, x: np.ndarray, params: BeatParams) -> 
     two-lead set's window of that lead; the count of those is returned."""
     from dataclasses import replace
 
-    alone = extract_beats(rec.only_channel(rec.second_channel()), replace(params, n_leads=1))
+    from ecgviewer.core.errors import RecordError
+
+    assert params.n_leads == 2, "the second lead's fallback is the two-lead window"
+    try:
+        alone = extract_beats(rec.only_channel(rec.second_channel()), replace(params, n_leads=1))
+    except RecordError:  # a flat or unscorable second lead: every beat keeps the two-lead window
+        return x[:, 1:2].astype(np.float32), len(sample)
     j = np.clip(np.searchsorted(alone.sample, sample), 0, max(len(alone.sample) - 1, 0))
     found = (alone.sample[j] == sample) if len(alone.sample) else np.zeros(len(sample), bool)
     out = np.where(found[:, None, None], alone.x[j], x[:, 1:2]) if len(sample) else np.zeros((0, 1, x.shape[-1]), np.float32)

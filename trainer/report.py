@@ -124,7 +124,9 @@ def _f(v: float | None, fmt: str = ".3f") -> str:
 def crossdb_rows(d: dict, variants: Iterable[str] | None = None, full: bool = False) -> list[str]:
     """Table rows of one ``trainer crossdb`` file: one per variant (all when ``variants`` is None);
     ``full`` adds the threshold and the run's time (the lab's table, :data:`CROSSDB_FULL_HEADER`)."""
-    data = "MIT-BIH DS2" if "mitdb" in d["data"] else Path(d["data"]).name
+    from trainer.crossdb import database_label
+
+    data = database_label(d)
     beats = d["beats"] + (f", marks {d['shift_ms']:+g} ms" if d.get("shift_ms") else "") + (
         ", second lead alone" if d.get("second_lead") else "")
     model = d.get("model", "").rsplit(" ", 1)[-1]  # the card's version: rows of two models sit in one table

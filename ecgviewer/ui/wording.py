@@ -39,8 +39,10 @@ def score_kind(card: ModelCard | None) -> str:
     """One line on what a score value means: the robust score where the card has one (the scorer
     then uses it), else the card's raw score kind."""
     if card is not None and card.robust_score is not None:
-        return ("score = how unusual the beat is among normal beats, by shape and by rhythm, each record "
-                "on its own scale (2 = as far out as 1 normal beat in 100, 3 = 1 in 1000; the two added)")
+        join = "the larger of the two" if card.robust_score.combine == "max" else "the two added"
+        return ("score = how unusual the beat is among normal beats, for its shape and for its rhythm, each "
+                "record on its own scale: for each, 2 means as far out as 1 normal beat in 100 and 3 as 1 in "
+                f"1000; the score of a beat is {join}")
     if card is not None and card.score.kind == "mse+rhythm":
         return ("score = shape + rhythm, each in robust standard deviations above normal beats "
                 "(0 = a typical normal beat)")
@@ -65,7 +67,7 @@ def _fitted_words(fitted_on: str) -> str:
         return fitted_on
     share = fitted_on.split("flags", 1)[1].split(" of")[0].strip()
     n = fitted_on.split("(", 1)[1].split(" beats")[0] if "(" in fitted_on else ""
-    return f"flags {share} of the normal beats it was fitted on" + (f", {n} beats of MIT-BIH" if n else "")
+    return f"flags {share} of the normal beats it was fitted on" + (f", {n} beats of MIT-BIH DS1" if n else "")
 
 
 def threshold_help(card: ModelCard | None) -> str:

@@ -129,12 +129,18 @@ def test_refresh_quotes_database_rows_of_these_weights_at_this_threshold_only(tm
          "n_flagged_worst": {"record": "sel1", "share": 0.02}, "records_over_10pct": 0, "n_records": 54,
          "sensitivity_by_class": {"V": 0.7}}
     own = {"data": "d/qtdb-x", "beats": "reference", "weights_sha256": card["weights"]["sha256"],
-           "variants": {"robust": m}}
+           "variants": {"robust": m}, "records": ["sel1", "sel2"], "subset": None}
+    from trainer.splits import DS2
+
     files = {"crossdb-a.json": own,
              "crossdb-b.json": {**own, "weights_sha256": "0" * 64},
              "crossdb-c.json": {**own, "variants": {"robust": {**m, "threshold": thr + 1}}},
              "crossdb-d.json": {**own, "shift_ms": 30.0},
-             "crossdb-e.json": {**own, "data": "d/mitdb", "beats": "detector", "second_lead": True}}
+             "crossdb-e.json": {**own, "data": "d/mitdb", "beats": "detector", "second_lead": True, "records": list(DS2)},
+             "crossdb-f.json": {**own, "subset": "sel1"},  # a chosen record is not a database
+             "crossdb-g.json": {k: v for k, v in own.items() if k != "subset"},  # a file that does not say
+             "crossdb-h.json": {**own, "variants": {"robust": {**m, "n_flagged_pooled": None}}},  # no N beats
+             "crossdb-i.json": ["not", "a", "summary"]}
     for name, d in files.items():
         (results / name).write_text(json.dumps(d))
     refresh_card_metrics(copy, results)

@@ -77,3 +77,20 @@ def test_cli_writes_the_summary_and_the_per_beat_scores_beside_it(mitdb, tmp_pat
     assert len(score) == len(cls) == len(rec) == summary["beats_with_class"] and set(rec) == {"119"}
     assert thr == pytest.approx(m["threshold"])
     assert float((score[cls == "N"] >= thr).mean()) == pytest.approx(m["n_flagged_pooled"])
+
+
+def test_second_lead_of_a_one_lead_record_is_one_line(mitdb, tmp_path):
+    pytest.importorskip("torch")
+    import shutil
+
+    from ecgviewer.core.record import load_record
+    from trainer.config import TrainError
+
+    one = load_record(mitdb / "119").only_channel(0)
+    import wfdb
+
+    wfdb.wrsamp("one", fs=one.fs, units=one.units, sig_name=one.channel_names, p_signal=one.signal.astype(float),
+                fmt=["16"], write_dir=str(tmp_path))
+    shutil.copyfile(mitdb / "119.atr", tmp_path / "one.atr")
+    with pytest.raises(TrainError, match="--second-lead: one: one channel only"):
+        run(CARD, tmp_path, "reference", records="one", variants=("robust",), second_lead=True)

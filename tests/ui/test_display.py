@@ -245,7 +245,7 @@ def test_threshold_tooltip_names_the_default_the_scorer_uses(scorer):
 
     tip = threshold_help(scorer.model.card)
     assert f"Model default {fmt(scorer.threshold)}, flags 1.0% of the normal beats" in tip
-    assert "1 in 1000" in tip
+    assert "1 normal beat in 100" in tip and "the two added" in tip
 
 
 def test_calipers_rate_only_for_rr_like_intervals():
