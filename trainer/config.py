@@ -198,10 +198,10 @@ PRESETS: dict[str, Preset] = {
                             "shipped schedule shortens", TrainConfig(model="beatgan", **REFERENCE)),
     "si-beatgan": Preset("the baseline plus self-knowledge distillation from an EMA teacher: what distillation adds",
                          TrainConfig(model="si-beatgan", **R3)),
-    "si-beatgan-v2": Preset("SI-BeatGAN plus NT-Xent on D's features: the bundled recipe up to 2.1.0, and the "
-                            "ablation's reference for the tolerance augmentations", TrainConfig(model="si-beatgan-v2", **R3)),
-    "si-beatgan-v2-lead": Preset("the bundled model's recipe since 2.2.0 (resources/models/si-beatgan-v2): V2 with 30 % "
-                                 "of its inputs from MIT-BIH's second lead, for records without MLII (docs/method.md)",
+    "si-beatgan-v2": Preset("the bundled model's recipe: SI-BeatGAN plus NT-Xent on D's features "
+                            "(resources/models/si-beatgan-v2)", TrainConfig(model="si-beatgan-v2", **R3)),
+    "si-beatgan-v2-lead": Preset("V2 with 30 % of its inputs from MIT-BIH's second lead, the retrained candidate: not "
+                                 "shipped, its V sensitivity on DS2 fell (docs/method.md)",
                                  TrainConfig(model="si-beatgan-v2", other_lead=0.3, **R3)),
     "small-student": Preset("a width-8 V2 distilled from a trained V2 teacher (--teacher): what a sixteenth of the "
                             "multiply-adds keeps", TrainConfig(model="si-beatgan-v2", width=8, **R3),
