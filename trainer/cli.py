@@ -59,19 +59,21 @@ def parse_device(text: str) -> str:
     return text
 
 
-def _dataset(args: argparse.Namespace):
+def _dataset(args: argparse.Namespace, align: str = "none"):
+    """The benchmark set with windows cut by ``align`` (the recipe's ``align``: part of the recipe)."""
+    from ecgviewer.core.beats import BeatParams
     from trainer.dataset import download_mitdb, get_dataset
 
     data_dir = Path(args.data_dir)
     if getattr(args, "download", False):
         download_mitdb(data_dir)
     ds, path, cached = get_dataset(data_dir, Path(args.cache_dir) if args.cache_dir else None,
-                                   rebuild=getattr(args, "rebuild", False))
+                                   params=BeatParams(n_leads=2, align=align), rebuild=getattr(args, "rebuild", False))
     return ds, path, cached
 
 
 def cmd_dataset(args: argparse.Namespace) -> int:
-    ds, path, cached = _dataset(args)
+    ds, path, cached = _dataset(args, args.align)
     print(f"{'cached' if cached else 'built'}: {path}")
     print(f"records: {len(ds.info['records'])}, beats: {len(ds)}, leads per record: MLII first")
     print("class counts: " + ", ".join(f"{k} {v}" for k, v in ds.counts().items()))
@@ -106,7 +108,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from trainer.train import Trainer
 
     cfg, machine = _config(args)
-    ds, _, _ = _dataset(args)
+    ds, _, _ = _dataset(args, cfg.align)
     sp = get_splits(args.split, ds.cls, ds.record)[args.fold]
     out = Path(args.out or f"runs/{cfg.preset or cfg.model}-{args.split}/fold{args.fold}")
     tr = Trainer(cfg, out_dir=out, machine=machine,
@@ -126,7 +128,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     from trainer.evaluate import evaluate
 
     cfg, machine = _config(args)
-    ds, _, _ = _dataset(args)
+    ds, _, _ = _dataset(args, cfg.align)
     evaluate(ds, cfg, args.split, Path(args.results), Path(args.runs), name=args.name,
              folds=args.folds, progress=not args.quiet, machine=machine)
     return 0
@@ -156,7 +158,7 @@ def cmd_export(args: argparse.Namespace) -> int:
               "the viewer ships. Write elsewhere, or add --force to replace it on purpose.", file=sys.stderr)
         return 2
     cfg, machine = _config(args)
-    ds, _, _ = _dataset(args)
+    ds, _, _ = _dataset(args, cfg.align)
     try:
         path = train_bundled_model(ds, cfg, output, Path(args.results), version=args.version,
                                    weights=args.weights, result_name=args.result_name, machine=machine)
@@ -257,6 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("dataset", help="build (or find cached) the MIT-BIH benchmark set and print class counts")
     _data_args(d)
     d.add_argument("--rebuild", action="store_true", help="build the set again even if a cached copy matches")
+    d.add_argument("--align", choices=("none", "peak"), default="none",
+                   help="window rule, as a recipe's --align (default: %(default)s)")
     d.set_defaults(func=cmd_dataset)
 
     t = _recipe_parser(sub, "train", "train one model on one fold's normal training beats")

@@ -63,6 +63,9 @@ class TrainConfig:
                                        "a D that wins outright stops teaching G")
     warp_frac: float = knob(0.0, "share of training beats replaced by a local time warp (BeatGAN + aug: 0.75); "
                                  "off because it moved no figure here (results/NOTES.md, session 5)")
+    align: str = knob("none", "window rule of the training beats: none, at the marks (every recipe up to 2.1.0); "
+                              "peak, on the core's fiducial (core/fiducial.py), as the product scores", ("none", "peak"),
+                      switch=True)
     aug_shift: int = knob(0, "training input moved by up to this many ticks (360 Hz) either way: tolerance for "
                              "what the fiducial leaves (docs/method.md); 0: off", switch=True)
     aug_invert: float = knob(0.0, "share of training inputs turned upside down: tolerance for a polarity the rule "
@@ -202,7 +205,7 @@ PRESETS: dict[str, Preset] = {
                             "(resources/models/si-beatgan-v2)", TrainConfig(model="si-beatgan-v2", **R3)),
     "si-beatgan-v2-lead": Preset("V2 with 30 % of its inputs from MIT-BIH's second lead, the retrained candidate: not "
                                  "shipped, its V sensitivity on DS2 fell (docs/method.md)",
-                                 TrainConfig(model="si-beatgan-v2", other_lead=0.3, **R3)),
+                                 TrainConfig(model="si-beatgan-v2", align="peak", other_lead=0.3, **R3)),
     "small-student": Preset("a width-8 V2 distilled from a trained V2 teacher (--teacher): what a sixteenth of the "
                             "multiply-adds keeps", TrainConfig(model="si-beatgan-v2", width=8, **R3),
                             needs_teacher=True),

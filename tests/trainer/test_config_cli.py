@@ -195,3 +195,24 @@ def test_a_switch_off_leaves_the_recipe_id_alone_and_on_changes_it():
         on = replace(v2, **kw)
         assert recipe_id(on) != recipe_id(v2) and set(kw) <= set(recipe_fields(on))
         assert recipe_differences(asdict(v2), on) == sorted(kw)
+
+
+def test_the_window_rule_is_part_of_the_recipe(monkeypatch, tmp_path):
+    """Aligned training windows are another recipe than windows at the marks (every recipe up to
+    2.1.0): --align peak changes the id, and the trainer cuts the set it names."""
+    v2 = preset("si-beatgan-v2")
+    assert v2.align == "none" and recipe_id(v2) == "95f498b9a24c4345"
+    assert recipe_id(replace(v2, align="peak")) != recipe_id(v2)
+    with pytest.raises(TrainError, match="--align must be one of none, peak"):
+        replace(v2, align="onset")
+    seen = []
+
+    def fake_get_dataset(data_dir, cache_dir=None, params=None, rebuild=False):
+        seen.append(params.align)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("trainer.dataset.get_dataset", fake_get_dataset)
+    for extra, want in (([], "none"), (["--align", "peak"], "peak")):
+        with pytest.raises(SystemExit):
+            cli.main(["train", "--preset", "si-beatgan-v2", "--data-dir", str(tmp_path), "--device", "cpu", *extra])
+        assert seen[-1] == want
