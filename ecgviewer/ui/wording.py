@@ -138,7 +138,7 @@ def card_lines(card: ModelCard, backend: str | None = None) -> list[str]:
     for r in card.measured:
         marks = ("beat marks of the database" if r.beats == "reference"
                  else "beats found by the built-in QRS detector")
-        lead = ", each record's second lead alone" if r.second_lead else ""
+        lead = ", the second lead of each record alone" if r.second_lead else ""
         over = "none" if r.records_over_10pct == 0 else str(r.records_over_10pct)
         v = r.sensitivity_by_class.get("V")
         lines.append(f"    - {r.data} ({r.records} records, {marks}{lead}): ROC AUC {r.auc:.3f}; normal beats "

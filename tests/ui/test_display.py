@@ -235,7 +235,7 @@ def test_about_in_words(scorer):
         assert f"ROC AUC {m.mean_auc:.3f}" in text
     # the threshold the scorer applies (the robust one), not the raw score's
     assert card.robust_score is not None and scorer.threshold == card.robust_score.threshold
-    assert f"Default threshold: {fmt(scorer.threshold)} (flags 1.0%" in text
+    assert re.search(rf"Default threshold: {re.escape(fmt(scorer.threshold))} \(flags \d+(\.\d)?% of the normal", text)
     assert f"Default threshold: {fmt(card.threshold.value)}" not in text
     assert "each record on its own scale" in text
 
@@ -244,7 +244,7 @@ def test_threshold_tooltip_names_the_default_the_scorer_uses(scorer):
     from ecgviewer.ui.wording import threshold_help
 
     tip = threshold_help(scorer.model.card)
-    assert f"Model default {fmt(scorer.threshold)}, flags 1.0% of the normal beats" in tip
+    assert re.search(rf"Model default {re.escape(fmt(scorer.threshold))}, flags \d+(\.\d)?% of the normal beats", tip)
     assert "1 normal beat in 100" in tip and "the two added" in tip
 
 

@@ -49,7 +49,25 @@ def test_bundled_card_quotes_the_rows_of_its_own_recipe():
         d = json.loads((ROOT / "results" / row.source).read_text())
         assert recipe_id(d["recipe"]) == card.recipe.id == row.recipe_id
         assert d["split"] == row.split and d["mean_auc"] == row.mean_auc and len(d["folds"]) == row.folds
-        assert "RR-ratio" in d["score"] and "EMA" not in d["score"]  # generator weights, with rhythm
+        assert "RR-ratio" in d["score"]  # with rhythm
+        assert ("EMA" in d["score"]) == (card.training.weights == "ema")  # the weights the card ships
+
+
+def test_bundled_card_quotes_database_rows_of_its_own_weights():
+    """The card's whole-database rows (trainer crossdb) are results/ files that scored these very
+    weights at the threshold the scorer applies: qtdb-x and MIT-BIH DS2, reference and detector beats."""
+    card = read_card(bundled_model_path())
+    seen = set()
+    for row in card.measured:
+        d = json.loads((ROOT / "results" / row.source).read_text())
+        assert d["weights_sha256"] == card.weights.sha256 == row.weights_sha256
+        m = d["variants"]["robust"]
+        assert m["threshold"] == row.threshold == card.robust_score.threshold
+        assert (m["auc"], m["n_flagged_pooled"], m["records_over_10pct"]) == (row.auc, row.n_flagged,
+                                                                              row.records_over_10pct)
+        seen.add((row.data, row.beats, row.second_lead))
+    assert {("qtdb-x", "reference", False), ("qtdb-x", "detector", False), ("MIT-BIH DS2", "reference", False),
+            ("MIT-BIH DS2", "detector", False)} <= seen
 
 
 def test_tampered_copy_is_refused(tmp_path):
