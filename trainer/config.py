@@ -115,6 +115,9 @@ class TrainConfig:
             raise TrainError(f"--aug-shift is a number of ticks from 0 to 40 (110 ms); got {self.aug_shift}")
         if self.other_lead and self.n_leads != 1:
             raise TrainError("--other-lead trains a one-lead model on the second lead too; it needs --n-leads 1")
+        if self.other_lead and self.align != "peak":
+            raise TrainError("--other-lead needs --align peak: the second lead is cut as the product cuts a one-lead "
+                             "record, on its own fiducial and polarity")
         if self.lr <= 0:
             raise TrainError(f"--lr must be positive; got {self.lr}")
 

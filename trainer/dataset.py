@@ -35,6 +35,9 @@ PACED = ("102", "104", "107", "217")
 BENCHMARK_RECORDS = tuple(r for r in ALL_RECORDS if r not in PACED)
 RPEAK_TOLERANCE = 10  # samples at 360 Hz, as the reference code
 CACHE_FORMAT = 2  # 2: x_other
+#: Windows at the marks, as the default recipe trains (``TrainConfig.align``); ``align="peak"`` cuts them
+#: on the core's fiducial.
+DEFAULT_PARAMS = BeatParams(n_leads=2, align="none")
 
 
 @dataclass
@@ -172,7 +175,7 @@ def _second_lead(rec, sample: np.ndarray, x: np.ndarray, params: BeatParams) -> 
     return out.astype(np.float32), int((~found).sum())
 
 
-def build_dataset(data_dir: Path, params: BeatParams = BeatParams(n_leads=2), workers: int | None = None,
+def build_dataset(data_dir: Path, params: BeatParams = DEFAULT_PARAMS, workers: int | None = None,
                   records: tuple[str, ...] = BENCHMARK_RECORDS) -> BeatDataset:
     """Build the benchmark set from raw files (no cache)."""
     t0 = time.perf_counter()
@@ -228,9 +231,10 @@ def load_cached(path: Path) -> BeatDataset:
                           x_other=z["x_other"] if "x_other" in z.files else None)
 
 
-def get_dataset(data_dir: Path, cache_dir: Path | None = None, params: BeatParams = BeatParams(n_leads=2),
+def get_dataset(data_dir: Path, cache_dir: Path | None = None, params: BeatParams = DEFAULT_PARAMS,
                 rebuild: bool = False) -> tuple[BeatDataset, Path, bool]:
-    """The benchmark set from the cache, building it first when needed. Returns (set, path, from_cache)."""
+    """The benchmark set from the cache, building it first when needed. Returns (set, path, from_cache).
+    The default windows are at the marks, as the default recipe (``TrainConfig.align``) trains on."""
     data_dir = Path(data_dir)
     key = cache_key(data_dir, params)
     path = (cache_dir or default_cache_dir()) / f"mitdb-{key}.npz"

@@ -191,7 +191,7 @@ def test_a_switch_off_leaves_the_recipe_id_alone_and_on_changes_it():
     (the bundled card and every result row keep theirs); on, they are a new recipe."""
     v2 = preset("si-beatgan-v2")
     assert "aug_shift" not in recipe_fields(v2) and recipe_id(v2) == "95f498b9a24c4345"
-    for kw in (dict(aug_shift=8), dict(aug_invert=0.2), dict(other_lead=0.3)):
+    for kw in (dict(aug_shift=8), dict(aug_invert=0.2), dict(other_lead=0.3, align="peak")):
         on = replace(v2, **kw)
         assert recipe_id(on) != recipe_id(v2) and set(kw) <= set(recipe_fields(on))
         assert recipe_differences(asdict(v2), on) == sorted(kw)

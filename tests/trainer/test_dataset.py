@@ -28,6 +28,7 @@ from ecgviewer.core.beats import BeatParams  # noqa: E402
 from trainer.dataset import (  # noqa: E402
     ALL_RECORDS,
     BENCHMARK_RECORDS,
+    DEFAULT_PARAMS,
     build_dataset,
     cache_key,
     get_dataset,
@@ -163,7 +164,7 @@ def test_second_build_is_identical(built, mitdb):
 def test_cache_is_compressed_and_found_again(built, mitdb, tmp_path, monkeypatch):
     with zipfile.ZipFile(built.path) as z:
         assert {i.compress_type for i in z.infolist()} == {zipfile.ZIP_DEFLATED}
-    assert built.path.stat().st_size < built.ds.x.nbytes
+    assert built.path.stat().st_size < built.ds.x.nbytes + built.ds.x_other.nbytes
     assert built.ds.info["build_s"] > 0  # built.ds itself was read back from this file
     # ECGVIEWER_CACHE_DIR is the default cache folder
     monkeypatch.setenv("ECGVIEWER_CACHE_DIR", str(tmp_path))
@@ -184,7 +185,7 @@ def test_two_writers_of_one_cache_both_succeed(built, tmp_path):
     small = types.SimpleNamespace(x=part, cls=built.ds.cls[:2000], record=built.ds.record[:2000],
                                   sample=built.ds.sample[:2000], rr_pre=built.ds.rr_pre[:2000],
                                   rr_post=built.ds.rr_post[:2000], rr_local=built.ds.rr_local[:2000],
-                                  info=dict(built.ds.info))
+                                  info=dict(built.ds.info), x_other=built.ds.x_other[:2000])
     target = tmp_path / "cache.npz"
     with ThreadPoolExecutor(4) as pool:
         for f in [pool.submit(save_dataset, small, target) for _ in range(4)]:
@@ -198,14 +199,14 @@ def test_cache_key_follows_inputs_and_parameters(built, mitdb, tmp_path):
     farm.mkdir()
     for f in mitdb.iterdir():
         (farm / f.name).symlink_to(f)
-    key = cache_key(mitdb, BeatParams(n_leads=2))
-    assert cache_key(farm, BeatParams(n_leads=2)) == key
+    key = cache_key(mitdb, DEFAULT_PARAMS)
+    assert cache_key(farm, DEFAULT_PARAMS) == key
     assert built.path.name == f"mitdb-{key}.npz"
     assert cache_key(mitdb, BeatParams(n_leads=1)) != key
     # A changed input file: one comment line added to a header.
     (farm / "100.hea").unlink()
     (farm / "100.hea").write_bytes((mitdb / "100.hea").read_bytes() + b"# edited\r\n")
-    assert cache_key(farm, BeatParams(n_leads=2)) != key
+    assert cache_key(farm, DEFAULT_PARAMS) != key
     (farm / "100.hea").unlink()
     with pytest.raises(FileNotFoundError, match="100.hea"):
         cache_key(farm, BeatParams(n_leads=2))
@@ -260,10 +261,13 @@ def test_second_lead_is_cut_as_a_one_lead_recorder_of_it(built, mitdb):
     assert ds.x_other is not None and ds.x_other.shape == (len(ds), 1, 320)
     assert ds.info["other_lead_fallback"] == 0
     for name, channel in (("100", 1), ("114", 0)):  # 114 stores MLII second: its other lead is column 0
-        alone = extract_beats(load_record(mitdb / name).only_channel(channel), BeatParams(n_leads=1))
+        alone = extract_beats(load_record(mitdb / name).only_channel(channel),
+                              BeatParams(n_leads=1, align=ds.info["params"]["align"]))
         mine = ds.record == name
         j = np.searchsorted(alone.sample, ds.sample[mine])
         np.testing.assert_array_equal(alone.sample[j], ds.sample[mine])
         np.testing.assert_array_equal(alone.x[j], ds.x_other[mine])
-    # its own fiducial and polarity, not the two-lead set's copy of the lead
-    assert not np.array_equal(ds.x_other[ds.record == "114"], ds.x[ds.record == "114", 1:2])
+    # aligned sets: its own fiducial and polarity, not the two-lead set's copy of the lead; at the
+    # marks the two cuts are the same windows
+    same = np.array_equal(ds.x_other[ds.record == "114"], ds.x[ds.record == "114", 1:2])
+    assert same == (ds.info["params"]["align"] == "none")

@@ -94,6 +94,7 @@ def test_the_page_names_the_command_and_folder_it_came_from(tmp_path: Path) -> N
 
 def test_crossdb_rows_get_their_table_with_the_shipped_variants(tmp_path: Path) -> None:
     from trainer.report import render
+    from trainer.splits import DS2
 
     m = {"auc": 0.9, "ap": 0.5, "auc_by_class": {"V": 0.95}, "threshold": 3.4, "n_flagged_pooled": 0.01,
          "n_flagged_worst": {"record": "r1", "share": 0.05}, "records_over_10pct": 0, "n_records": 2,
@@ -103,7 +104,8 @@ def test_crossdb_rows_get_their_table_with_the_shipped_variants(tmp_path: Path) 
            "model": "SI-BeatGAN V2 2.2.0"}
     (tmp_path / "crossdb-qtdbx-detector.json").write_text(json.dumps(doc))
     (tmp_path / "crossdb-mitdb-second.json").write_text(json.dumps(
-        {**doc, "data": "x/mitdb", "beats": "reference", "second_lead": True, "model": "SI-BeatGAN V2 2.1.0"}))
+        {**doc, "data": "x/mitdb", "beats": "reference", "second_lead": True, "model": "SI-BeatGAN V2 2.1.0",
+         "records": list(DS2)}))
     page = render(tmp_path, "cmd")
     assert "## Other databases and the detector" in page and "`python -m trainer crossdb --data x/qtdb-x" in page
     rows = [ln for ln in page.splitlines() if ln.startswith("| 2.2.0 | qtdb-x | detector |")]

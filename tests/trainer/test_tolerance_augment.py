@@ -46,9 +46,9 @@ def test_other_lead_feeds_the_second_lead_and_off_draws_nothing(n_beats, small_c
     before = off.aug_gen.get_state()
     assert torch.equal(off.batch(idx), torch.from_numpy(x[:32]))
     assert torch.equal(off.aug_gen.get_state(), before)  # nothing drawn: old recipes unchanged
-    always = Trainer(small_cfg(other_lead=1.0), x, None, tmp_path / "on", log=_quiet, x_other=other)
+    always = Trainer(small_cfg(other_lead=1.0, align="peak"), x, None, tmp_path / "on", log=_quiet, x_other=other)
     assert torch.equal(always.batch(idx), torch.from_numpy(other[:32]))
-    some = Trainer(small_cfg(other_lead=0.5, seed=3), x, None, tmp_path / "some", log=_quiet, x_other=other)
+    some = Trainer(small_cfg(other_lead=0.5, seed=3, align="peak"), x, None, tmp_path / "some", log=_quiet, x_other=other)
     b = some.batch(idx).numpy()
     from_other = (b == other[:32]).all(axis=(1, 2))
     assert ((b == x[:32]).all(axis=(1, 2)) | from_other).all() and 0 < from_other.sum() < 32
@@ -56,12 +56,13 @@ def test_other_lead_feeds_the_second_lead_and_off_draws_nothing(n_beats, small_c
 
 def test_other_lead_without_second_lead_windows_is_refused(n_beats, small_cfg, tmp_path):
     with pytest.raises(TrainError, match="second lead"):
-        Trainer(small_cfg(other_lead=0.3), n_beats[:64], None, tmp_path / "x", log=_quiet)
+        Trainer(small_cfg(other_lead=0.3, align="peak"), n_beats[:64], None, tmp_path / "x", log=_quiet)
 
 
 @pytest.mark.parametrize("kw, msg", [
     (dict(aug_shift=41), "aug-shift"), (dict(aug_shift=-1), "aug-shift"), (dict(aug_invert=1.5), "aug-invert"),
-    (dict(other_lead=-0.1), "other-lead"), (dict(other_lead=0.3, n_leads=2), "n-leads 1"),
+    (dict(other_lead=-0.1), "other-lead"), (dict(other_lead=0.3, n_leads=2, align="peak"), "n-leads 1"),
+    (dict(other_lead=0.3), "needs --align peak"),
 ])
 def test_bad_values_are_one_line(small_cfg, kw, msg):
     with pytest.raises(TrainError, match=msg):

@@ -27,21 +27,25 @@ class History:
         self.store = store
         self._done: list[Edit] = []
         self._undone: list[Edit] = []
+        self._open = False  # the last edit may still take a merge (no undo or redo asked since)
 
     def push(self, edit: Edit) -> None:
         """Apply ``edit`` and record it; a failed save (OSError) leaves nothing recorded."""
         self.store.set_many(edit.after)
         self._undone.clear()
         last = self._done[-1] if self._done else None
-        if last is not None and edit.merge_key is not None and last.merge_key == edit.merge_key:
+        if self._open and last is not None and edit.merge_key is not None and last.merge_key == edit.merge_key:
             last.after = edit.after
         else:
             self._done.append(edit)
+        self._open = True
 
     def undo(self) -> bool:
+        self._open = False  # asked for, even with nothing to undo: the next note is a step of its own
         return self._move(self._done, self._undone, "before")
 
     def redo(self) -> bool:
+        self._open = False
         return self._move(self._undone, self._done, "after")
 
     def _move(self, src: list[Edit], dst: list[Edit], side: str) -> bool:
@@ -55,6 +59,7 @@ class History:
     def clear(self) -> None:
         self._done.clear()
         self._undone.clear()
+        self._open = False
 
     @property
     def can_undo(self) -> bool:
