@@ -94,6 +94,10 @@ METRIC_WORDS = {
 }
 
 
+#: The test sets' folder names, in words for the About box.
+DATABASE_WORDS = {"qtdb-x": "QT Database records from databases other than MIT-BIH (qtdb-x)"}
+
+
 def card_lines(card: ModelCard, backend: str | None = None) -> list[str]:
     """Markdown bullet lines describing the model card in words, numbers rounded."""
     lines = [f"- Model: {card.name}, version {card.version}" + (f", made {card.created}" if card.created else "")]
@@ -139,11 +143,15 @@ def card_lines(card: ModelCard, backend: str | None = None) -> list[str]:
         marks = ("beat marks of the database" if r.beats == "reference"
                  else "beats found by the built-in QRS detector")
         lead = ", the second lead of each record alone" if r.second_lead else ""
+        seen = (card.training_data is not None and r.data.startswith("MIT-BIH")
+                and card.training_data.database.startswith("MIT-BIH"))
         over = "none" if r.records_over_10pct == 0 else str(r.records_over_10pct)
         v = r.sensitivity_by_class.get("V")
-        lines.append(f"    - {r.data} ({r.records} records, {marks}{lead}): ROC AUC {r.auc:.3f}; normal beats "
+        name = DATABASE_WORDS.get(r.data, r.data)
+        lines.append(f"    - {name} ({r.records} records, {marks}{lead}): ROC AUC {r.auc:.3f}; normal beats "
                      f"flagged {_pct(r.n_flagged)} (worst record {_pct(r.worst_share)}, {over} over 10 %)"
-                     + (f"; ventricular beats flagged {_pct(v)}" if v is not None else ""))
+                     + (f"; ventricular beats flagged {_pct(v)}" if v is not None else "")
+                     + ("; the normal beats of these records were in training" if seen else ""))
     return lines
 
 

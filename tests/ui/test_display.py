@@ -309,6 +309,10 @@ def test_about_lists_the_database_rows_of_these_weights(scorer):
                       threshold=3.4, records=54, auc=0.9712, ap=0.5, n_flagged=0.0012, worst_record="sel1",
                       worst_share=0.031, records_over_10pct=0, sensitivity_by_class={"V": 0.655})
     text = about_text(replace(card, measured=[row]), backend=scorer.backend)
-    assert ("qtdb-x (54 records, beats found by the built-in QRS detector): ROC AUC 0.971; normal beats flagged "
-            "0.1 % (worst record 3.1 %, none over 10 %); ventricular beats flagged 65.5 %") in text
+    assert ("QT Database records from databases other than MIT-BIH (qtdb-x) (54 records, beats found by the "
+            "built-in QRS detector): ROC AUC 0.971; normal beats flagged 0.1 % (worst record 3.1 %, none over 10 %); "
+            "ventricular beats flagged 65.5 %\n") in text
+    mitdb = replace(row, data="MIT-BIH DS2", records=22)
+    text = about_text(replace(card, measured=[mitdb]), backend=scorer.backend)
+    assert "ventricular beats flagged 65.5 %; the normal beats of these records were in training" in text
     assert not re.search(r"\d\.\d{6,}", text) and "'" not in text.split("## Licences")[0]
