@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.core.classes import ANOMALY_CLASSES
-from trainer.robust_fit import ds1_rows, fit
+from trainer.robust_fit import fit, load_rows
 
 TARGETS = (0.005, 0.01, 0.015, 0.02, 0.03)
 FLOOD = 0.10
@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if not a.fit.is_file():
         print(f"threshold_study: {a.fit}: no such file (make it with trainer robust-fit --cache)", file=sys.stderr)
         return 2
-    rows = ds1_rows(Path("unused"), Path("unused"), a.fit)
+    rows = load_rows(a.fit)
     print("| DS2 beats | DS1 N flagged (target) | threshold | DS2 N flagged | worst record | records > 10 % | "
           "S Se | V Se | F Se |")
     print("|---|---|---|---|---|---|---|---|---|")

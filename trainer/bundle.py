@@ -141,7 +141,7 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     cal, train = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
     x = ds.leads(cfg.n_leads)
     tr = Trainer(cfg, out_dir=output.parent / f".{output.name}-run", machine=machine,
-                 **ds.trainer_inputs(cfg.n_leads, bool(cfg.other_lead), train, cal))
+                 **ds.trainer_inputs(cfg, train, cal))
     tr.resume_or_restart()  # an interrupted export continues; a run of another recipe is set aside
     tr.fit()
     # the generator, or its EMA teacher when it has one: whichever reconstructs the held-out normal
@@ -201,7 +201,7 @@ def measured_rows(results_dir: Path, card: ModelCard) -> list[MeasuredRow]:
         return []
     variant = ("robust" if card.robust_score is not None
                else "align" if card.preprocessing.align == "peak" else "baseline")
-    threshold = card.robust_score.threshold if card.robust_score is not None else card.threshold.value
+    threshold = card.default_threshold
     from trainer.crossdb import database_label, is_whole_database
 
     rows = []

@@ -61,14 +61,13 @@ def parse_device(text: str) -> str:
 
 def _dataset(args: argparse.Namespace, align: str = "none"):
     """The benchmark set with windows cut by ``align`` (the recipe's ``align``: part of the recipe)."""
-    from ecgviewer.core.beats import BeatParams
-    from trainer.dataset import download_mitdb, get_dataset
+    from trainer.dataset import DEFAULT_PARAMS, download_mitdb, get_dataset
 
     data_dir = Path(args.data_dir)
     if getattr(args, "download", False):
         download_mitdb(data_dir)
     ds, path, cached = get_dataset(data_dir, Path(args.cache_dir) if args.cache_dir else None,
-                                   params=BeatParams(n_leads=2, align=align), rebuild=getattr(args, "rebuild", False))
+                                   params=replace(DEFAULT_PARAMS, align=align), rebuild=getattr(args, "rebuild", False))
     return ds, path, cached
 
 
@@ -112,7 +111,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     sp = get_splits(args.split, ds.cls, ds.record)[args.fold]
     out = Path(args.out or f"runs/{cfg.preset or cfg.model}-{args.split}/fold{args.fold}")
     tr = Trainer(cfg, out_dir=out, machine=machine,
-                 **ds.trainer_inputs(cfg.n_leads, bool(cfg.other_lead), sp.train, sp.val))
+                 **ds.trainer_inputs(cfg, sp.train, sp.val))
     if args.resume and (out / "ckpt.pt").is_file():
         tr.resume(out / "ckpt.pt")
         print(f"resumed at epoch {tr.state.epoch} step {tr.state.step_in_epoch}", file=sys.stderr)

@@ -68,12 +68,12 @@ class BeatDataset:
         """Beats with the first ``n_leads`` leads (1: MLII alone, as the reference run)."""
         return self.x[:, :n_leads]
 
-    def trainer_inputs(self, n_leads: int, other_lead: bool, train: np.ndarray, val: np.ndarray) -> dict:
-        """The Trainer's data arguments for training on beats ``train`` and holding out ``val``
-        (every caller builds them here: the evaluation, the export and ``train`` alike)."""
-        x = self.leads(n_leads)
+    def trainer_inputs(self, cfg, train: np.ndarray, val: np.ndarray) -> dict:
+        """The Trainer's data arguments for recipe ``cfg`` (a ``TrainConfig``) training on beats
+        ``train`` and holding out ``val`` (the evaluation, the export and ``train`` alike)."""
+        x = self.leads(cfg.n_leads)
         return {"x_train": x[train], "x_val": x[val], "groups": self.record[train],
-                "x_other": self.other_lead()[train] if other_lead else None}
+                "x_other": self.other_lead()[train] if cfg.other_lead else None}
 
     def other_lead(self) -> np.ndarray:
         """Each beat's second lead as a one-lead recorder gives it (the other-lead augmentation)."""

@@ -125,7 +125,7 @@ def run_fold(ds: BeatDataset, cfg: TrainConfig, split: Split, run_dir: Path, log
     x = ds.leads(cfg.n_leads)
     t0 = time.perf_counter()
     tr = Trainer(cfg, out_dir=run_dir, log=log, machine=machine,
-                 **ds.trainer_inputs(cfg.n_leads, bool(cfg.other_lead), split.train, split.val))
+                 **ds.trainer_inputs(cfg, split.train, split.val))
     tr.resume_or_restart(log=log)
     tr.fit(progress=progress)
     if tr.state.epoch < cfg.epochs:

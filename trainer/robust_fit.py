@@ -45,7 +45,7 @@ DESCRIPTION = ("the sum of two channels' -log10 tail probabilities among DS1 nor
 def ds1_rows(card: Path, data: Path, cache: Path | None = None) -> list[tuple]:
     """(classes, MSE, prematurity features) of each DS1 record's reference beats; ``cache`` keeps them."""
     if cache is not None and cache.is_file():
-        return list(np.load(cache, allow_pickle=True)["rows"])
+        return load_rows(cache)
     scorer = Scorer.load(card, align=ALIGN, rule=None)
     rows = []
     for name in DS1:
@@ -57,6 +57,11 @@ def ds1_rows(card: Path, data: Path, cache: Path | None = None) -> list[tuple]:
     if cache is not None:
         save_rows(cache, rows)
     return rows
+
+
+def load_rows(cache: Path) -> list[tuple]:
+    """The per-record rows :func:`save_rows` kept (the file is this trainer's own, not user input)."""
+    return list(np.load(cache, allow_pickle=True)["rows"])
 
 
 def save_rows(cache: Path, rows: list[tuple]) -> None:

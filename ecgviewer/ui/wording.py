@@ -56,9 +56,9 @@ def _specificity_words(thr: Threshold) -> str:
 
 def default_threshold(card: ModelCard) -> tuple[float, str]:
     """The threshold the scorer applies by default, and where it came from, in words."""
-    if card.robust_score is not None:
-        return card.robust_score.threshold, _fitted_words(card.robust_score.fitted_on)
-    return card.threshold.value, _specificity_words(card.threshold)
+    how = (_fitted_words(card.robust_score.fitted_on) if card.robust_score is not None
+           else _specificity_words(card.threshold))
+    return card.default_threshold, how
 
 
 def _fitted_words(fitted_on: str) -> str:

@@ -254,6 +254,11 @@ class ModelCard:
     def label(self) -> str:
         return f"{self.name} {self.version}".strip()
 
+    @property
+    def default_threshold(self) -> float:
+        """The threshold the scorer applies by default: the robust score's where the card has one."""
+        return self.robust_score.threshold if self.robust_score is not None else self.threshold.value
+
 
 def card_path(path: str | os.PathLike[str]) -> Path:
     """The card of a model given by its .json, its .pt, or its path without extension."""
@@ -331,7 +336,7 @@ def _verify(card: ModelCard, where: Path | str) -> None:
 
 def _verify_measured(card: ModelCard, bad: Callable[[str], ModelError]) -> None:
     """Database rows must have measured these weights at the threshold the scorer applies."""
-    threshold = card.robust_score.threshold if card.robust_score is not None else card.threshold.value
+    threshold = card.default_threshold
     for row in card.measured:
         if card.weights is None or row.weights_sha256 != card.weights.sha256:
             raise bad(f"measured rows from {row.source} scored other weights than this card's")
