@@ -91,8 +91,12 @@ def test_scores_are_deterministic(saved):
     beats = scorer.beats(load_record(SAMPLE))
     a = scorer.score(beats)
     torch.manual_seed(99)
-    b = Scorer.load(jpath).score(beats, batch=100)  # another load, another batch size
+    b = Scorer.load(jpath).score(beats)  # another load, another random state: the same bits
     assert np.array_equal(a.score, b.score) and np.array_equal(a.error, b.error)
+    # another batch size may pick other CPU kernels (oneDNN), which changes rounding only
+    c = scorer.score(beats, batch=100)
+    np.testing.assert_allclose(a.score, c.score, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(a.error, c.error, rtol=1e-4, atol=1e-7)
     assert np.array_equal(a.score, a.mse) and a.score.dtype == np.float32 and len(a) == len(beats)
     x = _beats()
     assert np.array_equal(score_arrays(scorer.model.generator, x).score, score_arrays(scorer.model.generator, x).score)
@@ -156,7 +160,7 @@ def _edit_card(jpath: Path, edit) -> None:
 
 
 @pytest.mark.parametrize("edit,match", [
-    (lambda c: c.update(schema="ecgviewer-model-card/999"), "reads ecgviewer-model-card/2 only"),
+    (lambda c: c.update(schema="ecgviewer-model-card/999"), "reads ecgviewer-model-card/2 and ecgviewer-model-card/3 only"),
     (lambda c: c.pop("schema"), "not an ecgviewer model card"),
     (lambda c: c.pop("weights"), "lists no weights file"),
     (lambda c: c["weights"].pop("sha256"), r"invalid: weights: field 'sha256' missing"),
