@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-from ecgviewer.core.model.card import ModelCard, Threshold
+from ecgviewer.core.model.card import ModelCard, RobustScore, Threshold
 
 SKIP_REASONS = {
     "edge": "too close to the start or end of the record for a full beat window",
@@ -56,18 +56,18 @@ def _specificity_words(thr: Threshold) -> str:
 
 def default_threshold(card: ModelCard) -> tuple[float, str]:
     """The threshold the scorer applies by default, and where it came from, in words."""
-    how = (_fitted_words(card.robust_score.fitted_on) if card.robust_score is not None
+    how = (_fitted_words(card.robust_score) if card.robust_score is not None
            else _specificity_words(card.threshold))
     return card.default_threshold, how
 
 
-def _fitted_words(fitted_on: str) -> str:
-    # "MIT-BIH DS1 reference beats, N only (45811 beats); threshold flags 1.0% of them"
-    if "flags" not in fitted_on:
-        return fitted_on
-    share = fitted_on.split("flags", 1)[1].split(" of")[0].strip()
-    n = fitted_on.split("(", 1)[1].split(" beats")[0] if "(" in fitted_on else ""
-    return f"flags {share} of the normal beats it was fitted on" + (f", {n} beats of MIT-BIH DS1" if n else "")
+def _fitted_words(r: RobustScore) -> str:
+    """'flags 1.5% of the normal beats it was fitted on (45,811)'; a card of schema /2 has no share
+    field: its free-text ``fitted_on`` is shown as written."""
+    if r.target is None:
+        return r.fitted_on
+    n = f" ({r.n_normal:,})" if r.n_normal else ""
+    return f"flags {r.target:.1%} of the normal beats it was fitted on{n}"
 
 
 def threshold_help(card: ModelCard | None) -> str:

@@ -248,6 +248,21 @@ def test_threshold_tooltip_names_the_default_the_scorer_uses(scorer):
     assert "1 normal beat in 100" in tip and "the two added" in tip
 
 
+def test_threshold_words_come_from_the_card_fields_or_its_text(scorer):
+    """The share and count are card fields (schema /3); a /2 card's own words are shown as written."""
+    from dataclasses import replace
+
+    from ecgviewer.ui.wording import default_threshold
+
+    card = scorer.model.card
+    r = card.robust_score
+    _, how = default_threshold(replace(card, robust_score=replace(r, target=0.02, n_normal=1234)))
+    assert how == "flags 2.0% of the normal beats it was fitted on (1,234)"
+    _, how = default_threshold(replace(card, robust_score=replace(r, target=None, n_normal=None,
+                                                                   fitted_on="my own 300 beats")))
+    assert how == "my own 300 beats"
+
+
 def test_calipers_rate_only_for_rr_like_intervals():
     from ecgviewer.ui.calipers import measure
 

@@ -30,7 +30,10 @@ from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.scoring import RhythmModel
 
-SCHEMA = "ecgviewer-model-card/2"
+SCHEMA = "ecgviewer-model-card/3"
+#: Schemas this version reads. /3 added ``robust_score.target`` and ``robust_score.n_normal`` (and
+#: ``measured``, which late /2 cards also hold); a /2 card is a /3 card without them.
+READS = ("ecgviewer-model-card/2", SCHEMA)
 NETWORK = "BeatGAN"  # the only generator this viewer builds
 # Settings of the machine a recipe ran on: a card records them beside its recipe, but they change
 # speed, not the trained weights, so they are no part of the recipe's identity.
@@ -130,6 +133,8 @@ class RobustScore:
     description: str = ""
     fitted_on: str = ""
     command: str = ""
+    target: float | None = None  # the share of the fit's normal beats the threshold flags (None: a /2 card)
+    n_normal: int | None = None  # how many normal beats it was fitted on
 
     def rule(self) -> robust.RobustScore:
         """The scoring rule these numbers describe."""
@@ -288,8 +293,8 @@ def card_from_dict(data: Any, where: Path | str = "model card") -> ModelCard:
                          "export the model again with this version's trainer")
     if not isinstance(schema, str) or not schema.startswith("ecgviewer-model-card/"):
         raise ModelError(f"{where}: not an ecgviewer model card")
-    if schema != SCHEMA:
-        raise ModelError(f"{where}: model card {schema}; this version of ecgviewer reads {SCHEMA} only")
+    if schema not in READS:
+        raise ModelError(f"{where}: model card {schema}; this version of ecgviewer reads {' and '.join(READS)} only")
     try:
         card = _build(ModelCard, data, "")
     except _Bad as e:
@@ -358,6 +363,10 @@ def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
         raise bad("robust_score holds a number that is not finite")
     if r.population_log_mse[1] <= 0 or (r.rhythm is not None and r.rhythm.scale <= 0):
         raise bad("robust_score: a spread must be positive")
+    if r.target is not None and not 0.0 < r.target < 1.0:
+        raise bad(f"robust_score target {r.target:g}: a share between 0 and 1")
+    if r.n_normal is not None and r.n_normal <= 0:
+        raise bad(f"robust_score n_normal {r.n_normal}: must be positive")
     n = len(robust.TAIL_LOG10)
     if r.tails is not None and not (len(r.tails.morphology) == len(r.tails.rhythm) == n):
         raise bad(f"robust_score tails: {n} knots per channel expected")

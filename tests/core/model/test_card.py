@@ -64,7 +64,7 @@ def test_a_card_of_the_old_format_is_refused_with_one_clear_line(tmp_path):
     ([1, 2], "not an ecgviewer model card"),
     ({"name": "x"}, "not an ecgviewer model card"),
     ({"schema": "someone-else/1"}, "not an ecgviewer model card"),
-    ({"schema": "ecgviewer-model-card/3"}, "reads ecgviewer-model-card/2 only"),
+    ({"schema": "ecgviewer-model-card/4"}, "reads ecgviewer-model-card/2 and ecgviewer-model-card/3 only"),
 ])
 def test_foreign_and_newer_cards_are_refused(data, match):
     with pytest.raises(ModelError, match=match):
@@ -105,6 +105,9 @@ def test_a_database_row_of_these_weights_reads(bundled):
     (lambda c: c["robust_score"]["tails"]["rhythm"].pop(), "81 knots per channel"),
     (lambda c: c["robust_score"]["rhythm"].update(mean=[0.0]), r"robust_score.rhythm.mean: expected a list of 2"),
     (lambda c: c["robust_score"].update(format=1), "robust_score: unknown field 'format'"),
+    (lambda c: c["robust_score"].update(target=1.5), "robust_score target 1.5: a share between 0 and 1"),
+    (lambda c: c["robust_score"].update(n_normal=0), "robust_score n_normal 0: must be positive"),
+    (lambda c: c.update(schema="ecgviewer-model-card/2", network="x"), "network 'x'"),  # /2 is checked alike
     (lambda c: c.update(measured=[_measured(c, weights_sha256="0" * 64)]), "scored other weights"),
     (lambda c: c.update(measured=[_measured(c, threshold=1.0)]), "taken at threshold 1"),
     (lambda c: c.update(measured=[{**_measured(c), "auc": "0.9"}]), r"measured\[0\].auc: expected a number"),
@@ -114,6 +117,16 @@ def test_inconsistent_or_mistyped_cards_are_refused(bundled, edit, match):
     with pytest.raises(ModelError, match=match) as e:
         card_from_dict(bundled, "c.json")
     assert str(e.value).startswith("c.json: ") and "\n" not in str(e.value)
+
+
+def test_a_card_of_schema_2_still_reads(bundled):
+    """/3 only added the robust score's share and count: a /2 card (a user's export) reads without them."""
+    bundled["schema"] = "ecgviewer-model-card/2"
+    for k in ("target", "n_normal"):
+        del bundled["robust_score"][k]
+    card = card_from_dict(bundled, "c.json")
+    assert card.schema == "ecgviewer-model-card/2" and card.robust_score.target is None
+    assert card.robust_score.rule().threshold == card.robust_score.threshold
 
 
 def test_the_robust_score_is_typed_and_makes_the_card_rule(bundled):
