@@ -77,10 +77,16 @@ def local_time_warp(x: torch.Tensor, g: torch.Generator, r_tick: int = 140, move
 
 
 def shift(x: torch.Tensor, g: torch.Generator, max_ticks: int) -> torch.Tensor:
-    """Each beat moved by a whole number of ticks, uniform in [-max_ticks, max_ticks], the ends
-    repeated: what the fiducial leaves of another annotator's or the detector's mark."""
+    """Each beat moved by a whole number of ticks, uniform in [-max_ticks, max_ticks]: what the
+    fiducial leaves of another annotator's or the detector's mark."""
+    return shift_by(x, torch.randint(-max_ticks, max_ticks + 1, (len(x),), generator=g))
+
+
+def shift_by(x: torch.Tensor, ticks: torch.Tensor) -> torch.Tensor:
+    """Beat i moved later by ``ticks[i]`` whole ticks (earlier where negative), the ends repeated,
+    rescaled to [-1, 1]. The deterministic part of :func:`shift`; the evaluation's shifted test uses it."""
     n, c, t = x.shape
-    d = torch.randint(-max_ticks, max_ticks + 1, (n, 1), generator=g).to(x.device)
+    d = ticks.reshape(n, 1).to(x.device)
     src = (torch.arange(t, device=x.device)[None, :] - d).clamp(0, t - 1)
     return _rescale(torch.gather(x, 2, src[:, None, :].expand(n, c, t)))
 

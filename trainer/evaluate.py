@@ -17,11 +17,12 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from ecgviewer.core.atomic import write_text_atomic
-from ecgviewer.core.beats import minmax_scale
 from ecgviewer.core.classes import ANOMALY_CLASSES
 from ecgviewer.core.scoring import RhythmModel, score_arrays
+from trainer.augment import shift_by
 from trainer.config import MachineConfig, TrainConfig, recipe_differences, recipe_id
 from trainer.dataset import BeatDataset
 from trainer.metrics import average_precision, roc_auc, threshold_at_specificity
@@ -177,10 +178,8 @@ def robustness_metrics(G, ds: BeatDataset, cfg: TrainConfig, split: Split, devic
     out = {}
     cls = ds.cls[split.test]
     x = ds.leads(1)[split.test]
-    sign = np.where(np.arange(len(x)) % 2 == 0, 1, -1)
-    idx = np.clip(np.arange(x.shape[-1])[None, :] - TEST_SHIFT * sign[:, None], 0, x.shape[-1] - 1)
-    moved = minmax_scale(np.take_along_axis(x, idx[:, None, :], axis=2))
-    tests = {"shift": moved}
+    ticks = torch.from_numpy(np.where(np.arange(len(x)) % 2 == 0, TEST_SHIFT, -TEST_SHIFT))
+    tests = {"shift": shift_by(torch.from_numpy(np.ascontiguousarray(x, np.float32)), ticks).numpy()}
     if ds.x_other is not None:
         tests["other_lead"] = ds.other_lead()[split.test]
     for name, xt in tests.items():

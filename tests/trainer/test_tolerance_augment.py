@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from trainer.augment import invert, shift
+from trainer.augment import invert, shift, shift_by
 from trainer.config import TrainError
 from trainer.train import Trainer
 
@@ -27,6 +27,21 @@ def test_shift_moves_each_beat_by_whole_ticks_within_the_bound(n_beats):
     assert moved.abs().max() <= 8 and len(set(moved.tolist())) > 5
     # a zero-tick bound is the identity (up to the rescale, which is then a no-op)
     torch.testing.assert_close(shift(x, torch.Generator().manual_seed(0), 0), x)
+
+
+def test_shift_by_moves_each_beat_as_told_with_the_ends_repeated(n_beats):
+    x = torch.from_numpy(n_beats[:4])
+    ticks = torch.tensor([8, -8, 0, 3])
+    y = shift_by(x, ticks).numpy()
+    for i, d in enumerate(ticks.tolist()):
+        src = np.clip(np.arange(x.shape[-1]) - d, 0, x.shape[-1] - 1)
+        w = x[i].numpy()[:, src]
+        expect = (w - w.min(axis=-1, keepdims=True)) / np.ptp(w, axis=-1, keepdims=True) * 2 - 1
+        np.testing.assert_allclose(y[i], expect, atol=1e-5)
+    # the random shift is shift_by with drawn ticks: same generator state, same beats
+    g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
+    drawn = torch.randint(-8, 9, (len(x),), generator=g2)
+    torch.testing.assert_close(shift(x, g1, 8), shift_by(x, drawn))
 
 
 def test_invert_turns_the_drawn_share_upside_down(n_beats):
