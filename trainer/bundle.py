@@ -195,14 +195,14 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
 
 def measured_rows(results_dir: Path, card: ModelCard) -> list[MeasuredRow]:
     """The ``trainer crossdb`` files in ``results_dir`` that scored this card's weights at its
-    threshold, as card rows (the variant the product scores with: ``robust`` where the card has a
-    robust score). Files of other weights, or taken before a refit moved the threshold, are left out."""
+    threshold, as card rows (the variant the product scores with: ``crossdb.product_variant``).
+    Files of other weights, or taken before a refit moved the threshold, are left out."""
     if card.weights is None:
         return []
-    variant = ("robust" if card.robust_score is not None
-               else "align" if card.preprocessing.align == "peak" else "baseline")
+    from trainer.crossdb import database_label, is_whole_database, product_variant
+
+    variant = product_variant(card)
     threshold = card.default_threshold
-    from trainer.crossdb import database_label, is_whole_database
 
     rows = []
     for path in sorted(Path(results_dir).glob("crossdb-*.json")):

@@ -29,6 +29,7 @@ import numpy as np
 
 from ecgviewer.core.classes import ANOMALY_CLASSES, CLASSES, classify
 from ecgviewer.core.flag_metrics import reference_labels
+from ecgviewer.core.model.card import ModelCard
 from ecgviewer.core.record import load_record
 from ecgviewer.core.scorer import Scorer
 from trainer.config import TrainError
@@ -36,6 +37,15 @@ from trainer.splits import DS1, DS2
 
 VARIANTS = ("baseline", "align", "scale", "robust")
 FLOOD_SHARE = 0.10
+
+
+def product_variant(card: ModelCard) -> str:
+    """The variant that scores as ``ecgviewer score`` does with this card (``Scorer.load``): the
+    robust rule where the card has one, else the raw score on the card's window rule. A card
+    quotes the rows of this variant only (``trainer.bundle.measured_rows``)."""
+    if card.robust_score is not None:
+        return "robust"
+    return "align" if card.preprocessing.align == "peak" else "baseline"
 
 
 def scorers(path: str | None, variants: tuple[str, ...] = VARIANTS) -> dict[str, Scorer]:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ecgviewer.core.beats import BeatParams
-from trainer.crossdb import record_names, run
+from trainer.crossdb import product_variant, record_names, run, scorers
 from trainer.dataset import cache_key
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +41,26 @@ def test_one_record_both_beat_sources(mitdb, beats):
         assert 0.0 <= m["sensitivity_by_class"]["V"] <= 1.0
     assert out["variants"]["robust"]["threshold"] != out["variants"]["baseline"]["threshold"]
     assert np.isfinite(out["wall_s"])
+
+
+def test_the_product_variant_scores_as_the_product_does(mitdb):
+    """The rows a card quotes (product_variant) are the scores ecgviewer score gives with that card."""
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from ecgviewer.core.record import load_record
+    from ecgviewer.core.scorer import Scorer
+
+    product = Scorer.load(CARD)
+    card = product.model.card
+    assert product_variant(card) == "robust"
+    assert product_variant(replace(card, robust_score=None)) == "align"  # the bundled card cuts on the fiducial
+    assert product_variant(replace(card, robust_score=None, preprocessing=replace(
+        card.preprocessing, align="none"))) == "baseline"
+    lab = scorers(CARD)[product_variant(card)]
+    beats = product.beats(load_record(mitdb / "119"))
+    np.testing.assert_array_equal(lab.score(beats).score, product.score(beats).score)
+    assert lab.threshold == product.threshold
 
 
 def test_second_lead_scores_the_other_channel_and_says_so(mitdb):
