@@ -33,6 +33,8 @@ _STEEP_MIN = 0.3  # any beat is at least this steep next to recent beats
 _T_WAVE_RATIO = 0.6  # a T wave is below this fraction of its beat
 _SHARP_S = 0.08  # window of the sharpness measure
 _RR_GROWTH = 1.5  # most an RR may exceed the running RR when updating it
+#: A lead whose band-passed signal never reaches this (mV) has no QRS in it: a real QRS is >= 0.1 mV.
+_MIN_LEAD_MV = 0.02
 _EMPTY = np.zeros(0, dtype=np.int64)
 
 
@@ -66,6 +68,8 @@ def _lead(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]
         return None
     x = _fill_gaps(x, valid)
     band = _bandpass(x, fs)
+    if not np.max(np.abs(band)) >= _MIN_LEAD_MV:
+        return None  # a flat or disconnected lead: what the filters leave of it is rounding, not QRS
     slope = np.gradient(band) * fs
     env = np.sqrt(np.maximum(uniform_filter1d(slope * slope, max(1, int(round(_INTEGRATION_S * fs)))), 0.0))
     if not valid.all():
