@@ -26,10 +26,12 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.core.atomic import write_text_atomic
+from ecgviewer.core.classes import classify
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.model.card import Prematurity, RobustScore, TailKnots, read_card
+from ecgviewer.core.flag_metrics import reference_labels
+from ecgviewer.core.model.card import SCHEMA, Prematurity, RobustScore, TailKnots, read_card
 from ecgviewer.core.record import load_record
-from ecgviewer.core.robust import PrematurityModel, prematurity_features, tail_knots
+from ecgviewer.core.robust import PrematurityModel, RhythmGate, prematurity_features, tail_knots, window_error
 from ecgviewer.core.robust import RobustScore as Rule
 from ecgviewer.core.scorer import Scorer
 from trainer.config import TrainError
@@ -37,54 +39,104 @@ from trainer.export import card_json
 from trainer.splits import DS1
 
 ALIGN = "peak"
-DESCRIPTION = ("the sum of two channels' -log10 tail probabilities among DS1 normal beats: log MSE about the "
-               "record's own centre (its 5th-25th percentiles) over the population's spread, and a one-sided "
-               "prematurity / compensatory-pause distance against a 60-s median RR")
+#: The error the morphology channel reads, ms from the R peak: the QRS and its edges
+#: (``experiments/error_aggregate_study.py``, chosen on MIT-BIH DS1 -> DS2).
+WINDOW_MS = (-100.0, 150.0)
 
 
-def ds1_rows(card: Path, data: Path, cache: Path | None = None) -> list[tuple]:
-    """(classes, MSE, prematurity features) of each DS1 record's reference beats; ``cache`` keeps them."""
+def description(window_ms: tuple[float, float] | None) -> str:
+    """The card's words for the rule."""
+    where = "the whole window" if window_ms is None else f"{window_ms[0]:+.0f} .. {window_ms[1]:+.0f} ms of the R peak"
+    return ("the sum of two channels' -log10 tail probabilities among DS1 normal beats: log MSE over " + where
+            + " about the record's own centre (its 5th-25th percentiles) over the population's spread, and a "
+            "one-sided prematurity / compensatory-pause distance against a 60-s median RR")
+
+
+def ds1_rows(card: Path, data: Path, cache: Path | None = None,
+             window_ms: tuple[float, float] | None = WINDOW_MS) -> list[tuple]:
+    """(classes, error, prematurity features) of each DS1 record's reference beats; ``cache`` keeps them."""
+    return record_rows(card, data, DS1, cache, window_ms=window_ms)
+
+
+def record_rows(card: Path, data: Path, names: tuple[str, ...] | list[str], cache: Path | None = None,
+                detect: bool = False, window_ms: tuple[float, float] | None = WINDOW_MS) -> list[tuple]:
+    """(classes, error, prematurity features) of each named record's beats, through the product's Scorer;
+    the error is the mean squared error over ``window_ms`` (``core.robust.window_error``; None: all ticks).
+
+    ``detect``: beats of the product's detector, classed by the reference beat within 150 ms (EC57,
+    as ``trainer crossdb``). ``cache`` keeps the rows (and is read instead when it exists and holds
+    the same window).
+    """
     if cache is not None and cache.is_file():
-        return load_rows(cache)
+        return load_rows(cache, window_ms)
     scorer = Scorer.load(card, align=ALIGN, rule=None)
     rows = []
-    for name in DS1:
-        beats = scorer.beats(load_record(data / name))
+    for name in names:
+        record = load_record(data / name)
+        beats = scorer.beats(record, detect=detect)
+        if detect:
+            ann = record.annotations
+            beats.cls = classify(reference_labels(beats.sample, ann.sample, ann.symbol, record.fs))
         _, err = scorer.reconstruct(beats)
-        mse = err.reshape(len(beats), -1).mean(axis=1)
+        mse = window_error(err, scorer.params.before, scorer.params.fs, window_ms)
         rows.append((beats.cls, mse, prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)))
         print(f"robust-fit: {name} {len(beats)} beats", file=sys.stderr, flush=True)
     if cache is not None:
-        save_rows(cache, rows)
+        save_rows(cache, rows, window_ms)
     return rows
 
 
-def load_rows(cache: Path) -> list[tuple]:
-    """The per-record rows :func:`save_rows` kept (the file is this trainer's own, not user input)."""
-    return list(np.load(cache, allow_pickle=True)["rows"])
+_ANY = object()
 
 
-def save_rows(cache: Path, rows: list[tuple]) -> None:
-    """Keep per-record rows in an .npz (an object array of tuples, whatever the records' lengths)."""
+def load_rows(cache: Path, window_ms=_ANY) -> list[tuple]:
+    """The per-record rows :func:`save_rows` kept (the file is this trainer's own, not user input).
+    ``window_ms``: refuse a cache of another error window."""
+    with np.load(cache, allow_pickle=True) as z:
+        if window_ms is not _ANY:
+            kept = z["window_ms"] if "window_ms" in z.files else np.full(2, np.nan)  # older caches: all ticks
+            kept_w = None if np.isnan(kept).all() else (float(kept[0]), float(kept[1]))
+            if kept_w != (None if window_ms is None else tuple(map(float, window_ms))):
+                raise TrainError(f"{cache}: rows of error window {kept_w}, not {window_ms}: "
+                                 "use another --cache file")
+        return list(z["rows"])
+
+
+def save_rows(cache: Path, rows: list[tuple], window_ms: tuple[float, float] | None = None) -> None:
+    """Keep per-record rows in an .npz (an object array of tuples, whatever the records' lengths),
+    with the error window they were read over (NaN: the whole window)."""
     arr = np.empty(len(rows), dtype=object)
     for i, r in enumerate(rows):
         arr[i] = tuple(r)
-    np.savez(cache, rows=arr)
+    np.savez(cache, rows=arr, window_ms=np.array(window_ms if window_ms is not None else (np.nan, np.nan)))
 
 
-def fit(rows: list[tuple], target: float = 0.01) -> tuple[Rule, int]:
-    """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw."""
+def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
+        fit_regular: bool = False, window_ms: tuple[float, float] | None = None) -> tuple[Rule, int]:
+    """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw.
+
+    ``window_ms``: the error window the rows' errors were read over; the rule reads the same.
+
+    ``gate``: where the rhythm is irregular at every lag the rhythm channel is held down
+    (``core.robust.RhythmGate``); the threshold flags ``target`` of all N beats under it.
+    ``fit_regular``: fit the prematurity model and the rhythm tail on the N beats outside the gate
+    only (an ablation: ``experiments/irregularity_study.py``).
+    """
     n = [r[0] == "N" for r in rows]
-    feats_n = np.concatenate([r[2][m] for r, m in zip(rows, n)])
+    probe = Rule(None, (0.0, 1.0), 0.0, gate=gate)
+    counts = [m & probe.regular(r[2]) for r, m in zip(rows, n)] if fit_regular else n
+    feats_n = np.concatenate([r[2][m] for r, m in zip(rows, counts)])
     logmse_n = np.log(np.concatenate([r[1][m] for r, m in zip(rows, n)]))
     q1, med, q3 = np.percentile(logmse_n, [25, 50, 75])
     rule = Rule(PrematurityModel.fit(feats_n), (float(med), float((q3 - q1) / 1.349)), 0.0, "sum", "record")
     zs = [rule.score(r[1], r[2]) for r in rows]
     rule.tails = {"morphology": tail_knots(np.concatenate([z[1][m] for z, m in zip(zs, n)])),
-                  "rhythm": tail_knots(np.concatenate([z[2][m] for z, m in zip(zs, n)]))}
+                  "rhythm": tail_knots(np.concatenate([z[2][m] for z, m in zip(zs, counts)]))}
+    rule.gate = gate
+    rule.window_ms = None if window_ms is None else (float(window_ms[0]), float(window_ms[1]))
     scores_n = np.concatenate([rule.score(r[1], r[2])[0][m] for r, m in zip(rows, n)])
     rule.threshold = float(np.quantile(scores_n, 1.0 - target))
-    return rule, len(feats_n)
+    return rule, int(sum(m.sum() for m in n))
 
 
 def card_field(rule: Rule, n_normal: int, target: float, command: str) -> RobustScore:
@@ -96,9 +148,9 @@ def card_field(rule: Rule, n_normal: int, target: float, command: str) -> Robust
             mean=tuple(float(v) for v in p.mean), cov_inv=tuple(tuple(float(v) for v in r) for r in p.cov_inv),
             center=float(p.center), scale=float(p.scale)),
         tails=TailKnots(morphology=list(rule.tails["morphology"]), rhythm=list(rule.tails["rhythm"])),
-        description=DESCRIPTION,
+        description=description(rule.window_ms),
         fitted_on=f"MIT-BIH DS1 reference beats, N only ({n_normal} beats); threshold flags {target:.1%} of them",
-        command=command)
+        command=command, target=float(target), n_normal=int(n_normal), window_ms=rule.window_ms)
 
 
 def cmd_robust_fit(args: argparse.Namespace) -> int:
@@ -110,13 +162,18 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
         card = read_card(args.card)
     except ModelError as e:
         raise TrainError(str(e)) from None
-    rule, n_normal = fit(ds1_rows(args.card, args.data, args.cache), args.target)
+    window = None if args.whole_window else tuple(args.window_ms)
+    if window is not None and not window[0] < window[1]:
+        raise TrainError(f"--window-ms {window[0]:g} {window[1]:g}: the end must come after the start")
+    rule, n_normal = fit(ds1_rows(args.card, args.data, args.cache, window), args.target, window_ms=window)
     command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (
-        f" --target {args.target:g}" if args.target != 0.01 else "")
+        f" --target {args.target:g}" if args.target != 0.01 else "") + (
+        " --whole-window" if window is None else
+        f" --window-ms {window[0]:g} {window[1]:g}" if window != WINDOW_MS else "")
     if card.measured:  # rows taken at the old threshold no longer describe this card
         print(f"robust-fit: {len(card.measured)} measured rows dropped (taken at the old threshold; rerun "
               "trainer crossdb, then trainer card)", file=sys.stderr)
-    card = replace(card, preprocessing=replace(card.preprocessing, align=ALIGN),
+    card = replace(card, schema=SCHEMA, preprocessing=replace(card.preprocessing, align=ALIGN),
                    robust_score=card_field(rule, n_normal, args.target, command), measured=[])
     write_text_atomic(args.card, card_json(card))
     print(f"robust-fit: {args.card}: threshold {rule.threshold:.4g} on {n_normal} DS1 N beats", file=sys.stderr)
@@ -132,4 +189,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", type=float, default=0.01,
                    help="share of DS1's N beats over the fitted threshold (default: %(default)s)")
     p.add_argument("--cache", type=Path, help="keep DS1's errors and RR features in this .npz (refits skip the network)")
+    p.add_argument("--window-ms", type=float, nargs=2, default=WINDOW_MS, metavar=("FROM", "TO"),
+                   help="the error the morphology channel reads, ms from the R peak (default: %(default)s)")
+    p.add_argument("--whole-window", action="store_true", help="read the error of the whole beat window instead")
     p.set_defaults(func=cmd_robust_fit)

@@ -119,7 +119,8 @@ class Scorer:
         if self.rule is None:
             return ScoreResult(raw, mse, dist, err, recon, raw=raw, note=beats.lead_note)
         feats = prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)
-        score, zm, zr = self.rule.score(mse, feats)
+        morph = self.rule.morphology_error(err, self.params.before, self.params.fs) if n else mse
+        score, zm, zr = self.rule.score(morph, feats)
         return ScoreResult(score, mse, dist, err, recon, raw=raw, morph_z=zm, rhythm_z=zr, note=beats.lead_note)
 
     @property

@@ -40,7 +40,10 @@ def score_kind(card: ModelCard | None) -> str:
     then uses it), else the card's raw score kind."""
     if card is not None and card.robust_score is not None:
         join = "the larger of the two" if card.robust_score.combine == "max" else "the two added"
-        return ("score = how unusual the beat is among normal beats, for its shape and for its rhythm, each "
+        w = card.robust_score.window_ms
+        shape = ("its shape" if w is None else
+                 f"its shape around the QRS ({w[0]:+.0f} to {w[1]:+.0f} ms of the R peak; the heat map shows every tick)")
+        return (f"score = how unusual the beat is among normal beats, for {shape} and for its rhythm, each "
                 "record on its own scale: for each, 2 means as far out as 1 normal beat in 100 and 3 as 1 in "
                 f"1000; the score of a beat is {join}")
     if card is not None and card.score.kind == "mse+rhythm":

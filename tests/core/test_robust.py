@@ -15,7 +15,9 @@ from ecgviewer.core.beats import median_rr
 from ecgviewer.core.record import load_record
 from ecgviewer.core.robust import (
     PrematurityModel,
+    RhythmGate,
     RobustScore,
+    irregularity,
     morphology_z,
     prematurity_features,
     record_scale,
@@ -59,6 +61,49 @@ def test_record_scale_reads_the_lower_part():
     z = morphology_z(mixed, c2, s2)
     assert (z[:2000] > 4).mean() < 0.01 and (z[2000:] > 4).mean() > 0.99
     assert record_scale(normal[:10], (1.5, 2.5)) == (1.5, 2.5)  # too few beats: the population's
+
+
+def _step(rr: np.ndarray) -> np.ndarray:
+    """The second prematurity feature of beats whose RR before is ``rr``: log(next RR / this RR)."""
+    return prematurity_features(rr[:-1], rr[1:], np.full(len(rr) - 1, float(np.median(rr))))[:, 1]
+
+
+def test_irregularity_is_low_for_patterns_and_high_for_fibrillation():
+    rng = np.random.default_rng(1)
+    jitter = 1 + 0.01 * rng.standard_normal(400)
+    steady = _step(0.8 * jitter)
+    bigeminy = _step(np.tile([0.55, 1.05], 200) * jitter)  # short, long, short, ...: regular at lag 2
+    trigeminy = _step(np.tile([0.8, 0.5, 1.1], 134)[:400] * jitter)
+    isolated = 0.8 * jitter
+    isolated[::7], isolated[1::7] = 0.5, 1.1  # a PVC every 7th beat in sinus rhythm
+    af = _step(rng.uniform(0.45, 1.1, 400))
+    q = 0.2
+    for regular in (steady, bigeminy, trigeminy, _step(isolated)):
+        assert np.median(irregularity(regular, q)) < 0.03
+    assert irregularity(af, q).min() > 0.04
+    assert irregularity(np.zeros(0), q).shape == (0,)
+    # a gate holds the rhythm channel down only where the rhythm is irregular
+    assert not RhythmGate(q, 0.04).regular(np.stack([np.zeros(399), af], axis=1)).any()
+    assert RhythmGate(q, 0.04).regular(np.stack([np.zeros(399), steady], axis=1)).all()
+
+
+def test_a_gate_caps_the_rhythm_channel_in_an_irregular_rhythm():
+    rng = np.random.default_rng(2)
+    rr = rng.uniform(0.45, 1.1, 301)
+    feats = prematurity_features(rr[:-1], rr[1:], np.full(300, float(np.median(rr))))
+    mse = np.exp(rng.normal(-7.0, 0.3, 300))
+    rule = RobustScore(PrematurityModel(np.zeros(2), np.eye(2) * 100.0, 0.0, 1.0), (-7.0, 0.3), 3.0)
+    plain, zm, zr = rule.score(mse, feats)
+    for cap in (0.0, 1.0):
+        capped = RobustScore(rule.rhythm, rule.population, 3.0, gate=RhythmGate(0.2, 0.0, cap=cap))  # all gated
+        s, zm2, zr2 = capped.score(mse, feats)
+        np.testing.assert_array_equal(zm2, zm)  # the z-scores are untouched; only the joined score
+        np.testing.assert_allclose(s, zm + np.minimum(zr, cap), rtol=1e-6)
+        assert s.max() < plain.max()
+    again = RobustScore.from_dict(RobustScore(rule.rhythm, rule.population, 3.0,
+                                              gate=RhythmGate(0.2, 0.07, cap=1.0)).as_dict())
+    assert again.gate == RhythmGate(0.2, 0.07, cap=1.0)
+    assert RobustScore.from_dict(rule.as_dict()).gate is None
 
 
 def test_round_trip():

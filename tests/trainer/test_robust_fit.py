@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from ecgviewer.core.model.card import read_card
 from ecgviewer.core.resources import bundled_model_path
+from ecgviewer.core.robust import prematurity_features
 from trainer.cli import main
-from trainer.robust_fit import fit, save_rows
+from trainer.robust_fit import WINDOW_MS, fit, save_rows
 
 
 def _rows(seed: int = 0) -> list[tuple]:
@@ -38,7 +40,7 @@ def test_robust_fit_rewrites_only_the_robust_score(tmp_path):
     card = tmp_path / "m.json"
     card.write_bytes(bundled_model_path().read_bytes())
     cache = tmp_path / "rows.npz"
-    save_rows(cache, _rows())
+    save_rows(cache, _rows(), WINDOW_MS)
     before = read_card(card)
     assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache)]) == 0
     after = read_card(card)
@@ -47,6 +49,42 @@ def test_robust_fit_rewrites_only_the_robust_score(tmp_path):
     rule, _ = fit(_rows())
     assert after.robust_score.rule().threshold == rule.threshold
     assert "robust-fit --card" in after.robust_score.command
+    # the share and the count are fields (schema /3), not only words
+    assert after.schema == "ecgviewer-model-card/3"
+    assert after.robust_score.target == 0.01 and after.robust_score.n_normal == 3 * 380
+    # the rule reads the error around the QRS, and says so; the scorer applies the same window
+    assert after.robust_score.window_ms == WINDOW_MS and after.robust_score.rule().window_ms == WINDOW_MS
+    assert "-100 .. +150 ms" in after.robust_score.description
+    # a cache of another window is refused rather than fitted silently
+    rc = main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache), "--whole-window"])
+    assert rc != 0
+
+
+def test_the_morphology_channel_reads_the_window_it_was_fitted_on(mitdb):
+    """Scorer.finish gives the rule the error over the card's window, not the whole-window MSE."""
+    pytest.importorskip("torch")
+    from dataclasses import replace
+
+    from ecgviewer.core.record import load_record
+    from ecgviewer.core.robust import window_error
+    from ecgviewer.core.scorer import Scorer
+
+    scorer = Scorer.load()
+    assert scorer.rule.window_ms is not None
+    beats = scorer.beats(load_record(mitdb / "119"))
+    res = scorer.score(beats)
+    p = scorer.params
+    inside = window_error(res.error, p.before, p.fs, scorer.rule.window_ms)
+    feats = prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)
+    np.testing.assert_array_equal(res.score, scorer.rule.score(inside, feats)[0])
+    whole = Scorer(scorer.model, rule=replace(scorer.rule, window_ms=None)).score(beats)
+    assert not np.array_equal(whole.score, res.score)
+    np.testing.assert_array_equal(whole.mse, res.mse)  # the MSE shown stays that of the whole window
+    # only the ticks inside the window count: errors outside it change nothing
+    err = res.error.copy()
+    lo = p.before + round(scorer.rule.window_ms[0] * p.fs / 1000)
+    err[..., :lo] = 1.0
+    np.testing.assert_array_equal(window_error(err, p.before, p.fs, scorer.rule.window_ms), inside)
 
 
 def test_a_bad_card_is_one_line(tmp_path, capsys):

@@ -31,7 +31,7 @@ from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.scoring import RhythmModel
 
 SCHEMA = "ecgviewer-model-card/3"
-#: Schemas this version reads. /3 added ``robust_score.target`` and ``robust_score.n_normal`` (and
+#: Schemas this version reads. /3 added ``robust_score.target``, ``n_normal`` and ``window_ms`` (and
 #: ``measured``, which late /2 cards also hold); a /2 card is a /3 card without them.
 READS = ("ecgviewer-model-card/2", SCHEMA)
 NETWORK = "BeatGAN"  # the only generator this viewer builds
@@ -135,6 +135,7 @@ class RobustScore:
     command: str = ""
     target: float | None = None  # the share of the fit's normal beats the threshold flags (None: a /2 card)
     n_normal: int | None = None  # how many normal beats it was fitted on
+    window_ms: tuple[float, float] | None = None  # error read by the morphology channel, ms from R (None: all)
 
     def rule(self) -> robust.RobustScore:
         """The scoring rule these numbers describe."""
@@ -327,6 +328,11 @@ def _verify(card: ModelCard, where: Path | str) -> None:
         raise bad(f"preprocessing align {p.align!r}: must be one of {', '.join(ALIGN_RULES)}")
     if card.robust_score is not None:
         _verify_robust(card.robust_score, bad)
+        w = card.robust_score.window_ms
+        span = (-1000.0 * p.before / p.fs, 1000.0 * p.after / p.fs)
+        if w is not None and not (math.isfinite(w[0]) and math.isfinite(w[1]) and span[0] <= w[0] < w[1] <= span[1]):
+            raise bad(f"robust_score window_ms {list(w)}: must lie within the beat window "
+                      f"({span[0]:.0f} .. {span[1]:.0f} ms) and end after it starts")
     _verify_measured(card, bad)
     if recipe_id(card.recipe.config) != card.recipe.id:
         raise bad(f"recipe id {card.recipe.id} is not that of the recipe it names")

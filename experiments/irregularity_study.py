@@ -1,0 +1,144 @@
+"""Mute the rhythm channel where the rhythm is irregular at every lag (``core.robust.irregularity``)?
+
+Two questions, both on MIT-BIH only (qtdb-x is never read here):
+
+1. Does the measure find atrial fibrillation and flutter? With ``--data``: on each DS1 record's
+   reference beats, the share of beats inside the annotators' ``(AFIB``/``(AFL`` episodes, and of
+   beats outside them, that each gate value mutes (the reference rhythm labels are used to judge
+   the measure, never by the product).
+2. What does muting buy? For each gate value the robust rule is refitted on DS1's N beats
+   (``trainer.robust_fit.fit``) at each target share, and DS2's beats judge it: pooled AUC, N beats
+   flagged (pooled, worst record, records over 10 %) and sensitivity per class.
+
+Inputs are the rows ``trainer.robust_fit.record_rows`` caches (classes, MSE, prematurity features
+of each record's beats, in beat order), so no network runs here; ``--build`` makes them once
+(bundled model, whole-window MSE)::
+
+    python -m experiments.irregularity_study --build DIR --data ../shared/data/mitdb
+    python -m experiments.irregularity_study --fit DIR/ds1_ref.npz --judge DIR/ds2_ref.npz DIR/ds2_det.npz \
+        --data ../shared/data/mitdb
+
+Sensitivities here count the beats scored (a reference beat the detector missed is left out), so
+they read slightly above ``trainer crossdb``'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ecgviewer.core.classes import ANOMALY_CLASSES, beat_mask
+from ecgviewer.core.record import load_record
+from ecgviewer.core.resources import bundled_model_path
+from ecgviewer.core.robust import RhythmGate, prematurity_features
+from trainer.evaluate import fold_metrics
+from trainer.robust_fit import fit, load_rows, record_rows
+from trainer.splits import DS1, DS2
+
+GATES = (None, RhythmGate(0.2, 0.07), RhythmGate(0.5, 0.10), RhythmGate(0.2, 0.07, cap=1.0),
+         RhythmGate(0.5, 0.10, cap=1.0))
+TARGETS = (0.015, 0.02, 0.03)
+AF_RHYTHMS = ("(AFIB", "(AFL")
+FLOOD = 0.10
+
+
+def rhythm_labels(sample: np.ndarray, ann_sample: np.ndarray, aux: tuple[str, ...]) -> np.ndarray:
+    """The annotators' rhythm in force at each beat ('' before the first rhythm mark)."""
+    marks = [(s, a.strip("\x00 ")) for s, a in zip(ann_sample, aux) if a.startswith("(")]
+    if not marks:
+        return np.full(len(sample), "", dtype=object)
+    at = np.array([m[0] for m in marks])
+    names = np.array([m[1] for m in marks], dtype=object)
+    i = np.searchsorted(at, sample, side="right") - 1
+    return np.where(i >= 0, names[np.clip(i, 0, None)], "")
+
+
+def detection_table(data: Path) -> list[str]:
+    """Share of DS1 reference beats muted by each gate, inside and outside AF/flutter episodes."""
+    inside, outside = [], []
+    for name in DS1:
+        rec = load_record(data / name)
+        ann = rec.annotations
+        m = beat_mask(ann.symbol)
+        sample = ann.sample[m]
+        rr = np.diff(sample) / rec.fs
+        nan = [np.nan]
+        rr_pre, rr_post = np.concatenate([nan, rr]), np.concatenate([rr, nan])
+        step = prematurity_features(rr_pre, rr_post, np.full(len(sample), np.median(rr)))[:, 1]
+        af = np.isin(rhythm_labels(sample, ann.sample, ann.aux_note), AF_RHYTHMS)
+        feats = np.stack([np.zeros_like(step), step], axis=1)
+        muted = np.stack([~g.regular(feats) for g in GATES[1:]])
+        inside.append(muted[:, af])
+        outside.append(muted[:, ~af])
+    a, o = np.concatenate(inside, axis=1), np.concatenate(outside, axis=1)
+    lines = [f"DS1 reference beats: {a.shape[1]} in AF/flutter episodes, {o.shape[1]} outside",
+             "| gate | muted in AF/flutter | muted outside |", "|---|---|---|"]
+    for g, ai, oi in zip(GATES[1:], a, o):
+        lines.append(f"| {label(g)} | {ai.mean():.1%} | {oi.mean():.2%} |")
+    return lines
+
+
+def label(g: RhythmGate | None) -> str:
+    return "off" if g is None else f"q{g.quantile:g} > {g.above:g}, cap {g.cap:g}"
+
+
+def judge(rule, rows: list[tuple]) -> dict:
+    """Pooled AUC and the flag shares of ``rule`` on ``rows``."""
+    score = [rule.score(r[1], r[2])[0] for r in rows]
+    cls = np.concatenate([r[0] for r in rows])
+    s = np.concatenate(score).astype(np.float64)
+    known = np.isin(cls, ("N", *ANOMALY_CLASSES))
+    auc = fold_metrics(cls[known], s[known])["auc"]
+    flagged = s >= rule.threshold
+    by_rec = [float((sc[r[0] == "N"] >= rule.threshold).mean()) for sc, r in zip(score, rows) if (r[0] == "N").any()]
+    return {"auc": auc, "n": float(flagged[cls == "N"].mean()), "worst": max(by_rec),
+            "over": sum(v > FLOOD for v in by_rec),
+            **{c: float(flagged[cls == c].mean()) for c in ANOMALY_CLASSES if (cls == c).any()}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--build", type=Path, help="score DS1 and DS2 (reference and detector beats) into this folder, then stop")
+    ap.add_argument("--fit", type=Path, help="DS1 rows (trainer.robust_fit.record_rows cache)")
+    ap.add_argument("--judge", type=Path, nargs="+", help="DS2 rows to judge on")
+    ap.add_argument("--data", type=Path, help="MIT-BIH folder: also check the measure against AF/flutter labels")
+    ap.add_argument("--fit-regular", action="store_true",
+                    help="fit the rhythm model and tail on N beats outside the gate only (default: all N beats)")
+    a = ap.parse_args(argv)
+    if a.build is not None:
+        if a.data is None or not a.data.is_dir():
+            print("irregularity_study: --build needs --data, the MIT-BIH folder", file=sys.stderr)
+            return 2
+        a.build.mkdir(parents=True, exist_ok=True)
+        card = bundled_model_path()
+        for tag, names, detect in (("ds1_ref", DS1, False), ("ds2_ref", DS2, False), ("ds2_det", DS2, True)):
+            record_rows(card, a.data, names, a.build / f"{tag}.npz", detect=detect, window_ms=None)
+        return 0
+    if a.fit is None or not a.judge:
+        ap.error("--fit and --judge are needed (or --build)")
+    for p in (a.fit, *a.judge):
+        if not p.is_file():
+            print(f"irregularity_study: {p}: no such file", file=sys.stderr)
+            return 2
+    if a.data is not None:
+        print("\n".join(detection_table(a.data)) + "\n")
+    train = load_rows(a.fit)
+    judged = {p.stem: load_rows(p) for p in a.judge}
+    print("| gate | DS1 share | threshold | rows | AUC | N flagged | worst record | records > 10 % | S Se | V Se | F Se |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for g in GATES:
+        for t in TARGETS:
+            rule, _ = fit(train, t, gate=g, fit_regular=a.fit_regular)
+            for what, rows in judged.items():
+                m = judge(rule, rows)
+                print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {what} | "
+                      f"{m['auc']:.3f} | {m['n']:.1%} | {m['worst']:.0%} | {m['over']} | {m.get('S', 0):.2f} | "
+                      f"{m.get('V', 0):.2f} | {m.get('F', 0):.2f} |", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
