@@ -121,8 +121,12 @@ def check_named_results(results_dir: Path, name: str, cfg: TrainConfig) -> None:
 
 def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results_dir: Path,
                         version: str = "2.0.0", use_rhythm: bool = True, weights: str = "auto",
-                        result_name: str | None = None, machine: MachineConfig | None = None) -> Path:
+                        result_name: str | None = None, machine: MachineConfig | None = None,
+                        train_records: tuple[str, ...] | None = None) -> Path:
     """Train on all N beats of the 44 records but a held-out 5 % that sets the alert threshold.
+
+    ``train_records``: the N beats of these records only (DS1: a lab model whose ``trainer crossdb``
+    rows on DS2 measure the product's scoring inter-patient; never the bundled model).
 
     ``weights``: "generator", "ema" (the EMA teacher of the self-distilled models) or "auto" (the
     one with the lower held-out normal error). ``result_name``: the recipe's name, the one its
@@ -135,7 +139,11 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
     name = result_name or cfg.model
     check_named_results(results_dir, name, cfg)
     t0 = time.perf_counter()
-    normal = np.flatnonzero(ds.cls == "N")
+    used = np.isin(ds.record, train_records) if train_records is not None else np.ones(len(ds), bool)
+    if not used.any():
+        raise ValueError(f"none of the records {', '.join(train_records)} is in the dataset")
+    normal = np.flatnonzero((ds.cls == "N") & used)
+    records = list(train_records) if train_records is not None else list(ds.info["records"])
     perm = np.random.default_rng(CALIBRATION_SEED).permutation(normal)
     n_cal = int(round(len(perm) * VAL_FRACTION))
     cal, train = np.sort(perm[:n_cal]), np.sort(perm[n_cal:])
@@ -171,12 +179,15 @@ def train_bundled_model(ds: BeatDataset, cfg: TrainConfig, output: Path, results
             r_peaks="reference beat annotations when present, else the QRS detector"),
         training_data=TrainingData(
             database="MIT-BIH Arrhythmia Database v1.0.0 (ODC-By 1.0; Moody & Mark 2001; Goldberger et al. 2000)",
-            records=list(ds.info["records"]),
+            records=records,
             beats=f"N beats (BeatGAN mapping N, L, R; R peak confirmed by the detector within 10 samples) "
-                  f"of the 44 non-paced records: {len(train)} for training, {len(cal)} held out (seed "
+                  f"of the {len(records)} " + ("non-paced records" if train_records is None else "records named")
+                  + f": {len(train)} for training, {len(cal)} held out (seed "
                   f"{CALIBRATION_SEED}) to set the threshold. No S, V, F or Q beat was used.",
             note="This model saw every benchmark record's N beats; the evaluation figures below come from "
-                 "models trained with the same recipe without their test folds (docs/results.md)."),
+                 "models trained with the same recipe without their test folds (docs/results.md)."
+            if train_records is None else
+            "A lab model: trained on the N beats of the records named only (MIT-BIH DS1: DS2 stays unseen)."),
         recipe=recipe,
         training=Training(epochs=tr.state.epoch, wall_s=round(time.perf_counter() - t0, 1), hardware=hardware(),
                           final_val_mse=tr.state.history[-1]["val_mse"] if tr.state.history else None,

@@ -150,6 +150,7 @@ def _inside_bundled_models(path: Path) -> bool:
 def cmd_export(args: argparse.Namespace) -> int:
     from ecgviewer.core.errors import ModelError
     from trainer.bundle import train_bundled_model
+    from trainer.splits import DS1
 
     output = Path(args.output)
     if _inside_bundled_models(output) and not args.force:
@@ -160,7 +161,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     ds, _, _ = _dataset(args, cfg.align)
     try:
         path = train_bundled_model(ds, cfg, output, Path(args.results), version=args.version,
-                                   weights=args.weights, result_name=args.result_name, machine=machine)
+                                   weights=args.weights, result_name=args.result_name, machine=machine,
+                                   train_records=DS1 if args.train_records == "ds1" else None)
     except ValueError as e:
         print(f"trainer: error: {e}", file=sys.stderr)
         return 2
@@ -296,6 +298,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--weights", choices=("auto", "generator", "ema"), default="auto",
                    help="ship the generator or its EMA teacher (auto: the lower held-out normal error)")
     r.add_argument("--result-name", help="the results/ rows the card quotes (default: the model name)")
+    r.add_argument("--train-records", choices=("all", "ds1"), default="all",
+                   help="whose N beats train it: all 44 records (the bundled model), or DS1's only, a lab model "
+                        "whose trainer crossdb rows on DS2 are inter-patient (default: %(default)s)")
     x.set_defaults(func=cmd_export)
 
     c = sub.add_parser("card", help="refresh a model card's metrics from results/*.json")

@@ -97,6 +97,22 @@ def test_a_card_quoting_rows_of_another_recipe_is_refused(ds, small_cfg, tmp_pat
         read_card(path)
 
 
+def test_a_lab_model_of_ds1_trains_on_ds1_normal_beats_only(ds, small_cfg, tmp_path):
+    """--train-records ds1: a model whose crossdb rows on DS2 are inter-patient; its card says so."""
+    from trainer.splits import DS1, DS2
+
+    cfg = small_cfg(model="beatgan", epochs=1, width=4, batch=32)
+    path = train_bundled_model(ds, cfg, tmp_path / "m", tmp_path, weights="generator", train_records=DS1)
+    card = read_card(path)
+    assert card.training_data.records == list(DS1) and "DS2 stays unseen" in card.training_data.note
+    n_ds1 = int(((ds.cls == "N") & np.isin(ds.record, DS1)).sum())
+    assert card.threshold.set_on.split()[0] == str(round(n_ds1 * 0.05))  # 5 % of DS1's N beats held out
+    assert f": {n_ds1 - round(n_ds1 * 0.05)} for training" in card.training_data.beats
+    with pytest.raises(ValueError, match="none of the records"):
+        train_bundled_model(ds, cfg, tmp_path / "m2", tmp_path, train_records=("999",))
+    assert set(DS2) & set(ds.record)  # the fake set has DS2 beats: they were left out, not absent
+
+
 def test_asking_for_ema_weights_of_a_model_without_them_is_refused(ds, small_cfg, tmp_path):
     with pytest.raises(ValueError, match="generator weights only"):
         train_bundled_model(ds, small_cfg(model="beatgan", epochs=1, width=4, batch=32), tmp_path / "m", tmp_path,
