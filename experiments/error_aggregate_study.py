@@ -26,14 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ecgviewer.core.classes import classify
-from ecgviewer.core.flag_metrics import reference_labels
-from ecgviewer.core.record import load_record
 from ecgviewer.core.resources import bundled_model_path
 from ecgviewer.core.robust import prematurity_features
 from ecgviewer.core.scorer import Scorer
-from experiments.irregularity_study import judge
-from trainer.robust_fit import fit, load_rows, save_rows
+from experiments.irregularity_study import cells, judge
+from trainer.robust_fit import fit, load_rows, reconstructed_beats, save_rows
 from trainer.splits import DS1, DS2
 
 AGGREGATES = ("mean", "qrs", "core", "top10", "smax")
@@ -62,12 +59,7 @@ def build(data: Path, out: Path, card: Path) -> None:
     for tag, names, detect in SETS:
         rows: dict[str, list] = {k: [] for k in AGGREGATES}
         for name in names:
-            record = load_record(data / name)
-            beats = scorer.beats(record, detect=detect)
-            if detect:
-                ann = record.annotations
-                beats.cls = classify(reference_labels(beats.sample, ann.sample, ann.symbol, record.fs))
-            _, err = scorer.reconstruct(beats)
+            beats, err = reconstructed_beats(scorer, data / name, detect)
             f = prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)
             for k, v in aggregates(err, p.before, p.fs).items():
                 rows[k].append((beats.cls, v.astype(np.float32), f))
@@ -105,9 +97,7 @@ def main(argv: list[str] | None = None) -> int:
             rule, _ = fit(train, t)
             for tag in ("ds2_ref", "ds2_det"):
                 m = judge(rule, load_rows(a.rows / f"{tag}_{k}.npz"))
-                print(f"| {k} | {t:.1%} | {rule.threshold:.2f} | {tag[4:]} | {m['auc']:.3f} | {m['n']:.1%} | "
-                      f"{m['worst']:.0%} | {m['over']} | {m.get('S', 0):.2f} | {m.get('V', 0):.2f} | "
-                      f"{m.get('F', 0):.2f} |", flush=True)
+                print(f"| {k} | {t:.1%} | {rule.threshold:.2f} | {tag[4:]} | {cells(m)}", flush=True)
     return 0
 
 

@@ -99,6 +99,12 @@ def judge(rule, rows: list[tuple]) -> dict:
             **{c: float(flagged[cls == c].mean()) for c in ANOMALY_CLASSES if (cls == c).any()}}
 
 
+def cells(m: dict) -> str:
+    """The table cells of a :func:`judge` result, from the AUC on."""
+    return (f"{m['auc']:.3f} | {m['n']:.1%} | {m['worst']:.0%} | {m['over']} | {m.get('S', 0):.2f} | "
+            f"{m.get('V', 0):.2f} | {m.get('F', 0):.2f} |")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--build", type=Path, help="score DS1 and DS2 (reference and detector beats) into this folder, then stop")
@@ -133,10 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         for t in TARGETS:
             rule, _ = fit(train, t, gate=g, fit_regular=a.fit_regular)
             for what, rows in judged.items():
-                m = judge(rule, rows)
-                print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {what} | "
-                      f"{m['auc']:.3f} | {m['n']:.1%} | {m['worst']:.0%} | {m['over']} | {m.get('S', 0):.2f} | "
-                      f"{m.get('V', 0):.2f} | {m.get('F', 0):.2f} |", flush=True)
+                print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {what} | {cells(judge(rule, rows))}",
+                      flush=True)
     return 0
 
 

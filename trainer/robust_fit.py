@@ -72,18 +72,24 @@ def record_rows(card: Path, data: Path, names: tuple[str, ...] | list[str], cach
     scorer = Scorer.load(card, align=ALIGN, rule=None)
     rows = []
     for name in names:
-        record = load_record(data / name)
-        beats = scorer.beats(record, detect=detect)
-        if detect:
-            ann = record.annotations
-            beats.cls = classify(reference_labels(beats.sample, ann.sample, ann.symbol, record.fs))
-        _, err = scorer.reconstruct(beats)
+        beats, err = reconstructed_beats(scorer, data / name, detect)
         mse = window_error(err, scorer.params.before, scorer.params.fs, window_ms)
         rows.append((beats.cls, mse, prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)))
         print(f"robust-fit: {name} {len(beats)} beats", file=sys.stderr, flush=True)
     if cache is not None:
         save_rows(cache, rows, window_ms)
     return rows
+
+
+def reconstructed_beats(scorer: Scorer, path: Path, detect: bool = False) -> tuple:
+    """A record's beats (``detect``: the detector's, classed by the reference beat within 150 ms, as
+    ``trainer crossdb``) and their per-tick reconstruction errors."""
+    record = load_record(path)
+    beats = scorer.beats(record, detect=detect)
+    if detect:
+        ann = record.annotations
+        beats.cls = classify(reference_labels(beats.sample, ann.sample, ann.symbol, record.fs))
+    return beats, scorer.reconstruct(beats)[1]
 
 
 _ANY = object()
