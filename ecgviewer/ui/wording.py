@@ -65,12 +65,12 @@ def default_threshold(card: ModelCard) -> tuple[float, str]:
 
 
 def _fitted_words(r: RobustScore) -> str:
-    """'flags 1.5% of the normal beats it was fitted on (45,811)'; a card of schema /2 has no share
+    """'flags 1.5% of the 45,811 normal beats it was fitted on'; a card of schema /2 has no share
     field: its free-text ``fitted_on`` is shown as written."""
     if r.target is None:
         return r.fitted_on
-    n = f" ({r.n_normal:,})" if r.n_normal else ""
-    return f"flags {r.target:.1%} of the normal beats it was fitted on{n}"
+    n = f"{r.n_normal:,} " if r.n_normal else ""
+    return f"flags {r.target:.1%} of the {n}normal beats it was fitted on"
 
 
 def threshold_help(card: ModelCard | None) -> str:
@@ -159,10 +159,13 @@ def card_lines(card: ModelCard, backend: str | None = None) -> list[str]:
 
 
 def threshold_suffix(card: ModelCard | None) -> str:
-    """Unit shown after the threshold value: ' SD' for robust z-scores, '' for a raw error."""
+    """What the threshold value is: the robust score (a sum of -log10 tail shares, not standard
+    deviations: the tooltip says how to read it), the card's z-sum, or a raw squared error."""
+    if card is not None and card.robust_score is not None:
+        return " (robust score)"
     return " SD above normal" if card is not None and card.score.kind == "mse+rhythm" else " (squared error)"
 
 
 def threshold_decimals(card: ModelCard | None) -> int:
-    """Decimals of the threshold box: 2 for z-scores (36.64), 6 for a raw squared error (0.000640)."""
-    return 2 if threshold_suffix(card).startswith(" SD") else 6
+    """Decimals of the threshold box: 2 for scores (2.82, 36.64), 6 for a raw squared error (0.000640)."""
+    return 6 if threshold_suffix(card) == " (squared error)" else 2

@@ -235,7 +235,7 @@ def test_about_in_words(scorer):
         assert f"ROC AUC {m.mean_auc:.3f}" in text
     # the threshold the scorer applies (the robust one), not the raw score's
     assert card.robust_score is not None and scorer.threshold == card.robust_score.threshold
-    assert re.search(rf"Default threshold: {re.escape(fmt(scorer.threshold))} \(flags \d+(\.\d)?% of the normal", text)
+    assert re.search(rf"Default threshold: {re.escape(fmt(scorer.threshold))} \(flags \d+(\.\d)?% of the [\d,]+ normal", text)
     assert f"Default threshold: {fmt(card.threshold.value)}" not in text
     assert "each record on its own scale" in text
 
@@ -244,7 +244,7 @@ def test_threshold_tooltip_names_the_default_the_scorer_uses(scorer):
     from ecgviewer.ui.wording import threshold_help
 
     tip = threshold_help(scorer.model.card)
-    assert re.search(rf"Model default {re.escape(fmt(scorer.threshold))}, flags \d+(\.\d)?% of the normal beats", tip)
+    assert re.search(rf"Model default {re.escape(fmt(scorer.threshold))}, flags \d+(\.\d)?% of the [\d,]+ normal beats", tip)
     assert "1 normal beat in 100" in tip and "the two added" in tip
     assert "its shape around the QRS (-100 to +150 ms of the R peak" in tip
 
@@ -258,7 +258,7 @@ def test_threshold_words_come_from_the_card_fields_or_its_text(scorer):
     card = scorer.model.card
     r = card.robust_score
     _, how = default_threshold(replace(card, robust_score=replace(r, target=0.02, n_normal=1234)))
-    assert how == "flags 2.0% of the normal beats it was fitted on (1,234)"
+    assert how == "flags 2.0% of the 1,234 normal beats it was fitted on"
     _, how = default_threshold(replace(card, robust_score=replace(r, target=None, n_normal=None,
                                                                    fitted_on="my own 300 beats")))
     assert how == "my own 300 beats"
@@ -299,6 +299,8 @@ def test_wording_a_clinician_reads(window, scored_119):
     assert titles and not any("scaled" in t for t in titles)
     box = window.threshold_box
     assert box.suffix() and box.toolTip() and "score" in box.toolTip()
+    # the bundled card's score is the robust one: tail shares, not standard deviations
+    assert box.suffix() == " (robust score)" and "SD" not in box.suffix()
     assert re.fullmatch(r"-?\d+\.\d{2}", box.cleanText()) or box.decimals() == 6
 
 
