@@ -14,6 +14,7 @@ beats in sinus rhythm can look like AF; docs/events.md gives the measured cost.
 from __future__ import annotations
 
 import re
+import warnings
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -164,8 +165,9 @@ class Events:
         hr = self.heart_rate()
         out = []
         for kind, mask in (("brady", hr < self.c.brady_bpm), ("tachy", hr > self.c.tachy_bpm)):
-            for first, last in runs_of(mask):
-                first = max(first - self.c.rate_beats, 0)  # the episode starts where its RR window does
+            # the episode starts where its RR window does; runs whose windows overlap are one episode
+            spans = merge_spans([(max(first - self.c.rate_beats, 0), last) for first, last in runs_of(mask)])
+            for first, last in spans:
                 if self.t[last] - self.t[first] >= self.c.rate_min_s:
                     seg = hr[first:last + 1]
                     extreme = np.nanmin(seg) if kind == "brady" else np.nanmax(seg)
@@ -240,15 +242,75 @@ class Events:
         return out
 
     def irregular(self) -> list[Event]:
+        """AF-like episodes: runs of irregular windows, a dip under the criterion of at most
+        :data:`AF_BRIDGE` beats bridged, each run trimmed to where its own intervals are irregular."""
         irr = self.irregularity()
+        short = self.local_irregularity()
         out = []
-        for first, last in runs_of(irr > self.c.af_nrmssd):
+        for first, last in runs_of(fill_short_gaps(irr > self.c.af_nrmssd, AF_BRIDGE)):
+            # a 64-interval window is irregular as soon as part of it is: the run reaches up to half
+            # a window into the steady rhythm on each side, so it is cut back to the beats whose
+            # short window (AF_EDGE intervals) is irregular too
+            inner = np.nonzero(short[first:last + 1] > self.c.af_nrmssd)[0]
+            if not len(inner):
+                continue
+            first, last = first + int(inner[0]), first + int(inner[-1])
             first = max(first - 1, 0)  # the first irregular interval ends at ``first``
             if self.t[last] - self.t[first] >= self.c.af_min_s:
                 seg = irr[first:last + 1]
                 out.append(self._event("af", first, last, self._rate(first, last),
                                        irregularity=round(float(np.nanmean(seg)), 3)))
         return out
+
+
+    def local_irregularity(self) -> np.ndarray:
+        """Per beat: RMS of the successive RR differences over the :data:`AF_EDGE` intervals around
+        it, over their mean (the same measure as :meth:`irregularity` on a short window, no trimming,
+        ectopic beats and pauses left out alike); NaN unknown. It finds where an episode ends."""
+        n = len(self.rr)
+        if n == 0:
+            return np.zeros(0)
+        v = np.isin(self.cls, ("S", "V", "F"))
+        ok = np.isfinite(self.rr) & (self.rr <= self.c.pause_s)
+        ok[1:] &= ~v[1:] & ~v[:-1]
+        d2 = np.full(n, np.nan)
+        pair = ok[1:] & ok[:-1]
+        d2[1:] = np.where(pair, (self.rr[1:] - self.rr[:-1]) ** 2, np.nan)
+        h = AF_EDGE // 2
+        pad = lambda a: np.concatenate([np.full(h, np.nan), a, np.full(h, np.nan)])  # noqa: E731
+        win = lambda a: np.lib.stride_tricks.sliding_window_view(pad(a), 2 * h + 1)  # noqa: E731
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN windows: unknown
+            rms = np.sqrt(np.nanmean(win(d2), axis=1))
+            mean = np.nanmean(win(np.where(ok, self.rr, np.nan)), axis=1)
+        return rms / mean
+
+
+#: Beats under the AF criterion inside an irregular run that still leave it one episode.
+AF_BRIDGE = 8
+#: Intervals of the short window that finds where an AF-like episode starts and ends.
+AF_EDGE = 8
+
+
+def fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
+    """``mask`` with every run of False of at most ``max_gap`` values between two True values set True."""
+    out = np.asarray(mask, bool).copy()
+    runs = runs_of(out)
+    for (_, a), (b, _) in zip(runs, runs[1:]):
+        if b - a - 1 <= max_gap:
+            out[a + 1:b] = True
+    return out
+
+
+def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted (first, last) spans with every pair that overlaps or touches joined."""
+    out: list[tuple[int, int]] = []
+    for first, last in sorted(spans):
+        if out and first <= out[-1][1] + 1:
+            out[-1] = (out[-1][0], max(out[-1][1], last))
+        else:
+            out.append((first, last))
+    return out
 
 
 def rolling_rate(rr: np.ndarray, k: int, min_n: int = 1) -> np.ndarray:

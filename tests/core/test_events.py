@@ -114,6 +114,38 @@ def test_irregular_rhythm_is_af_like_and_sinus_arrhythmia_is_not():
     assert "af" not in kinds(find_events(s, FS, c))
 
 
+@pytest.mark.parametrize("n_chaos, kept", [(20, False), (26, False), (40, True), (160, True)])
+def test_af_like_episodes_end_where_the_irregular_rhythm_ends(n_chaos, kept):
+    """The 64-interval window must not stretch an episode into the steady rhythm around it, so a
+    burst shorter than the 30-s minimum is not reported and a longer one keeps its own times."""
+    rng = np.random.default_rng(0)
+    chaos = rng.uniform(0.45, 1.15, n_chaos)
+    s, c = beats_from_rr(np.concatenate([np.full(300, 0.8), chaos, np.full(300, 0.8)]))
+    af = [e for e in find_events(s, FS, c) if e.kind == "af"]
+    t0 = 1 + 300 * 0.8
+    if not kept:  # 16 s and 22 s of AF: under the minimum
+        assert af == []
+        return
+    assert len(af) == 1
+    assert af[0].start == pytest.approx(t0, abs=4) and af[0].end == pytest.approx(t0 + chaos.sum(), abs=4)
+
+
+def test_one_regular_beat_does_not_split_an_af_episode():
+    rng = np.random.default_rng(3)
+    chaos = rng.uniform(0.45, 1.15, 200)
+    chaos[100:104] = 0.8  # a short steady stretch inside the fibrillation
+    s, c = beats_from_rr(np.concatenate([np.full(200, 0.8), chaos, np.full(200, 0.8)]))
+    assert kinds(find_events(s, FS, c)).count("af") == 1
+
+
+def test_brady_episodes_whose_windows_overlap_are_one():
+    """A return above 50 bpm for fewer beats than the rate window leaves one episode, not two."""
+    rr = [0.8] * 30 + [1.3] * 12 + [0.9] * 4 + [1.3] * 12 + [0.8] * 30
+    s, c = beats_from_rr(rr)
+    brady = [e for e in find_events(s, FS, c) if e.kind == "brady"]
+    assert len(brady) == 1 and brady[0].extra["extreme_bpm"] == pytest.approx(60 / 1.3, abs=0.5)
+
+
 def test_ectopic_beats_in_sinus_rhythm_are_not_af():
     # every 4th beat premature with a compensatory pause: irregular RR, regular rhythm underneath
     rr = np.tile([0.8, 0.8, 0.5, 1.1], 100)
