@@ -54,12 +54,16 @@ class HolterAnalysis:
     criteria: EventCriteria
     #: The reviewer's template relabels applied (template id -> class letter or "artefact").
     labels: dict[int, str] = field(default_factory=dict)
+    #: Beats the reviewer called artefact (None: none): left out of the events, the trend and the hourly counts.
+    artefact: np.ndarray | None = None
 
     def counts(self) -> dict[str, int]:
         return count_by_kind(self.events)
 
     def hourly(self) -> list[dict]:
-        return hourly_table(self.trend, self.sample, self.fs, self.classes, self.events)
+        """The hourly table of the beats kept (artefacts are no beats of any class)."""
+        keep = np.ones(len(self.sample), bool) if self.artefact is None else ~self.artefact
+        return hourly_table(self.trend, self.sample[keep], self.fs, self.classes[keep], self.events)
 
 
 def provisional_classes(beats: BeatSet, templates: TemplateSet,
@@ -118,7 +122,7 @@ def analyse(beats: BeatSet, duration_s: float, scores: np.ndarray | None = None,
         e.n_beats = n if n != e.last - e.first + 1 else None
     trend = minute_trend(beats.sample[idx], beats.fs, duration_s, rr, criteria.rate_beats)
     return HolterAnalysis(beats.record, beats.fs, duration_s, beats.sample, cls, source, templates, events,
-                          trend, criteria)
+                          trend, criteria, artefact=None if artefact is None else ~keep)
 
 
 def with_labels(base: HolterAnalysis, beats: BeatSet, labels: Mapping[int, str], scores: np.ndarray | None = None,

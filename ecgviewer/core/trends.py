@@ -4,7 +4,7 @@ A minute's heart rate is its beats' RR intervals averaged (60 / mean RR), pauses
 minute with a 3 s pause reads slower, as it was. Its minimum and maximum are those of the
 ``k``-beat rolling heart rate (8 beats, as for brady/tachy events in :mod:`ecgviewer.core.events`;
 only where all ``k`` intervals are known) inside the minute, so one premature beat does not make a 200 bpm maximum. The hourly table takes
-each hour's minutes: the mean of its beats, the lowest and highest minute, and the beat classes and
+each hour's minutes: its beats over its time, the lowest and highest minute, and the beat classes and
 events counted in it, as the hourly page of a Holter report does.
 """
 
@@ -46,8 +46,8 @@ class MinuteTrend:
         beats = self.beats[ok]
         i_lo = int(np.nanargmin(np.where(ok, self.mean, np.nan)))
         i_hi = int(np.nanargmax(np.where(ok, self.mean, np.nan)))
-        mean = float(np.sum(self.mean[ok] * beats) / max(beats.sum(), 1))
-        return {"mean_bpm": round(mean, 1), "min_bpm": round(float(self.mean[i_lo]), 1),
+        mean = pooled_bpm(self.mean[ok], beats)
+        return {"mean_bpm": None if mean is None else round(mean, 1), "min_bpm": round(float(self.mean[i_lo]), 1),
                 "min_at": float(self.start[i_lo]), "max_bpm": round(float(self.mean[i_hi]), 1),
                 "max_at": float(self.start[i_hi])}
 
@@ -79,6 +79,16 @@ def minute_trend(sample: np.ndarray, fs: float, duration_s: float, rr_pre: np.nd
     return MinuteTrend(start, np.bincount(b, minlength=n_bins), mean, lo, hi, covered)
 
 
+def pooled_bpm(bpm: np.ndarray, beats: np.ndarray) -> float | None:
+    """Mean heart rate of minutes with rates ``bpm`` and ``beats`` beats each: all their beats over
+    all their time (a minute lasts beats / bpm), not the beats' average of the minutes' rates,
+    which counts a fast minute's many beats extra (60 beats at 60 bpm and 120 at 120 bpm: 90, not 100)."""
+    ok = np.isfinite(bpm) & (bpm > 0) & (beats > 0)
+    if not ok.any():
+        return None
+    return float(beats[ok].sum() / np.sum(beats[ok] / bpm[ok]))
+
+
 def hourly_table(trend: MinuteTrend, sample: np.ndarray, fs: float, classes: np.ndarray | None = None,
                  events: list[Event] | None = None) -> list[dict]:
     """One row per hour (the last one may be partial): beats, mean/min/max heart rate, V and S
@@ -93,7 +103,7 @@ def hourly_table(trend: MinuteTrend, sample: np.ndarray, fs: float, classes: np.
         mean, beats = trend.mean[m], trend.beats[m]
         ok = np.isfinite(mean)
         row = {"hour": h, "start": float(h * 3600), "beats": int(beats.sum()),
-               "mean_bpm": round(float(np.sum(mean[ok] * beats[ok]) / max(beats[ok].sum(), 1)), 1) if ok.any() else None,
+               "mean_bpm": round(pooled_bpm(mean[ok], beats[ok]), 1) if ok.any() and beats[ok].sum() else None,
                "min_bpm": round(float(np.min(mean[ok])), 1) if ok.any() else None,
                "max_bpm": round(float(np.max(mean[ok])), 1) if ok.any() else None}
         if classes is not None:

@@ -37,6 +37,16 @@ def test_reference_classes_by_default_and_the_callers_when_given(rec119):
     assert a.counts()["bigeminy"] > 20
 
 
+def test_artefact_beats_leave_the_hourly_counts(rec119):
+    """A beat the reviewer called artefact is no V or S beat in the hourly table either."""
+    rec, beats = rec119
+    art = beats.cls == "V"
+    a = analyse(beats, rec.duration, artefact=art)
+    (row,) = a.hourly()
+    assert row["V"] == 0 and row["beats"] == int((~art).sum())
+    assert analyse(beats, rec.duration).hourly()[0]["V"] == int(art.sum())
+
+
 def test_provisional_classes_without_labels_find_most_v_beats(rec119):
     rec, ref = rec119
     det = extract_beats(rec, detect=True)

@@ -28,6 +28,10 @@ def test_rate_change_sets_min_and_max_minutes():
     s = np.concatenate([samples_at(60, 0.5, 120), samples_at(120, 120.2, 240)])
     tr = minute_trend(s, FS, 240)
     summ = tr.summary()
+    # the mean is beats over time (two minutes at 60, two at 120: 90), not the beats' average of
+    # the minutes' rates (which counts the fast minutes' beats twice as often: 100)
+    assert summ["mean_bpm"] == pytest.approx(90, abs=1)
+    assert hourly_table(tr, s, FS)[0]["mean_bpm"] == pytest.approx(90, abs=1)
     assert summ["min_bpm"] == pytest.approx(60, abs=1) and summ["min_at"] in (0.0, 60.0)
     assert summ["max_bpm"] == pytest.approx(120, abs=1) and summ["max_at"] in (120.0, 180.0)
 
