@@ -222,6 +222,15 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
     inside &= (pos - params.before >= 0) & (pos + params.after <= x.shape[0])
     keep = inside & ~gap & ~flat
     skipped = {"edge": int((~inside).sum()), "gap": int(gap.sum()), "flat": int(flat.sum())}
+    rr_pre, rr_post = rr_pre[keep], rr_post[keep]
+    kept = centre[keep]
+    if gaps.any() and len(kept) > 1:
+        # across a signal gap (lead off, a dropout) the interval is unknown, not a pause: the beats
+        # in the gap were never seen, and the kept beats on either side are not consecutive
+        a, b = np.minimum(kept[:-1], kept[1:]), np.maximum(kept[:-1], kept[1:])
+        across = _window_count(gaps, np.clip(a, 0, None), np.clip(b, 0, None)) > 0
+        rr_pre[1:][across] = np.nan
+        rr_post[:-1][across] = np.nan
 
     idx = pos[keep, None] + np.arange(-params.before, params.after)
     windows = minmax_scale(np.transpose(x[idx], (0, 2, 1))) if idx.size else np.zeros((0, len(leads), params.before + params.after), np.float32)
@@ -233,8 +242,8 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
         sample=sample[keep],
         symbol=symbol[keep],
         cls=classify(symbol[keep]) if source == "reference" else np.full(int(keep.sum()), "", dtype="<U1"),
-        rr_pre=rr_pre[keep],
-        rr_post=rr_post[keep],
+        rr_pre=rr_pre,
+        rr_post=rr_post,
         rr_local=rr_loc[keep],
         source=source,
         skipped={k: v for k, v in skipped.items() if v},

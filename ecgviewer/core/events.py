@@ -139,6 +139,14 @@ class Events:
     def __init__(self, t: np.ndarray, sample: np.ndarray, cls: np.ndarray, rr: np.ndarray,
                  criteria: EventCriteria) -> None:
         self.t, self.sample, self.cls, self.rr, self.c = t, sample, cls, rr, criteria
+        # a beat whose RR before is unknown (a signal gap, beats left out) does not follow the one
+        # before it: no run or pattern goes across it
+        self.starts = np.concatenate([[True], ~np.isfinite(rr[1:])]) if len(rr) else np.zeros(0, bool)
+
+    def _split(self, first: int, last: int) -> list[tuple[int, int]]:
+        """(first, last) cut where a beat does not follow the one before it."""
+        cuts = [first] + [int(i) for i in np.nonzero(self.starts[first + 1:last + 1])[0] + first + 1]
+        return [(a, b - 1) for a, b in zip(cuts, cuts[1:] + [last + 1])]
 
     def _event(self, kind: str, first: int, last: int, rate: float | None = None, **extra) -> Event:
         return Event(kind, int(first), int(last), float(self.t[first]), float(self.t[last]),
@@ -178,7 +186,7 @@ class Events:
     def runs(self, letter: str) -> list[Event]:
         """Consecutive beats of one class: V couplets, triplets, VT/IVR runs; S runs fast enough (SVT)."""
         out = []
-        for first, last in runs_of(self.cls == letter):
+        for first, last in (p for run in runs_of(self.cls == letter) for p in self._split(*run)):
             n = last - first + 1
             rate = self._rate(first, last)
             if letter == "V":
@@ -195,11 +203,13 @@ class Events:
         """Bigeminy (N V repeated) and trigeminy (N N V repeated), at least ``pattern_cycles`` cycles."""
         text = "".join("N" if c == "N" else ("V" if c == "V" else "x") for c in self.cls)
         out = []
+        segments = self._split(0, len(text) - 1) if text else []
         for kind, unit in (("bigeminy", "NV"), ("trigeminy", "NNV")):
-            for m in re.finditer(f"(?:{unit}){{{self.c.pattern_cycles},}}", text):
-                first, last = m.start(), m.end() - 1
-                out.append(self._event(kind, first, last, self._rate(first, last),
-                                       cycles=(last - first + 1) // len(unit)))
+            for a, b in segments:
+                for m in re.finditer(f"(?:{unit}){{{self.c.pattern_cycles},}}", text[a:b + 1]):
+                    first, last = a + m.start(), a + m.end() - 1
+                    out.append(self._event(kind, first, last, self._rate(first, last),
+                                           cycles=(last - first + 1) // len(unit)))
         return out
 
     def irregularity(self) -> np.ndarray:

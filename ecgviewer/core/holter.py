@@ -86,7 +86,10 @@ def kept_rr(beats: BeatSet, keep: np.ndarray) -> np.ndarray:
     rr = beats.rr_pre[idx].astype(np.float64)
     if len(idx) > 1:
         jumped = np.diff(idx) > 1
-        rr[1:][jumped] = np.diff(beats.time[idx])[jumped]
+        # an unknown interval among those joined (a signal gap) leaves the joined one unknown too
+        unknown = np.concatenate([[0], np.cumsum(~np.isfinite(beats.rr_pre))])
+        across = (unknown[idx[1:] + 1] - unknown[idx[:-1] + 1]) > 0
+        rr[1:][jumped] = np.where(across, np.nan, np.diff(beats.time[idx]))[jumped]
     return rr
 
 

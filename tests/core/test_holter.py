@@ -37,6 +37,28 @@ def test_reference_classes_by_default_and_the_callers_when_given(rec119):
     assert a.counts()["bigeminy"] > 20
 
 
+@pytest.mark.parametrize("name, gap_s, detect", [("100", (600.0, 660.0), True), ("203", (222.1, 258.7), False)])
+def test_a_signal_gap_makes_no_pause_and_no_run_across_it(mitdb, name, gap_s, detect):
+    """A lead-off stretch (NaN samples): the interval across it is unknown, not a 60-s pause, and
+    beats on either side are not consecutive (203: two couplets are no triplet)."""
+    from dataclasses import replace
+
+    rec = load_record(mitdb / name)
+    sig = rec.signal.copy()
+    sig[int(gap_s[0] * rec.fs):int(gap_s[1] * rec.fs)] = np.nan
+    gapped = replace(rec, signal=sig)
+    beats = extract_beats(gapped, detect=detect)
+    a = analyse(beats, rec.duration)
+    inside = [e for e in a.events if e.start < gap_s[1] and e.end > gap_s[0]]
+    assert not any(e.kind == "pause" for e in inside)
+    assert not any(e.kind in ("couplet", "triplet", "vt", "bigeminy", "trigeminy") and e.start < gap_s[0] < e.end
+                   for e in a.events)
+    t = beats.sample / rec.fs
+    after = np.nonzero(t > gap_s[1])[0][0]
+    assert np.isnan(beats.rr_pre[after])  # the first beat after the gap: its RR is unknown
+    assert a.trend.summary()["min_bpm"] > 40  # no minute slowed by the gap
+
+
 def test_artefact_beats_leave_the_hourly_counts(rec119):
     """A beat the reviewer called artefact is no V or S beat in the hourly table either."""
     rec, beats = rec119
