@@ -59,8 +59,20 @@ def load_record(path: str | os.PathLike[str], annotator: str | None = "atr", *,
     if not own_beats or annotator_required:
         anns = read_annotations(record.path, annotator)
         if anns is not None:
-            record.annotations = anns
+            record.annotations = _within(anns, record)
     return record
+
+
+def _within(anns: Annotations, record: Record) -> Annotations:
+    """Annotations of a file beside the record cut to the record's length (an excerpt of a longer
+    recording keeps its whole annotation file); the record's comments say how many were left out."""
+    inside = (anns.sample >= 0) & (anns.sample < record.n_samples)
+    if inside.all():
+        return anns
+    record.comments.append(f"{int((~inside).sum())} annotations of {anns.annotator!r} lie outside the record "
+                           f"({record.n_samples} samples): left out")
+    aux = tuple(a for a, k in zip(anns.aux_note, inside) if k) if len(anns.aux_note) == len(anns.sample) else ()
+    return Annotations(anns.annotator, anns.sample[inside], anns.symbol[inside], aux)
 
 
 def _annotators_here(base: Path) -> str:
@@ -69,7 +81,7 @@ def _annotators_here(base: Path) -> str:
     try:
         found = sorted(p.suffix[1:] for p in base.parent.glob(f"{base.name}.*")
                        if p.is_file() and p.suffix.lower() not in skip and sniff(p) is None)
-    except OSError:
+    except (OSError, RecordError):
         found = []
     return f"annotators here: {', '.join(found)}" if found else "no annotation files beside the record"
 

@@ -162,6 +162,82 @@ def test_edf_plus_non_beat_annotations_and_other_rates(tmp_path, mitdb):
     assert rec.annotations.aux_note[1].startswith("Lead off")
 
 
+def test_a_polysomnography_edf_keeps_and_reads_its_ecg(tmp_path, mitdb):
+    """An EEG in channel 0 at 256 Hz and the ECG labelled 'ECG L' at 360 Hz: the ECG is the lead
+    kept and read (it was left out as 'another rate', and the EEG scored as the ECG)."""
+    import edfio
+
+    from ecgviewer.core.leads import model_leads
+
+    x = load_record(mitdb / "119", annotator=None).signal[: 20 * 360, 0].astype(np.float64)
+    sigs = [edfio.EdfSignal(np.zeros(20 * 256), 256, label="EEG C3-M2", physical_dimension="uV",
+                            physical_range=(-500, 500)),
+            edfio.EdfSignal(np.zeros(20 * 256), 256, label="SpO2", physical_dimension="%", physical_range=(0, 100)),
+            edfio.EdfSignal(x, 360, label="ECG L", physical_dimension="mV", physical_range=(-6, 6))]
+    edfio.Edf(sigs).write(tmp_path / "psg.edf")
+    rec = load_record(tmp_path / "psg.edf")
+    assert rec.fs == 360 and rec.channel_names == ["ECG L"]
+    assert any("EEG C3-M2 (256 Hz)" in c for c in rec.comments)
+    leads, note = model_leads(rec.channel_names)
+    assert leads == [0] and "ECG L" in note  # scored on it, and the record says it is not MLII
+
+
+@pytest.mark.parametrize("label, lead, ecg", [
+    ("ECG Lead II", "II", True), ("ECG L", "ECG L", True), ("EKG1", "EKG1", True), ("ECG1-ECG2", "ECG1-ECG2", True),
+    ("CM5", "CM5", True), ("EEG C3-M2", "EEG C3-M2", False), ("SpO2", "SpO2", False), ("Resp", "Resp", False),
+    ("record 308, signal 0", "record 308, signal 0", False)])
+def test_lead_labels(label, lead, ecg):
+    from ecgviewer.core.formats.base import is_ecg_label, lead_name
+
+    assert lead_name(label) == lead and is_ecg_label(label) == ecg
+
+
+def test_wfdb_lead_names_are_spelled_as_in_every_format(tmp_path, mitdb):
+    """A WFDB header naming its leads 'ECG V1', 'ECG II' reads as V1, II, as the EDF of it does, and
+    the model reads II (it read V1, the first channel, before)."""
+    for ext in ("dat", "atr"):
+        shutil.copy(mitdb / f"100.{ext}", tmp_path / f"100.{ext}")
+    hea = (mitdb / "100.hea").read_text().replace(" MLII", " ECG II").replace(" V5", " ECG V1")
+    lines = hea.splitlines()
+    lines[1], lines[2] = lines[2], lines[1]  # the chest lead first
+    (tmp_path / "100.hea").write_text("\n".join(lines) + "\n")
+    rec = load_record(tmp_path / "100")
+    assert rec.channel_names == ["V1", "II"] and rec.model_leads(1) == [1]
+
+
+def test_annotations_beyond_an_excerpt_are_left_out_and_said(tmp_path, mitdb):
+    """An ISHNE excerpt of 100's first 60 s beside the whole record's 100.atr: beats past its end
+    are left out (they counted as 'edge' beats) and a comment says how many."""
+    from ecgviewer.core.beats import extract_beats
+
+    rec = load_record(mitdb / "100", annotator=None)
+    write_ishne(tmp_path / "100.ecg", rec.signal[: 60 * 360], 360.0, rec.channel_names)
+    shutil.copy(mitdb / "100.atr", tmp_path / "100.atr")
+    short = load_record(tmp_path / "100.ecg")
+    assert short.annotations.sample.max() < 60 * 360
+    assert any("lie outside the record" in c for c in short.comments)
+    assert extract_beats(short).skipped.get("edge", 0) < 5
+
+
+def test_an_unreadable_file_says_so(tmp_path, monkeypatch):
+    import builtins
+
+    from ecgviewer.core.errors import RecordError
+
+    f = tmp_path / "x.edf"
+    f.write_bytes(b"0       " + b" " * 248)
+    real_open = builtins.open
+
+    def no_access(path, *a, **k):
+        if str(path) == str(f):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", no_access)
+    with pytest.raises(RecordError, match="cannot open the file: Permission denied"):
+        load_record(f)
+
+
 def test_explicit_annotator_beside_an_edf(converted, run_cli, tmp_path):
     """``--annotator atr`` takes the sidecar; a named annotator that is missing is refused in one line."""
     proc = run_cli("beats", str(converted["119", "plain-edf"]), "--annotator", "atr", "--json")

@@ -52,12 +52,15 @@ def record_extensions() -> tuple[str, ...]:
 
 
 def sniff(path: Path) -> str | None:
-    """"edf", "bdf" or "ishne" by the file's first 8 bytes; None for anything else or an unreadable file."""
+    """"edf", "bdf" or "ishne" by the file's first 8 bytes; None for anything else.
+
+    A file that cannot be opened (permissions, a share gone away) is a RecordError saying so, not
+    "not an EDF file"."""
     try:
         with open(path, "rb") as f:
             return _MAGIC.get(f.read(8))
-    except OSError:
-        return None
+    except OSError as e:
+        raise RecordError(path, f"cannot open the file: {e.strerror or type(e).__name__}") from None
 
 
 def _reader(kind: str) -> Callable[[Path], Record]:

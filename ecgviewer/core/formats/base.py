@@ -20,7 +20,8 @@ from ecgviewer.core.errors import RecordError
 
 #: Unit names (lower case) and the factor that turns them into millivolts.
 TO_MV = {"mv": 1.0, "millivolt": 1.0, "uv": 1e-3, "µv": 1e-3, "μv": 1e-3, "microvolt": 1e-3, "v": 1e3, "volt": 1e3,
-         "nv": 1e-6}
+         "nv": 1e-6,
+         "âµv": 1e-3}  # "µV" written as UTF-8 into a header read as latin-1 (EDF headers are ASCII; some writers are not)
 
 #: Names of the primary (BeatGAN's first) lead, in order of preference.
 PRIMARY_LEADS = ("MLII", "II", "ML2", "ECG", "ECG1", "LEAD II")
@@ -117,7 +118,10 @@ def choose_leads(channel_names: list[str], n_leads: int = 1) -> list[int]:
     names = [_norm(n) for n in channel_names]
     if not names:
         return []
-    first = next((names.index(p) for p in PRIMARY_LEADS if p in names), 0)
+    # no named primary lead: the first channel that is an ECG lead at all, so that a
+    # polysomnography file's EEG in channel 0 is not read as the ECG ("ECG L" in channel 5)
+    fallback = next((i for i, n in enumerate(channel_names) if is_ecg_label(n)), 0)
+    first = next((names.index(p) for p in PRIMARY_LEADS if p in names), fallback)
     chosen = [first]
     if n_leads >= 2 and len(names) >= 2:
         rest = [i for i in range(len(names)) if i != first]
@@ -145,10 +149,30 @@ def lead_name(label: str) -> str:
     key = re.sub(r"[\s_\-]", "", text).upper()
     if key in _LEADS:
         return _LEADS[key]
-    rest = re.sub(r"[\s_\-]", "", _LEAD_PREFIX.sub("", text)).upper()
-    if rest in _LEADS:
-        return _LEADS[rest]
+    rest = text
+    for _ in range(3):  # "ECG Lead II": each type prefix in turn
+        stripped = _LEAD_PREFIX.sub("", rest)
+        if stripped == rest:
+            break
+        rest = stripped
+        if re.sub(r"[\s_\-]", "", rest).upper() in _LEADS:
+            return _LEADS[re.sub(r"[\s_\-]", "", rest).upper()]
     return text
+
+
+#: Labels of channels that are no ECG (polysomnography, Holters with other sensors).
+_NOT_ECG = re.compile(r"^(EEG|EOG|EMG|RESP|SPO2|SAO2|PLETH|PULSE|FLOW|NASAL|THOR|ABD|SNORE|POS|BODY|TEMP|ACC|LIGHT"
+                      r"|LEG|CHIN|PTT|PPG|HR\b|EVENT|MARKER|ANNOT)", re.IGNORECASE)
+_ECG_LIKE = re.compile(r"^(ECG|EKG|ML|CM|CC|MOD|D[1-3]\b|V[1-6]|A?V[RLF]\b|I{1,3}\b|LEAD|X\b|Y\b|Z\b)", re.IGNORECASE)
+
+
+def is_ecg_label(label: str) -> bool:
+    """Whether a channel label names an ECG lead (``ECG L``, ``EKG1``, ``ECG1-ECG2``, ``V5``, ``II``)
+    rather than another signal of the recording (``EEG C3-M2``, ``SpO2``, ``Resp``)."""
+    text = label.strip()
+    if not text or _NOT_ECG.match(text):
+        return False
+    return lead_name(text) in _LEADS.values() or bool(_ECG_LIKE.match(text))
 
 
 def one_line(e: BaseException) -> str:

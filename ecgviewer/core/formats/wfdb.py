@@ -19,6 +19,7 @@ from ecgviewer.core.formats.base import (
     Record,
     check_fs,
     check_signal,
+    lead_name,
     one_line,
 )
 
@@ -197,7 +198,9 @@ def read(path: Path) -> Record:
         start = _dt.datetime.combine(rec.base_date, rec.base_time)
     elif rec.base_time is not None:
         start = rec.base_time
-    names = [str(n) for n in (rec.sig_name or [f"ch{i + 1}" for i in range(rec.n_sig)])]
+    # the project's lead spelling, as the EDF and ISHNE readers give it ("ECG II" -> "II"), so the
+    # same recording is scored on the same lead whatever its format
+    names = [lead_name(str(n)) or str(n) for n in (rec.sig_name or [f"ch{i + 1}" for i in range(rec.n_sig)])]
     units = ["mV" if TO_MV.get(u.strip().lower()) else u for u in units]
     check_signal(hea, signal, names, units)
     return Record(name=base.name, path=base, fs=fs, signal=signal, channel_names=names, units=units,
