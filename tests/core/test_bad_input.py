@@ -245,7 +245,9 @@ EDF_CASES = {  # name: (change to the bytes of a 20-s EDF+ of 119 with 3 signals
     "empty digital range": (lambda d: _edf_field(d, 3, 128, 8, 0, "-32768") or d, "digital range -32768..-32768 is empty"),
     "absurd gain": (lambda d: (_edf_field(d, 3, 104, 8, 0, "-9e7"), _edf_field(d, 3, 112, 8, 0, "9e7")) and d,
                     "the gain or unit looks wrong"),
-    "discontinuous": (lambda d: _edf_main(d, 192, 44, "EDF+D") or d, "discontinuous EDF+D files are not supported"),
+    # EDF+D whose second data record starts 4 s late (its time-keeping annotation "+5" for "+1")
+    "discontinuous": (lambda d: _edf_main(d, 192, 44, "EDF+D") or bytearray(bytes(d).replace(b"+1\x14\x14", b"+5\x14\x14", 1)),
+                      "discontinuous EDF+D files are not supported"),
     "not an EDF file": (lambda d: bytearray(b"hello" + bytes(d[5:])), "not an EDF file"),
 }
 
@@ -265,6 +267,15 @@ def small_edf_and_ishne(tmp_path_factory, mitdb):
     write_edf(d / "r.edf", rec, Annotations("atr", src.annotations.sample[keep], src.annotations.symbol[keep]))
     write_ishne(d / "r.ecg", rec.signal, 360, rec.channel_names, resolution_nv=5000)
     return (d / "r.edf").read_bytes(), (d / "r.ecg").read_bytes()
+
+
+def test_an_edf_plus_d_without_gaps_reads(small_edf_and_ishne, tmp_path):
+    """Some recorders label every export EDF+D: one whose data records follow each other is read."""
+    data = bytearray(small_edf_and_ishne[0])
+    _edf_main(data, 192, 44, "EDF+D")
+    (tmp_path / "d.edf").write_bytes(bytes(data))
+    rec = load_record(tmp_path / "d.edf")
+    assert rec.n_samples == 7200 and len(rec.annotations) > 0
 
 
 def _refused_in_one_line(path, problem, capsys):

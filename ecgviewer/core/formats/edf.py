@@ -10,8 +10,8 @@ EDF+ annotations whose text is a WFDB annotation symbol (``N``, ``V``, ``A``, ``
 record's annotations, so an EDF+ export that marks beats that way scores against its own labels;
 other texts are kept as comment annotations. Channels come at one rate: the rate of the lead the
 model reads, other-rate channels (a 32 Hz accelerometer beside a 256 Hz ECG) are left out and
-named in the record's comments. Discontinuous files (EDF+D) are refused: their gaps cannot be
-placed without the per-record time stamps edfio does not expose.
+named in the record's comments. Discontinuous files (EDF+D) with gaps are refused (their gaps are
+not placed on the time axis); an EDF+D file without gaps (``edfio.Edf.is_continuous``) is read.
 """
 
 from __future__ import annotations
@@ -203,7 +203,13 @@ def read(path: Path) -> Record:
     doc = _open(path, is_bdf)
     fmt = _fmt(doc, is_bdf)
     if fmt.endswith("+D"):
-        raise RecordError(path, f"discontinuous {fmt} files are not supported: export the recording as {fmt[:-1]}C")
+        try:
+            continuous = bool(doc.is_continuous)
+        except Exception:  # noqa: BLE001 - damaged time-keeping annotations: the gaps cannot be placed
+            continuous = False
+        if not continuous:
+            raise RecordError(path, f"discontinuous {fmt} files are not supported: export the recording as {fmt[:-1]}C")
+        # some recorders label every export +D; one without gaps is read as the continuous file it is
     try:
         signals = list(doc.signals)
         labels = [clean_name(s.label) for s in signals]
