@@ -17,6 +17,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import math
 import os
 import secrets
 import time
@@ -235,6 +236,19 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
+class ReviewConflict(OSError):
+    """The review file changed on disk since this store last read or wrote it."""
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """(modification time ns, size) of a file, None when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size)
+
+
 def read_review_file(path: Path) -> ReviewFile:
     """Parse a review sidecar; raises :class:`ReviewFileError` when it is not one of ours."""
     import wfdb
@@ -256,8 +270,10 @@ def read_review_file(path: Path) -> ReviewFile:
         meta = json.loads(aux[0][len(MAGIC) + 1:])
         record, n_samples, fs = str(meta["record"]), int(meta["n_samples"]), float(meta["fs"])
         version = int(meta["v"])
-    except (ValueError, KeyError, TypeError) as e:
+    except (ValueError, KeyError, TypeError, OverflowError) as e:  # Infinity, 1e999: OverflowError
         raise ReviewFileError(f"{path.name}: bad review header ({e})") from None
+    if not math.isfinite(fs) or fs <= 0 or n_samples <= 0 or version < 1:
+        raise ReviewFileError(f"{path.name}: bad review header (rate {fs:g} Hz, {n_samples} samples, format {version})")
     if version > FORMAT_VERSION:
         raise ReviewFileError(f"{path.name}: review format {version} is newer than this viewer")
     reviews: dict[int, BeatReview] = {}
@@ -365,7 +381,9 @@ class ReviewStore:
         self.autosave = autosave
         self._reviews: dict[int, BeatReview] = {}
         self._listeners: list[Listener] = []
+        self._seen: dict[Path, tuple[int, int] | None] = {}  # each file's stamp when last read or written
         self.save_path = self._choose_save_path()
+        self._seen[self.save_path] = _stamp(self.save_path)
         self.load_result = self._load()
 
     @classmethod
@@ -415,6 +433,16 @@ class ReviewStore:
             problems.append(f"record length {content.n_samples} samples in the file, {self.n_samples} now")
         if abs(content.fs - self.fs) > 1e-6 * max(1.0, self.fs):
             problems.append(f"sampling rate {content.fs:g} Hz in the file, {self.fs:g} Hz now")
+        outside = [s for s in content.reviews if not 0 < s < self.n_samples]
+        if outside:
+            problems.append(f"{len(outside)} reviewed beat(s) outside the record, first at sample {outside[0]}")
+        added = [s for s, r in content.reviews.items() if r.kind == BeatKind.ADDED and 0 < s < self.n_samples]
+        if self.beat_samples is not None and added:
+            twice = np.asarray(added, dtype=np.int64)
+            twice = twice[np.isin(twice, self.beat_samples)]
+            if twice.size:  # the detector (or another lead) now finds the beat the reviewer added
+                problems.append(f"{twice.size} added beat(s) are now among the record's beats, "
+                                f"first at sample {int(twice[0])}")
         own = [s for s, r in content.reviews.items() if r.kind != BeatKind.ADDED]
         if self.beat_samples is not None and own:
             keys = np.asarray(own, dtype=np.int64)
@@ -431,7 +459,8 @@ class ReviewStore:
         """
         pending = self.load_result.pending
         keep = {s: r for s, r in pending.items()
-                if 0 < s < self.n_samples and (self._is_beat(s) or r.kind == BeatKind.ADDED)}
+                if 0 < s < self.n_samples and (self._is_beat(s) != (r.kind == BeatKind.ADDED)
+                                               or self.beat_samples is None)}
         self._reviews.update(keep)
         self.load_result.pending = {}
         self._changed(sorted(keep))
@@ -489,6 +518,7 @@ class ReviewStore:
     def set_many(self, changes: Mapping[int, tuple[ReviewState, str | None] | BeatReview]) -> dict[int, BeatReview]:
         """Several beats in one save (e.g. "dismiss all in view"); returns their previous reviews."""
         previous: dict[int, BeatReview] = {}
+        before = dict(self._reviews)
         for sample, change in changes.items():
             s = int(sample)
             old = self.get(s)
@@ -501,7 +531,11 @@ class ReviewStore:
             else:
                 self._reviews[s] = new
         if self.autosave:
-            self.save()
+            try:
+                self.save()
+            except BaseException:
+                self._reviews = before  # not saved: not made (the UI says the change is not recorded)
+                raise
         self._changed(sorted(previous))
         return previous
 
@@ -535,9 +569,17 @@ class ReviewStore:
         """Write the review file now (atomic). A mismatched or unreadable file is moved aside first."""
         path = self.save_path
         path.parent.mkdir(parents=True, exist_ok=True)
+        seen = self._seen.get(path)
+        now = _stamp(path)
+        if now is not None and now != seen and self.load_result.status not in (LoadStatus.MISMATCH, LoadStatus.UNREADABLE):
+            # another window or reviewer wrote this file since this store read or wrote it: writing
+            # our whole state over it would drop their decisions
+            raise ReviewConflict(f"{path.name} was changed by another window or user since this record was "
+                                 "opened: reopen the record to see both reviews (nothing was overwritten)")
         self._backup_foreign_file()
         _remove_stale_temps(path.parent)
         write_review_file(path, ReviewFile(self.record_name, self.n_samples, self.fs, dict(self._reviews)))
+        self._seen[path] = _stamp(path)
         return path
 
     def _backup_foreign_file(self) -> None:

@@ -292,3 +292,64 @@ def test_relabel_add_delete_round_trip_and_rdann(tmp_path):
     assert list(ann.num[1:]) == [0, 2, 1] and list(ann.subtype[1:]) == [1, 0, 0]
     store.set_many({250: BeatReview()})  # an added beat removed again (undo of the add)
     assert 250 not in ReviewStore(base, 5000, 360, [100, 200, 300]).reviews()
+
+
+def test_a_save_never_overwrites_another_windows_newer_save(tmp_path):
+    """Two stores on one record: the second save is refused, not written over the first's."""
+    from ecgviewer.core.review import ReviewConflict
+
+    base = tmp_path / "rec"
+    a = ReviewStore(base, 5000, 360, [100, 200, 300])
+    b = ReviewStore(base, 5000, 360, [100, 200, 300])
+    a.set(100, ReviewState.CONFIRMED)
+    with pytest.raises(ReviewConflict, match="changed by another window"):
+        b.set(200, ReviewState.DISMISSED)
+    assert b.get(200).state == ReviewState.UNREVIEWED  # refused: not made in memory either
+    assert set(read_review_file(review.sidecar_path(base)).reviews) == {100}
+    c = ReviewStore(base, 5000, 360, [100, 200, 300])  # reopened: sees a's decision, can add its own
+    c.set(200, ReviewState.DISMISSED)
+    assert set(read_review_file(review.sidecar_path(base)).reviews) == {100, 200}
+    with pytest.raises(ReviewConflict):  # a is now stale too
+        a.set(300, ReviewState.CONFIRMED)
+
+
+def test_a_failed_save_leaves_the_review_as_it_was(tmp_path, monkeypatch):
+    base = tmp_path / "rec"
+    store = ReviewStore(base, 5000, 360, [100, 200])
+    store.set(100, ReviewState.CONFIRMED)
+
+    def full(*_a, **_k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(review, "write_review_file", full)
+    with pytest.raises(OSError):
+        store.set(200, ReviewState.DISMISSED)
+    assert store.get(200).state == ReviewState.UNREVIEWED and store.get(100).state == ReviewState.CONFIRMED
+    monkeypatch.undo()
+    store.set(100, ReviewState.DISMISSED)  # the next save writes only what was made
+    assert set(read_review_file(review.sidecar_path(base)).reviews) == {100}
+
+
+def test_an_added_beat_that_is_now_a_record_beat_is_a_mismatch(tmp_path):
+    from ecgviewer.core.review import BeatKind
+
+    base = tmp_path / "rec"
+    store = ReviewStore(base, 5000, 360, [100, 200])
+    store.set_many({300: BeatReview(ReviewState.CONFIRMED, "missed beat", "", BeatKind.ADDED)})
+    again = ReviewStore(base, 5000, 360, [100, 200, 300])  # the detector now finds it
+    assert again.load_result.status == LoadStatus.MISMATCH
+    assert "added beat(s) are now among the record's beats" in again.load_result.message
+    assert again.apply_pending() == 0  # applying anyway does not make it a second beat at 300
+
+
+@pytest.mark.parametrize("meta", ['{"record": "r", "n_samples": Infinity, "fs": 360, "v": 1}',
+                                  '{"record": "r", "n_samples": 5000, "fs": NaN, "v": 1}',
+                                  '{"record": "r", "n_samples": 5000, "fs": 360, "v": -5}',
+                                  '{"record": "r", "n_samples": 5000, "fs": 360, "v": 1e999}'])
+def test_a_review_header_with_absurd_numbers_is_unreadable_not_a_crash(tmp_path, meta):
+    import wfdb
+
+    wfdb.wrann("rec", review.REVIEW_ANNOTATOR, np.array([0]), np.array([review.HEADER_SYMBOL]),
+               aux_note=[f"{review.MAGIC} {meta}"], write_dir=str(tmp_path))
+    store = ReviewStore(tmp_path / "rec", 5000, 360)
+    assert store.load_result.status == LoadStatus.UNREADABLE and "bad review header" in store.load_result.message
