@@ -411,7 +411,10 @@ class ReviewStore:
 
     # loading ----------------------------------------------------------------------------------
     def _load(self) -> LoadResult:
-        path = next((p for p in self._candidates() if p.is_file()), None)
+        found = [p for p in self._candidates() if p.is_file()]
+        # both places hold a review (the record's folder was read-only once, writable another time):
+        # the one written last is the reviewer's latest work
+        path = max(found, key=lambda p: _stamp(p) or (0, 0)) if found else None
         if path is None:
             return LoadResult(LoadStatus.NEW, None, "No earlier review of this record.")
         try:

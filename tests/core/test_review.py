@@ -353,3 +353,23 @@ def test_a_review_header_with_absurd_numbers_is_unreadable_not_a_crash(tmp_path,
                aux_note=[f"{review.MAGIC} {meta}"], write_dir=str(tmp_path))
     store = ReviewStore(tmp_path / "rec", 5000, 360)
     assert store.load_result.status == LoadStatus.UNREADABLE and "bad review header" in store.load_result.message
+
+
+def test_reopening_takes_the_newer_of_the_two_places(rec119, tmp_path, monkeypatch):
+    """Read-only, then writable, then read-only again: the review beside the record, written last,
+    is the one restored (the data folder's older copy was read first before)."""
+    rec, beats = rec119
+    folder = rec.path.parent
+    read_only = {"on": True}
+    monkeypatch.setattr(review, "dir_writable", lambda d: not (read_only["on"] and Path(d) == folder))
+    ReviewStore.for_record(rec, beats).set(int(beats[1]), ReviewState.CONFIRMED)  # to the data folder
+    read_only["on"] = False
+    time.sleep(0.01)
+    beside = ReviewStore.for_record(rec, beats)
+    assert not beside.in_data_dir and beside.load_result.status == LoadStatus.RESTORED
+    beside.set(int(beats[2]), ReviewState.DISMISSED)  # beside the record: both beats
+    read_only["on"] = True
+    again = ReviewStore.for_record(rec, beats)
+    assert again.in_data_dir
+    assert again.get(int(beats[1])).state == ReviewState.CONFIRMED
+    assert again.get(int(beats[2])).state == ReviewState.DISMISSED
