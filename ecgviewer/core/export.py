@@ -37,7 +37,7 @@ def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: floa
     a beat the reviewer added has no score (empty) and, like a deleted one, is never flagged.
     """
     sample = np.asarray(sample, dtype=np.int64)
-    scores = np.asarray(scores, dtype=np.float64)
+    scores = np.asarray(scores)  # its own dtype: flagged exactly as the viewer and the CLI compare (float32)
     if scores.shape != sample.shape:
         raise ValueError(f"{len(scores)} scores for {len(sample)} beats")
     ref = np.full(len(sample), "", dtype=object) if reference is None else np.asarray(reference, dtype=object)
@@ -51,7 +51,7 @@ def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: floa
         sym = str(ref[i] or "")
         ref_class = BEATGAN_CLASSES.get(sym, "")
         scored = bool(np.isfinite(scores[i]))
-        flag = scored and scores[i] >= threshold and r.kind != BeatKind.DELETED
+        flag = bool(scored and np.asarray(scores[i] >= threshold) and r.kind != BeatKind.DELETED)
         rows.append([
             f"{s / fs:.3f}", str(s), sym, ref_class, r.label or ref_class, BEAT_ORIGIN[r.kind],
             f"{scores[i]:.6g}" if scored else "", "1" if flag else "0", r.state.label, r.note,

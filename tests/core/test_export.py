@@ -69,3 +69,15 @@ def test_csv_shows_relabelled_added_and_deleted_beats(tmp_path):
     assert by["720"][3:8] == ["V", "V", "deleted", "0.8", "0"]
     assert by["900"][3:8] == ["", "F", "added", "", "0"]
     assert [r[1] for r in rows[1:]] == ["360", "720", "900", "1080"]  # time order
+
+
+def test_csv_flags_a_beat_exactly_as_the_viewer_does(tmp_path):
+    """float32 scores against a threshold within one float32 step: the CSV's flag is the viewer's
+    (it compared in float64 and could differ)."""
+    from ecgviewer.core.export import beat_rows
+
+    scores = np.array([0.1, 0.3], dtype=np.float32)
+    thr = float(np.float32(0.1)) + 1e-10  # above the score in float64, equal to it in float32
+    viewer = scores >= thr  # as ReviewSession.flagged_mask compares
+    rows = beat_rows(np.array([360, 720]), 360.0, scores, thr)
+    assert [r[7] == "1" for r in rows] == viewer.tolist() == [True, True]

@@ -273,3 +273,17 @@ def test_a_record_without_beats(tmp_path):
     assert session.add_beat(5000, snap=False) == 5000  # the reviewer can still mark a missed beat
     beats.update()
     assert beats.samples().tolist() == [5000]
+
+
+def test_an_added_beat_keeps_its_distance_from_every_live_beat(tmp_path):
+    """Beats 1000 and 1050 apart by 0.14 s; 1000 deleted: adding at 1010 is refused, since 1050 is
+    still a beat within the minimum gap (only the nearest, the deleted one, was checked)."""
+    from ecgviewer.core.session.session import MIN_BEAT_GAP_S
+
+    samples = np.array([1000, 1050, 5000])
+    store = ReviewStore(tmp_path / "gap", 20_000, 360.0, samples)
+    session = ReviewSession(store, samples, np.zeros(3, np.float32), 360.0, threshold=0.5)
+    assert 50 < MIN_BEAT_GAP_S * 360.0
+    assert session.delete_beat(1000)
+    assert session.add_beat(1010, snap=False) is None and session.selected == 1050
+    assert session.add_beat(1000, snap=False) == 1000  # the deleted beat itself can come back

@@ -273,15 +273,16 @@ class ReviewSession:
         s = snap_to_peak(self.signal, int(sample), self.fs) if snap else int(sample)
         if not 0 < s < self.store.n_samples:
             return None
-        near = self.nearest_beat(s)
-        too_close = near is not None and abs(near - s) < MIN_BEAT_GAP_S * self.fs
-        if too_close and self.kind[self._index[near]] != BeatKind.DELETED:
-            self.select(near)
-            return None
-        if s in self._index:  # a deleted beat at that very sample: bring it back
+        if s in self._index and self.kind[self._index[s]] == BeatKind.DELETED:  # that very beat: bring it back
             self._edit("Restore beat", s, lambda r: BeatReview(r.state, r.note, r.label, BeatKind.DETECTED))
             self.select(s)
             return s
+        # every live beat within the gap counts, not only the nearest (which may be a deleted one)
+        d = np.abs(self.sample - s)
+        live = (d < MIN_BEAT_GAP_S * self.fs) & (self.kind != BeatKind.DELETED)
+        if live.any():
+            self.select(int(self.sample[np.flatnonzero(live)[np.argmin(d[live])]]))
+            return None
         self.history.push(Edit("Add beat", {s: BeatReview()}, {s: BeatReview(kind=BeatKind.ADDED)}))
         self._emit(HISTORY)
         self.select(s)
