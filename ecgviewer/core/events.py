@@ -212,6 +212,13 @@ class Events:
                                            cycles=(last - first + 1) // len(unit)))
         return out
 
+    def _usable(self) -> np.ndarray:
+        """RR intervals the AF measures read: known, not a pause, between two non-ectopic beats."""
+        v = np.isin(self.cls, ("S", "V", "F"))
+        usable = np.isfinite(self.rr) & (self.rr <= self.c.pause_s)
+        usable[1:] &= ~v[1:] & ~v[:-1]
+        return usable
+
     def irregularity(self) -> np.ndarray:
         """Per beat: RMSSD / mean RR over the ``af_window`` usable RR intervals around it (NaN unknown).
 
@@ -219,9 +226,7 @@ class Events:
         beats and pauses make sinus rhythm irregular without AF (docs/events.md).
         """
         n = len(self.rr)
-        v = np.isin(self.cls, ("S", "V", "F"))
-        usable = np.isfinite(self.rr) & (self.rr <= self.c.pause_s)
-        usable[1:] &= ~v[1:] & ~v[:-1]
+        usable = self._usable()
         if n:
             usable[0] = False
         idx = np.nonzero(usable)[0]
@@ -257,7 +262,7 @@ class Events:
         irr = self.irregularity()
         short = self.local_irregularity()
         out = []
-        for first, last in runs_of(fill_short_gaps(irr > self.c.af_nrmssd, AF_BRIDGE)):
+        for first, last in merge_spans(runs_of(irr > self.c.af_nrmssd), gap=AF_BRIDGE):
             # a 64-interval window is irregular as soon as part of it is: the run reaches up to half
             # a window into the steady rhythm on each side, so it is cut back to the beats whose
             # short window (AF_EDGE intervals) is irregular too
@@ -272,7 +277,6 @@ class Events:
                                        irregularity=round(float(np.nanmean(seg)), 3)))
         return out
 
-
     def local_irregularity(self) -> np.ndarray:
         """Per beat: RMS of the successive RR differences over the :data:`AF_EDGE` intervals around
         it, over their mean (the same measure as :meth:`irregularity` on a short window, no trimming,
@@ -280,9 +284,7 @@ class Events:
         n = len(self.rr)
         if n == 0:
             return np.zeros(0)
-        v = np.isin(self.cls, ("S", "V", "F"))
-        ok = np.isfinite(self.rr) & (self.rr <= self.c.pause_s)
-        ok[1:] &= ~v[1:] & ~v[:-1]
+        ok = self._usable()
         d2 = np.full(n, np.nan)
         pair = ok[1:] & ok[:-1]
         d2[1:] = np.where(pair, (self.rr[1:] - self.rr[:-1]) ** 2, np.nan)
@@ -302,21 +304,12 @@ AF_BRIDGE = 8
 AF_EDGE = 8
 
 
-def fill_short_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
-    """``mask`` with every run of False of at most ``max_gap`` values between two True values set True."""
-    out = np.asarray(mask, bool).copy()
-    runs = runs_of(out)
-    for (_, a), (b, _) in zip(runs, runs[1:]):
-        if b - a - 1 <= max_gap:
-            out[a + 1:b] = True
-    return out
-
-
-def merge_spans(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Sorted (first, last) spans with every pair that overlaps or touches joined."""
+def merge_spans(spans: list[tuple[int, int]], gap: int = 0) -> list[tuple[int, int]]:
+    """Sorted (first, last) spans with every pair that overlaps, touches or lies at most ``gap``
+    indices apart joined."""
     out: list[tuple[int, int]] = []
     for first, last in sorted(spans):
-        if out and first <= out[-1][1] + 1:
+        if out and first <= out[-1][1] + 1 + gap:
             out[-1] = (out[-1][0], max(out[-1][1], last))
         else:
             out.append((first, last))

@@ -51,7 +51,7 @@ def beat_rows(sample: np.ndarray, fs: float, scores: np.ndarray, threshold: floa
         sym = str(ref[i] or "")
         ref_class = BEATGAN_CLASSES.get(sym, "")
         scored = bool(np.isfinite(scores[i]))
-        flag = bool(scored and np.asarray(scores[i] >= threshold) and r.kind != BeatKind.DELETED)
+        flag = bool(scored and scores[i] >= threshold and r.kind != BeatKind.DELETED)
         rows.append([
             f"{s / fs:.3f}", str(s), sym, ref_class, r.label or ref_class, BEAT_ORIGIN[r.kind],
             f"{scores[i]:.6g}" if scored else "", "1" if flag else "0", r.state.label, r.note,

@@ -184,13 +184,15 @@ def record_scale(mse: np.ndarray, population: tuple[float, float]) -> tuple[floa
 def window_error(err: np.ndarray, r_tick: int, fs: float, window_ms: tuple[float, float] | None) -> np.ndarray:
     """Each beat's mean squared error over ``window_ms`` (ms from the R peak at tick ``r_tick``;
     None: the whole window), all leads; ``err`` is (beats, leads, ticks) or (beats, ticks)."""
-    e = np.asarray(err, dtype=np.float64)
-    e = e.reshape(len(e), -1, e.shape[-1]) if len(e) else e.reshape(0, 1, max(e.shape[-1], 1))
-    if window_ms is not None:
+    e = np.asarray(err)
+    if not len(e):
+        return np.zeros(0, np.float32)
+    e = e.reshape(len(e), -1, e.shape[-1])
+    if window_ms is not None:  # a view: a 24-h record's errors are not copied
         lo = max(r_tick + round(window_ms[0] * fs / 1000.0), 0)
         hi = min(r_tick + round(window_ms[1] * fs / 1000.0), e.shape[-1])
         e = e[..., lo:hi]
-    return e.mean(axis=(1, 2)).astype(np.float32) if len(e) else np.zeros(0, np.float32)
+    return e.mean(axis=(1, 2), dtype=np.float64).astype(np.float32)
 
 
 def morphology_z(mse: np.ndarray, centre: float, spread: float) -> np.ndarray:
