@@ -103,6 +103,16 @@ def shifted(record, ms: float):
     return replace(record, annotations=replace(ann, sample=np.clip(ann.sample + d, 0, record.n_samples - 1)))
 
 
+def classed_beats(scorer: Scorer, record, detect: bool):
+    """The scorer's beats of a record; ``detect``: the detector's, each classed by the reference
+    beat within 150 ms (EC57 matching), '' when none is."""
+    beats = scorer.beats(record, detect=detect)
+    if detect:
+        ann = record.annotations
+        beats.cls = classify(reference_labels(beats.sample, ann.sample, ann.symbol, record.fs))
+    return beats
+
+
 def score_record(path: Path, by_variant: dict[str, Scorer], detect: bool, shift_ms: float = 0.0,
                  second_lead: bool = False) -> dict:
     """Per-variant scores of one record, with each beat's reference class ('' when unmatched).
@@ -124,10 +134,7 @@ def score_record(path: Path, by_variant: dict[str, Scorer], detect: bool, shift_
     for name, scorer in by_variant.items():
         align = scorer.params.align
         if align not in cache:
-            beats = scorer.beats(record, detect=detect)
-            if detect:
-                sym = reference_labels(beats.sample, ann.sample, ann.symbol, record.fs)
-                beats.cls = classify(sym)
+            beats = classed_beats(scorer, record, detect)
             cache[align] = (beats, *scorer.reconstruct(beats))
         beats, recon, err = cache[align]
         res = scorer.finish(beats, recon, err)

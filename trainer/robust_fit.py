@@ -26,9 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.core.atomic import write_text_atomic
-from ecgviewer.core.classes import classify
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.flag_metrics import reference_labels
 from ecgviewer.core.model.card import SCHEMA, Prematurity, RobustScore, TailKnots, read_card
 from ecgviewer.core.record import load_record
 from ecgviewer.core.robust import PrematurityModel, RhythmGate, prematurity_features, tail_knots, window_error
@@ -84,11 +82,9 @@ def record_rows(card: Path, data: Path, names: tuple[str, ...] | list[str], cach
 def reconstructed_beats(scorer: Scorer, path: Path, detect: bool = False) -> tuple:
     """A record's beats (``detect``: the detector's, classed by the reference beat within 150 ms, as
     ``trainer crossdb``) and their per-tick reconstruction errors."""
-    record = load_record(path)
-    beats = scorer.beats(record, detect=detect)
-    if detect:
-        ann = record.annotations
-        beats.cls = classify(reference_labels(beats.sample, ann.sample, ann.symbol, record.fs))
+    from trainer.crossdb import classed_beats
+
+    beats = classed_beats(scorer, load_record(path), detect)
     return beats, scorer.reconstruct(beats)[1]
 
 
@@ -129,8 +125,7 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     only (an ablation: ``experiments/irregularity_study.py``).
     """
     n = [r[0] == "N" for r in rows]
-    probe = Rule(None, (0.0, 1.0), 0.0, gate=gate)
-    counts = [m & probe.regular(r[2]) for r, m in zip(rows, n)] if fit_regular else n
+    counts = [m & gate.regular(r[2]) for r, m in zip(rows, n)] if fit_regular and gate else n
     feats_n = np.concatenate([r[2][m] for r, m in zip(rows, counts)])
     logmse_n = np.log(np.concatenate([r[1][m] for r, m in zip(rows, n)]))
     q1, med, q3 = np.percentile(logmse_n, [25, 50, 75])

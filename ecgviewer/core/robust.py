@@ -216,10 +216,6 @@ class RobustScore:
         """The per-beat error this rule's morphology channel reads, from the per-tick errors."""
         return window_error(err, r_tick, fs, self.window_ms)
 
-    def regular(self, features: np.ndarray) -> np.ndarray:
-        """Beats whose rhythm channel counts: all without a gate."""
-        return np.ones(len(features), bool) if self.gate is None else self.gate.regular(features)
-
     def score(self, mse: np.ndarray, features: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(score, morphology z, rhythm z or None) of a record's beats; ``features`` from
         :func:`prematurity_features` (None or no rhythm model: morphology alone)."""
