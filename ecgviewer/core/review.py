@@ -381,9 +381,8 @@ class ReviewStore:
         self.autosave = autosave
         self._reviews: dict[int, BeatReview] = {}
         self._listeners: list[Listener] = []
-        self._seen: dict[Path, tuple[int, int] | None] = {}  # each file's stamp when last read or written
         self.save_path = self._choose_save_path()
-        self._seen[self.save_path] = _stamp(self.save_path)
+        self._seen = _stamp(self.save_path)  # the save file's stamp when last read or written
         self.load_result = self._load()
 
     @classmethod
@@ -572,9 +571,8 @@ class ReviewStore:
         """Write the review file now (atomic). A mismatched or unreadable file is moved aside first."""
         path = self.save_path
         path.parent.mkdir(parents=True, exist_ok=True)
-        seen = self._seen.get(path)
         now = _stamp(path)
-        if now is not None and now != seen and self.load_result.status not in (LoadStatus.MISMATCH, LoadStatus.UNREADABLE):
+        if now is not None and now != self._seen and self.load_result.status not in (LoadStatus.MISMATCH, LoadStatus.UNREADABLE):
             # another window or reviewer wrote this file since this store read or wrote it: writing
             # our whole state over it would drop their decisions
             raise ReviewConflict(f"{path.name} was changed by another window or user since this record was "
@@ -582,7 +580,7 @@ class ReviewStore:
         self._backup_foreign_file()
         _remove_stale_temps(path.parent)
         write_review_file(path, ReviewFile(self.record_name, self.n_samples, self.fs, dict(self._reviews)))
-        self._seen[path] = _stamp(path)
+        self._seen = _stamp(path)
         return path
 
     def _backup_foreign_file(self) -> None:
