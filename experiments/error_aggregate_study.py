@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from ecgviewer.core.resources import bundled_model_path
-from ecgviewer.core.robust import prematurity_features
+from ecgviewer.core.robust import RR_QUANTILE_MEDIAN, beat_features
 from ecgviewer.core.scorer import Scorer
 from experiments.irregularity_study import cells, judge
 from trainer.robust_fit import fit, load_rows, reconstructed_beats, save_rows
@@ -60,7 +60,7 @@ def build(data: Path, out: Path, card: Path) -> None:
         rows: dict[str, list] = {k: [] for k in AGGREGATES}
         for name in names:
             beats, err = reconstructed_beats(scorer, data / name, detect)
-            f = prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)
+            f = beat_features(beats, RR_QUANTILE_MEDIAN)  # this study's rows: the median reference
             for k, v in aggregates(err, p.before, p.fs).items():
                 rows[k].append((beats.cls, v.astype(np.float32), f))
             print(f"error_aggregate_study: {tag} {name}", file=sys.stderr, flush=True)
@@ -94,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in AGGREGATES:
         train = load_rows(a.rows / f"ds1_ref_{k}.npz")
         for t in TARGETS:
-            rule, _ = fit(train, t)
+            rule, _ = fit(train, t, rr_quantile=RR_QUANTILE_MEDIAN)
             for tag in ("ds2_ref", "ds2_det"):
                 m = judge(rule, load_rows(a.rows / f"{tag}_{k}.npz"))
                 print(f"| {k} | {t:.1%} | {rule.threshold:.2f} | {tag[4:]} | {cells(m)}", flush=True)

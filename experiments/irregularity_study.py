@@ -33,7 +33,7 @@ import numpy as np
 from ecgviewer.core.classes import ANOMALY_CLASSES, beat_mask
 from ecgviewer.core.record import load_record
 from ecgviewer.core.resources import bundled_model_path
-from ecgviewer.core.robust import RhythmGate, prematurity_features
+from ecgviewer.core.robust import RR_QUANTILE_MEDIAN, RhythmGate, prematurity_features
 from trainer.evaluate import fold_metrics
 from trainer.robust_fit import fit, load_rows, record_rows
 from trainer.splits import DS1, DS2
@@ -121,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         a.build.mkdir(parents=True, exist_ok=True)
         card = bundled_model_path()
         for tag, names, detect in (("ds1_ref", DS1, False), ("ds2_ref", DS2, False), ("ds2_det", DS2, True)):
-            record_rows(card, a.data, names, a.build / f"{tag}.npz", detect=detect, window_ms=None)
+            record_rows(card, a.data, names, a.build / f"{tag}.npz", detect=detect, window_ms=None,
+                        rr_quantile=RR_QUANTILE_MEDIAN)  # this study's rows: the median reference
         return 0
     if a.fit is None or not a.judge:
         ap.error("--fit and --judge are needed (or --build)")
@@ -137,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for g in GATES:
         for t in TARGETS:
-            rule, _ = fit(train, t, gate=g, fit_regular=a.fit_regular)
+            rule, _ = fit(train, t, gate=g, fit_regular=a.fit_regular, rr_quantile=RR_QUANTILE_MEDIAN)
             for what, rows in judged.items():
                 print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {what} | {cells(judge(rule, rows))}",
                       flush=True)

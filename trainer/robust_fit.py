@@ -29,7 +29,7 @@ from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.card import SCHEMA, Prematurity, RobustScore, TailKnots, read_card
 from ecgviewer.core.record import load_record
-from ecgviewer.core.robust import PrematurityModel, RhythmGate, prematurity_features, tail_knots, window_error
+from ecgviewer.core.robust import PrematurityModel, RhythmGate, beat_features, tail_knots, window_error
 from ecgviewer.core.robust import RobustScore as Rule
 from ecgviewer.core.scorer import Scorer
 from trainer.config import TrainError
@@ -40,42 +40,49 @@ ALIGN = "peak"
 #: The error the morphology channel reads, ms from the R peak: the QRS and its edges
 #: (``experiments/error_aggregate_study.py``, chosen on MIT-BIH DS1 -> DS2).
 WINDOW_MS = (-100.0, 150.0)
+#: The rhythm's reference: this quantile of the beats' two-interval cycles over +-30 s
+#: (``core.robust.reference_rr``; ``experiments/rr_reference_study.py``, chosen on MIT-BIH DS1).
+RR_QUANTILE = 0.9
 
 
-def description(window_ms: tuple[float, float] | None) -> str:
+def description(window_ms: tuple[float, float] | None, rr_quantile: float = RR_QUANTILE) -> str:
     """The card's words for the rule."""
     where = "the whole window" if window_ms is None else f"{window_ms[0]:+.0f} .. {window_ms[1]:+.0f} ms of the R peak"
+    ref = "a 60-s median RR" if rr_quantile == 0.5 else (
+        f"the {rr_quantile:.0%} quantile of the two-interval cycles of the surrounding minute")
     return ("the sum of two channels' -log10 tail probabilities among DS1 normal beats: log MSE over " + where
             + " about the record's own centre (its 5th-25th percentiles) over the population's spread, and a "
-            "one-sided prematurity / compensatory-pause distance against a 60-s median RR")
+            "one-sided prematurity / compensatory-pause distance against " + ref)
 
 
 def ds1_rows(card: Path, data: Path, cache: Path | None = None,
-             window_ms: tuple[float, float] | None = WINDOW_MS) -> list[tuple]:
+             window_ms: tuple[float, float] | None = WINDOW_MS, rr_quantile: float = RR_QUANTILE) -> list[tuple]:
     """(classes, error, prematurity features) of each DS1 record's reference beats; ``cache`` keeps them."""
-    return record_rows(card, data, DS1, cache, window_ms=window_ms)
+    return record_rows(card, data, DS1, cache, window_ms=window_ms, rr_quantile=rr_quantile)
 
 
 def record_rows(card: Path, data: Path, names: tuple[str, ...] | list[str], cache: Path | None = None,
-                detect: bool = False, window_ms: tuple[float, float] | None = WINDOW_MS) -> list[tuple]:
+                detect: bool = False, window_ms: tuple[float, float] | None = WINDOW_MS,
+                rr_quantile: float = RR_QUANTILE) -> list[tuple]:
     """(classes, error, prematurity features) of each named record's beats, through the product's Scorer;
-    the error is the mean squared error over ``window_ms`` (``core.robust.window_error``; None: all ticks).
+    the error is the mean squared error over ``window_ms`` (``core.robust.window_error``; None: all ticks),
+    the features against the ``rr_quantile`` reference (``core.robust.beat_features``).
 
     ``detect``: beats of the product's detector, classed by the reference beat within 150 ms (EC57,
     as ``trainer crossdb``). ``cache`` keeps the rows (and is read instead when it exists and holds
-    the same window).
+    the same window and reference).
     """
     if cache is not None and cache.is_file():
-        return load_rows(cache, window_ms)
+        return load_rows(cache, window_ms, rr_quantile)
     scorer = Scorer.load(card, align=ALIGN, rule=None)
     rows = []
     for name in names:
         beats, err = reconstructed_beats(scorer, data / name, detect)
         mse = window_error(err, scorer.params.before, scorer.params.fs, window_ms)
-        rows.append((beats.cls, mse, prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)))
+        rows.append((beats.cls, mse, beat_features(beats, rr_quantile)))
         print(f"robust-fit: {name} {len(beats)} beats", file=sys.stderr, flush=True)
     if cache is not None:
-        save_rows(cache, rows, window_ms)
+        save_rows(cache, rows, window_ms, rr_quantile)
     return rows
 
 
@@ -91,10 +98,15 @@ def reconstructed_beats(scorer: Scorer, path: Path, detect: bool = False) -> tup
 _ANY = object()
 
 
-def load_rows(cache: Path, window_ms=_ANY) -> list[tuple]:
+def load_rows(cache: Path, window_ms=_ANY, rr_quantile=_ANY) -> list[tuple]:
     """The per-record rows :func:`save_rows` kept (the file is this trainer's own, not user input).
-    ``window_ms``: refuse a cache of another error window."""
+    ``window_ms``, ``rr_quantile``: refuse a cache of another error window or rhythm reference."""
     with np.load(cache, allow_pickle=True) as z:
+        if rr_quantile is not _ANY:
+            kept_q = float(z["rr_quantile"]) if "rr_quantile" in z.files else 0.5  # older caches: the median
+            if kept_q != float(rr_quantile):
+                raise TrainError(f"{cache}: rows against the {kept_q:g} RR quantile, not {rr_quantile:g}: "
+                                 "use another --cache file")
         if window_ms is not _ANY:
             kept = z["window_ms"] if "window_ms" in z.files else np.full(2, np.nan)  # older caches: all ticks
             kept_w = None if np.isnan(kept).all() else (float(kept[0]), float(kept[1]))
@@ -104,20 +116,25 @@ def load_rows(cache: Path, window_ms=_ANY) -> list[tuple]:
         return list(z["rows"])
 
 
-def save_rows(cache: Path, rows: list[tuple], window_ms: tuple[float, float] | None = None) -> None:
+def save_rows(cache: Path, rows: list[tuple], window_ms: tuple[float, float] | None = None,
+              rr_quantile: float = RR_QUANTILE) -> None:
     """Keep per-record rows in an .npz (an object array of tuples, whatever the records' lengths),
-    with the error window they were read over (NaN: the whole window)."""
+    with the error window they were read over (NaN: the whole window) and the RR quantile of their
+    rhythm reference."""
     arr = np.empty(len(rows), dtype=object)
     for i, r in enumerate(rows):
         arr[i] = tuple(r)
-    np.savez(cache, rows=arr, window_ms=np.array(window_ms if window_ms is not None else (np.nan, np.nan)))
+    np.savez(cache, rows=arr, window_ms=np.array(window_ms if window_ms is not None else (np.nan, np.nan)),
+             rr_quantile=np.float64(rr_quantile))
 
 
 def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
-        fit_regular: bool = False, window_ms: tuple[float, float] | None = None) -> tuple[Rule, int]:
+        fit_regular: bool = False, window_ms: tuple[float, float] | None = None,
+        rr_quantile: float = RR_QUANTILE) -> tuple[Rule, int]:
     """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw.
 
-    ``window_ms``: the error window the rows' errors were read over; the rule reads the same.
+    ``window_ms``: the error window the rows' errors were read over; ``rr_quantile``: the reference
+    their rhythm features were taken against; the rule reads the same.
 
     ``gate``: where the rhythm is irregular at every lag the rhythm channel is held down
     (``core.robust.RhythmGate``); the threshold flags ``target`` of all N beats under it.
@@ -135,6 +152,7 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
                   "rhythm": tail_knots(np.concatenate([z[2][m] for z, m in zip(zs, counts)]))}
     rule.gate = gate
     rule.window_ms = None if window_ms is None else (float(window_ms[0]), float(window_ms[1]))
+    rule.rr_quantile = float(rr_quantile)
     scores_n = np.concatenate([rule.score(r[1], r[2])[0][m] for r, m in zip(rows, n)])
     rule.threshold = float(np.quantile(scores_n, 1.0 - target))
     return rule, int(sum(m.sum() for m in n))
@@ -149,9 +167,10 @@ def card_field(rule: Rule, n_normal: int, target: float, command: str) -> Robust
             mean=tuple(float(v) for v in p.mean), cov_inv=tuple(tuple(float(v) for v in r) for r in p.cov_inv),
             center=float(p.center), scale=float(p.scale)),
         tails=TailKnots(morphology=list(rule.tails["morphology"]), rhythm=list(rule.tails["rhythm"])),
-        description=description(rule.window_ms),
+        description=description(rule.window_ms, rule.rr_quantile),
         fitted_on=f"MIT-BIH DS1 reference beats, N only ({n_normal} beats); threshold flags {target:.1%} of them",
-        command=command, target=float(target), n_normal=int(n_normal), window_ms=rule.window_ms)
+        command=command, target=float(target), n_normal=int(n_normal), window_ms=rule.window_ms,
+        rr_quantile=rule.rr_quantile)
 
 
 def cmd_robust_fit(args: argparse.Namespace) -> int:
@@ -166,11 +185,15 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
     window = None if args.whole_window else tuple(args.window_ms)
     if window is not None and not window[0] < window[1]:
         raise TrainError(f"--window-ms {window[0]:g} {window[1]:g}: the end must come after the start")
-    rule, n_normal = fit(ds1_rows(args.card, args.data, args.cache, window), args.target, window_ms=window)
+    if not 0.0 < args.rr_quantile <= 1.0:
+        raise TrainError(f"--rr-quantile {args.rr_quantile:g}: a quantile in (0, 1]")
+    rows = ds1_rows(args.card, args.data, args.cache, window, args.rr_quantile)
+    rule, n_normal = fit(rows, args.target, window_ms=window, rr_quantile=args.rr_quantile)
     command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (
         f" --target {args.target:g}" if args.target != 0.01 else "") + (
         " --whole-window" if window is None else
-        f" --window-ms {window[0]:g} {window[1]:g}" if window != WINDOW_MS else "")
+        f" --window-ms {window[0]:g} {window[1]:g}" if window != WINDOW_MS else "") + (
+        f" --rr-quantile {args.rr_quantile:g}" if args.rr_quantile != RR_QUANTILE else "")
     if card.measured:  # rows taken at the old threshold no longer describe this card
         print(f"robust-fit: {len(card.measured)} measured rows dropped (taken at the old threshold; rerun "
               "trainer crossdb, then trainer card)", file=sys.stderr)
@@ -193,4 +216,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--window-ms", type=float, nargs=2, default=WINDOW_MS, metavar=("FROM", "TO"),
                    help="the error the morphology channel reads, ms from the R peak (default: %(default)s)")
     p.add_argument("--whole-window", action="store_true", help="read the error of the whole beat window instead")
+    p.add_argument("--rr-quantile", type=float, default=RR_QUANTILE,
+                   help="the rhythm's reference: this quantile of the two-interval cycles over +-30 s "
+                        "(0.5: the median, cards up to 2.1.1; default: %(default)s)")
     p.set_defaults(func=cmd_robust_fit)

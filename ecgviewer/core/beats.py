@@ -25,8 +25,6 @@ WINDOW = BEFORE + AFTER  # 320 ticks at 360 Hz
 #: How windows are centred: "peak" = core.fiducial's rule (upright lead, one fiducial point);
 #: "none" = at the mark, as every model up to 2.1.0 was trained.
 ALIGN_RULES = ("peak", "none")
-#: Half-width in seconds of the window of the robust local RR reference (``rr_median``).
-RR_MEDIAN_HALF_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -73,15 +71,12 @@ class BeatSet:
     source: str  # "reference" or "detector"
     skipped: dict[str, int] = field(default_factory=dict)
     centre: np.ndarray | None = None  # int64 aligned window centres; None: the marks themselves
-    rr_median: np.ndarray | None = None  # float32 s: robust local RR reference (:func:`median_rr`)
     polarity: list[float] = field(default_factory=list)  # per model lead: -1 where it was turned over
     lead_note: str = ""
 
     def __post_init__(self) -> None:
         if self.centre is None:
             self.centre = self.sample
-        if self.rr_median is None:
-            self.rr_median = median_rr(self.centre, self.fs)
 
     def __len__(self) -> int:
         return int(self.sample.shape[0])
@@ -94,7 +89,7 @@ class BeatSet:
     def subset(self, keep: np.ndarray) -> BeatSet:
         return BeatSet(self.record, self.fs, self.leads, self.x[keep], self.sample[keep], self.symbol[keep],
                        self.cls[keep], self.rr_pre[keep], self.rr_post[keep], self.rr_local[keep], self.source,
-                       dict(self.skipped), self.centre[keep], self.rr_median[keep], list(self.polarity), self.lead_note)
+                       dict(self.skipped), self.centre[keep], list(self.polarity), self.lead_note)
 
 
 def reference_peaks(record: Record) -> tuple[np.ndarray, np.ndarray] | None:
@@ -125,33 +120,6 @@ def local_rr(sample: np.ndarray, fs: float, k: int = 8) -> np.ndarray:
     ok = n > 0
     out[ok] = (c[i[ok]] - c[lo[ok]]) / n[ok]
     return out.astype(np.float32)
-
-
-def median_rr(centre: np.ndarray, fs: float, half_s: float = RR_MEDIAN_HALF_S) -> np.ndarray:
-    """Robust local RR reference of each beat: the median over the beats within +-``half_s`` of the
-    mean of each two consecutive RR intervals.
-
-    Why pairs: a premature beat and its compensatory pause add up to two normal cycles, so even a
-    bigeminy (short, long, short, ...) gives the underlying sinus cycle; a median over about a minute
-    is not pulled along by a run of ectopic beats or a slow rate change. NaN with under 3 beats.
-    """
-    n = len(centre)
-    out = np.full(n, np.nan, dtype=np.float32)
-    if n < 3:
-        return out
-    t = np.asarray(centre, dtype=np.float64) / fs
-    rr = np.diff(t)
-    pair = 0.5 * (rr[:-1] + rr[1:])  # centred on beats 1 .. n-2
-    tp = t[1:-1]
-    lo = np.searchsorted(tp, t - half_s, side="left")
-    hi = np.searchsorted(tp, t + half_s, side="right")
-    for i in range(n):
-        a, b = lo[i], hi[i]
-        if b <= a:  # nothing within the window (a gap): the nearest pair
-            a = min(max(a - 1, 0), len(pair) - 1)
-            b = a + 1
-        out[i] = np.median(pair[a:b])
-    return out
 
 
 def _window_count(mask: np.ndarray, start: np.ndarray, stop: np.ndarray) -> np.ndarray:
@@ -218,7 +186,6 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
         flat = inside & ~gap & (_window_count(changes, lo + 1, hi) == 0)
     rr_pre, rr_post = _rr(centre, record.fs)
     rr_loc = local_rr(centre, record.fs)
-    rr_med = median_rr(centre, record.fs)
     inside &= (pos - params.before >= 0) & (pos + params.after <= x.shape[0])
     keep = inside & ~gap & ~flat
     skipped = {"edge": int((~inside).sum()), "gap": int(gap.sum()), "flat": int(flat.sum())}
@@ -248,7 +215,6 @@ def extract_beats(record: Record, params: BeatParams = BeatParams(), detect: boo
         source=source,
         skipped={k: v for k, v in skipped.items() if v},
         centre=centre[keep],
-        rr_median=rr_med[keep],
         polarity=polarity,
         lead_note=lead_note,
     )

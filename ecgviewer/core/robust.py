@@ -17,10 +17,15 @@ another. Two channels, each a robust z-score, joined by their maximum so neither
   recorders too, while a ventricular beat differs most around its QRS. Chosen on MIT-BIH
   (``experiments/error_aggregate_study.py``: DS2 V sensitivity at 1.5 % of DS1's N beats flagged
   0.92 against 0.81 for the whole window). The heat map still shows the error at every tick.
-- **Rhythm**: prematurity against the robust local RR reference (``BeatSet.rr_median``), and the
+- **Rhythm**: prematurity against the local RR reference (:func:`reference_rr`), and the
   compensatory pause (next RR over previous), as a Mahalanobis distance counted one-sided, in the
   direction of a premature beat only (a beat after a pause is not anomalous for being late), as a
-  z-score on normal beats' distances. The reference is the record's own pace already.
+  z-score on normal beats' distances. The reference is the record's own pace already: an upper
+  quantile (the card's ``rr_quantile``; 0.9 since card 2.1.2, the median before) of the beats'
+  two-interval cycles over a minute, because ectopic beats, runs and missed compensations only
+  ever shorten the cycle, so the longer cycles of the minute are the sinus ones (a record full of
+  atrial premature beats, as MIT-BIH 232, otherwise calls them its pace: DS2 AUC 0.864 -> 0.942,
+  ``experiments/rr_reference_study.py``).
 
 The two z-scores have tails of their own (a noisy record's morphology, an atrial fibrillation's
 rhythm), so each is read as a **tail probability** among MIT-BIH DS1's normal beats (quantile knots
@@ -36,10 +41,14 @@ The card's ``robust_score`` field holds the fitted numbers (``python -m trainer 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ecgviewer.core.scoring import _robust, rhythm_features
+
+if TYPE_CHECKING:
+    from ecgviewer.core.beats import BeatSet
 
 #: Percentiles of the record's log MSE that give its centre and spread, and their z under a normal law.
 LOW_Q, MID_Q = 5.0, 25.0
@@ -68,10 +77,51 @@ def tail_score(z: np.ndarray, knots: list[float]) -> np.ndarray:
     return t.astype(np.float32)
 
 
-def prematurity_features(rr_pre: np.ndarray, rr_post: np.ndarray, rr_median: np.ndarray) -> np.ndarray:
-    """log(RR before / local median RR) and log(RR after / RR before); 0 where unknown: the card's
-    rhythm features with the robust local reference in place of the 8-beat mean."""
-    return rhythm_features(rr_pre, rr_post, rr_median)
+#: Half-width in seconds of the window of the local RR reference (:func:`reference_rr`).
+RR_REFERENCE_HALF_S = 30.0
+#: The quantile of the local cycles a card without ``rr_quantile`` reads: their median (cards up to 2.1.1).
+RR_QUANTILE_MEDIAN = 0.5
+
+
+def reference_rr(time_s: np.ndarray, rr_pre: np.ndarray, rr_post: np.ndarray, quantile: float = RR_QUANTILE_MEDIAN,
+                 half_s: float = RR_REFERENCE_HALF_S) -> np.ndarray:
+    """Local RR reference of each beat: the ``quantile`` of the cycles (mean of the RR intervals
+    before and after a beat) of the beats within +-``half_s`` seconds.
+
+    Why cycles: a premature beat and its compensatory pause add up to two normal cycles, so even a
+    bigeminy (short, long, short, ...) gives the sinus cycle; over about a minute a run of ectopic
+    beats or a slow change of rate does not pull it along. Intervals unknown (across a signal gap,
+    at the record's ends) give no cycle. Where no cycle lies within the window, the nearest; NaN
+    when the record has none.
+    """
+    t = np.asarray(time_s, dtype=np.float64)
+    cycle = 0.5 * (np.asarray(rr_pre, dtype=np.float64) + np.asarray(rr_post, dtype=np.float64))
+    ok = np.isfinite(cycle)
+    out = np.full(len(t), np.nan, dtype=np.float32)
+    if not ok.any():
+        return out
+    tc, c = t[ok], cycle[ok]
+    lo = np.searchsorted(tc, t - half_s, side="left")
+    hi = np.searchsorted(tc, t + half_s, side="right")
+    for i in range(len(t)):
+        a, b = lo[i], hi[i]
+        if b <= a:  # nothing within the window (a gap): the nearest cycle
+            a = min(max(a - 1, 0), len(c) - 1)
+            b = a + 1
+        out[i] = np.quantile(c[a:b], quantile)
+    return out
+
+
+def prematurity_features(rr_pre: np.ndarray, rr_post: np.ndarray, rr_ref: np.ndarray) -> np.ndarray:
+    """log(RR before / local RR reference) and log(RR after / RR before); 0 where unknown: the
+    card's rhythm features with the local reference in place of the 8-beat mean."""
+    return rhythm_features(rr_pre, rr_post, rr_ref)
+
+
+def beat_features(beats: BeatSet, quantile: float = RR_QUANTILE_MEDIAN) -> np.ndarray:
+    """The :func:`prematurity_features` of a record's beats, against their :func:`reference_rr`."""
+    ref = reference_rr(beats.centre / beats.fs, beats.rr_pre, beats.rr_post, quantile)
+    return prematurity_features(beats.rr_pre, beats.rr_post, ref)
 
 
 #: Beats on each side of the window of :func:`irregularity` (64 intervals, as the AF-like event rule).
@@ -211,6 +261,11 @@ class RobustScore:
     tails: dict | None = None  # {"morphology": knots, "rhythm": knots} (tail_knots); None: plain z-scores
     gate: RhythmGate | None = None  # where the rhythm channel is muted (an irregular rhythm); None: nowhere
     window_ms: tuple[float, float] | None = None  # the error the morphology channel reads; None: whole window
+    rr_quantile: float = RR_QUANTILE_MEDIAN  # which local cycle is the rhythm's reference (:func:`reference_rr`)
+
+    def features(self, beats: BeatSet) -> np.ndarray:
+        """The rhythm channel's features of a record's beats (:func:`beat_features` at this rule's quantile)."""
+        return beat_features(beats, self.rr_quantile)
 
     def morphology_error(self, err: np.ndarray, r_tick: int, fs: float) -> np.ndarray:
         """The per-beat error this rule's morphology channel reads, from the per-tick errors."""
@@ -237,7 +292,8 @@ class RobustScore:
                 "population_log_mse": list(self.population),
                 "rhythm": self.rhythm.as_dict() if self.rhythm else None, "tails": self.tails,
                 "rhythm_gate": self.gate.as_dict() if self.gate else None,
-                "window_ms": list(self.window_ms) if self.window_ms is not None else None}
+                "window_ms": list(self.window_ms) if self.window_ms is not None else None,
+                "rr_quantile": self.rr_quantile}
 
     @classmethod
     def from_dict(cls, d: dict) -> RobustScore:
@@ -250,5 +306,9 @@ class RobustScore:
             raise ValueError(f"robust_score tails: {len(TAIL_LOG10)} knots per channel expected")
         gate = RhythmGate.from_dict(d["rhythm_gate"]) if d.get("rhythm_gate") else None
         w = d.get("window_ms")
+        q = d.get("rr_quantile")
+        q = RR_QUANTILE_MEDIAN if q is None else float(q)
+        if not 0.0 < q <= 1.0:
+            raise ValueError(f"robust_score rr_quantile {q:g}: must lie in (0, 1]")
         return cls(rhythm, (float(pop[0]), float(pop[1])), float(d["threshold"]), d.get("combine", "sum"),
-                   d.get("scale", "record"), tails, gate, None if w is None else (float(w[0]), float(w[1])))
+                   d.get("scale", "record"), tails, gate, None if w is None else (float(w[0]), float(w[1])), q)

@@ -27,7 +27,7 @@ from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
 from ecgviewer.core.model.loader import LoadedModel, load_model
 from ecgviewer.core.record import Record
 from ecgviewer.core.resources import bundled_model_path
-from ecgviewer.core.robust import RobustScore, prematurity_features
+from ecgviewer.core.robust import RobustScore
 from ecgviewer.core.scoring import ScoreResult, reconstruct, rhythm_features
 
 _FROM_CARD = object()
@@ -118,7 +118,7 @@ class Scorer:
         raw = mse if raw is None else raw
         if self.rule is None:
             return ScoreResult(raw, mse, dist, err, recon, raw=raw, note=beats.lead_note)
-        feats = prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)
+        feats = self.rule.features(beats)
         morph = self.rule.morphology_error(err, self.params.before, self.params.fs) if n else mse
         score, zm, zr = self.rule.score(morph, feats)
         return ScoreResult(score, mse, dist, err, recon, raw=raw, morph_z=zm, rhythm_z=zr, note=beats.lead_note)

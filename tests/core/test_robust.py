@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ecgviewer.core.beats import median_rr
 from ecgviewer.core.record import load_record
 from ecgviewer.core.robust import (
     PrematurityModel,
@@ -21,23 +20,43 @@ from ecgviewer.core.robust import (
     morphology_z,
     prematurity_features,
     record_scale,
+    reference_rr,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 CARD = ROOT / "resources" / "models" / "si-beatgan-v2.json"
 
 
-def test_median_rr_gives_the_sinus_cycle_in_bigeminy():
-    # N V N V ...: coupling 0.6 s, compensatory pause 1.4 s, sinus cycle 1.0 s
-    rr = np.tile([0.6, 1.4], 200)
-    t = np.concatenate([[0.0], np.cumsum(rr)])
-    ref = median_rr(np.round(t * 360).astype(np.int64), 360.0)
-    np.testing.assert_allclose(ref, 1.0, atol=0.01)
-    # a plain mean of the previous intervals would also say 1.0, but a run does not pull the median:
+def _cycles(rr: np.ndarray, q: float) -> np.ndarray:
+    """reference_rr of beats whose RR intervals are ``rr`` (NaN: unknown, as across a gap)."""
+    t = np.concatenate([[0.0], np.cumsum(np.nan_to_num(rr, nan=2.0))])
+    pre, post = np.concatenate([[np.nan], rr]), np.concatenate([rr, [np.nan]])
+    return reference_rr(t, pre, post, q)
+
+
+def test_reference_rr_gives_the_sinus_cycle_in_bigeminy():
+    # N V N V ...: coupling 0.6 s, compensatory pause 1.4 s, sinus cycle 1.0 s: every cycle is 1.0
+    for q in (0.5, 0.9):
+        np.testing.assert_allclose(_cycles(np.tile([0.6, 1.4], 200), q), 1.0, atol=1e-6)
+    # a run does not pull it along:
     rr = np.concatenate([np.full(100, 1.0), np.full(8, 0.5), np.full(100, 1.0)])
-    t = np.concatenate([[0.0], np.cumsum(rr)])
-    ref = median_rr(np.round(t * 360).astype(np.int64), 360.0)
-    assert np.all(np.abs(ref - 1.0) < 0.02)
+    assert np.all(np.abs(_cycles(rr, 0.5) - 1.0) < 0.02)
+
+
+def test_an_upper_quantile_keeps_the_sinus_cycle_when_premature_runs_are_most_beats():
+    # 4 sinus cycles of 1.0 s, then a run of 6 atrial premature beats at 0.6 s, over and over (MIT-BIH 232's kind)
+    rr = np.tile(np.concatenate([np.full(4, 1.0), np.full(6, 0.6)]), 40)
+    median, upper = _cycles(rr, 0.5)[20:-20], _cycles(rr, 0.9)[20:-20]
+    assert np.all(median <= 0.8 + 1e-6)  # the median calls the run the pace (or halfway to it)
+    np.testing.assert_allclose(upper, 1.0, atol=1e-6)
+
+
+def test_reference_rr_reads_no_cycle_across_a_gap():
+    # an interval across a signal gap is unknown: the 2-s stand-in never becomes a cycle
+    rr = np.full(120, 0.8)
+    rr[60] = np.nan
+    np.testing.assert_allclose(_cycles(rr, 1.0), 0.8, atol=1e-6)
+    assert np.isnan(reference_rr(np.arange(3.0), np.full(3, np.nan), np.full(3, np.nan))).all()
 
 
 def test_prematurity_is_one_sided():

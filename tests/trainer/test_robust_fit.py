@@ -7,9 +7,9 @@ import pytest
 
 from ecgviewer.core.model.card import read_card
 from ecgviewer.core.resources import bundled_model_path
-from ecgviewer.core.robust import prematurity_features
+from ecgviewer.core.robust import beat_features
 from trainer.cli import main
-from trainer.robust_fit import WINDOW_MS, fit, save_rows
+from trainer.robust_fit import RR_QUANTILE, WINDOW_MS, fit, save_rows
 
 
 def _rows(seed: int = 0) -> list[tuple]:
@@ -49,14 +49,18 @@ def test_robust_fit_rewrites_only_the_robust_score(tmp_path):
     rule, _ = fit(_rows())
     assert after.robust_score.rule().threshold == rule.threshold
     assert "robust-fit --card" in after.robust_score.command
-    # the share and the count are fields (schema /3), not only words
-    assert after.schema == "ecgviewer-model-card/3"
+    # the share and the count are fields (schema /3), not only words; the rhythm reference too (/4)
+    assert after.schema == "ecgviewer-model-card/4"
+    assert after.robust_score.rr_quantile == RR_QUANTILE == after.robust_score.rule().rr_quantile
+    assert "90% quantile of the two-interval cycles" in after.robust_score.description
     assert after.robust_score.target == 0.01 and after.robust_score.n_normal == 3 * 380
     # the rule reads the error around the QRS, and says so; the scorer applies the same window
     assert after.robust_score.window_ms == WINDOW_MS and after.robust_score.rule().window_ms == WINDOW_MS
     assert "-100 .. +150 ms" in after.robust_score.description
-    # a cache of another window is refused rather than fitted silently
+    # a cache of another window, or of another rhythm reference, is refused rather than fitted silently
     rc = main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache), "--whole-window"])
+    assert rc != 0
+    rc = main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache), "--rr-quantile", "0.5"])
     assert rc != 0
 
 
@@ -75,7 +79,7 @@ def test_the_morphology_channel_reads_the_window_it_was_fitted_on(mitdb):
     res = scorer.score(beats)
     p = scorer.params
     inside = window_error(res.error, p.before, p.fs, scorer.rule.window_ms)
-    feats = prematurity_features(beats.rr_pre, beats.rr_post, beats.rr_median)
+    feats = beat_features(beats, scorer.rule.rr_quantile)
     np.testing.assert_array_equal(res.score, scorer.rule.score(inside, feats)[0])
     whole = Scorer(scorer.model, rule=replace(scorer.rule, window_ms=None)).score(beats)
     assert not np.array_equal(whole.score, res.score)

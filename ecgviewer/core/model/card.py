@@ -30,10 +30,11 @@ from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.scoring import RhythmModel
 
-SCHEMA = "ecgviewer-model-card/3"
+SCHEMA = "ecgviewer-model-card/4"
 #: Schemas this version reads. /3 added ``robust_score.target``, ``n_normal`` and ``window_ms`` (and
-#: ``measured``, which late /2 cards also hold); a /2 card is a /3 card without them.
-READS = ("ecgviewer-model-card/2", SCHEMA)
+#: ``measured``, which late /2 cards also hold); a /2 card is a /3 card without them. /4 added
+#: ``robust_score.rr_quantile``; a /3 card is a /4 card whose rhythm reference is the median (0.5).
+READS = ("ecgviewer-model-card/2", "ecgviewer-model-card/3", SCHEMA)
 NETWORK = "BeatGAN"  # the only generator this viewer builds
 # Settings of the machine a recipe ran on: a card records them beside its recipe, but they change
 # speed, not the trained weights, so they are no part of the recipe's identity.
@@ -136,6 +137,7 @@ class RobustScore:
     target: float | None = None  # the share of the fit's normal beats the threshold flags (None: a /2 card)
     n_normal: int | None = None  # how many normal beats it was fitted on
     window_ms: tuple[float, float] | None = None  # error read by the morphology channel, ms from R (None: all)
+    rr_quantile: float | None = None  # the rhythm reference's quantile of local cycles (None: the median, a /3 card)
 
     def rule(self) -> robust.RobustScore:
         """The scoring rule these numbers describe."""
@@ -295,7 +297,8 @@ def card_from_dict(data: Any, where: Path | str = "model card") -> ModelCard:
     if not isinstance(schema, str) or not schema.startswith("ecgviewer-model-card/"):
         raise ModelError(f"{where}: not an ecgviewer model card")
     if schema not in READS:
-        raise ModelError(f"{where}: model card {schema}; this version of ecgviewer reads {' and '.join(READS)} only")
+        raise ModelError(f"{where}: model card {schema}; this version of ecgviewer reads "
+                         f"{', '.join(READS[:-1])} and {READS[-1]} only")
     try:
         card = _build(ModelCard, data, "")
     except _Bad as e:
@@ -371,6 +374,8 @@ def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
         raise bad("robust_score: a spread must be positive")
     if r.target is not None and not 0.0 < r.target < 1.0:
         raise bad(f"robust_score target {r.target:g}: a share between 0 and 1")
+    if r.rr_quantile is not None and not (math.isfinite(r.rr_quantile) and 0.0 < r.rr_quantile <= 1.0):
+        raise bad(f"robust_score rr_quantile {r.rr_quantile:g}: a quantile in (0, 1]")
     if r.n_normal is not None and r.n_normal <= 0:
         raise bad(f"robust_score n_normal {r.n_normal}: must be positive")
     n = len(robust.TAIL_LOG10)

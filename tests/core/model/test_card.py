@@ -64,7 +64,7 @@ def test_a_card_of_the_old_format_is_refused_with_one_clear_line(tmp_path):
     ([1, 2], "not an ecgviewer model card"),
     ({"name": "x"}, "not an ecgviewer model card"),
     ({"schema": "someone-else/1"}, "not an ecgviewer model card"),
-    ({"schema": "ecgviewer-model-card/4"}, "reads ecgviewer-model-card/2 and ecgviewer-model-card/3 only"),
+    ({"schema": "ecgviewer-model-card/5"}, "reads ecgviewer-model-card/2, ecgviewer-model-card/3 and ecgviewer-model-card/4 only"),
 ])
 def test_foreign_and_newer_cards_are_refused(data, match):
     with pytest.raises(ModelError, match=match):
