@@ -43,7 +43,10 @@ def score_kind(card: ModelCard | None) -> str:
         w = card.robust_score.window_ms
         shape = ("its shape" if w is None else
                  f"its shape around the QRS ({w[0]:+.0f} to {w[1]:+.0f} ms of the R peak; the heat map shows every tick)")
-        return (f"score = how unusual the beat is among normal beats, for {shape} and for its rhythm, each "
+        q = card.robust_score.rr_quantile
+        rhythm = ("its rhythm" if q is None or q == 0.5 else
+                  "its rhythm (how early it comes against the longer cycles of the surrounding minute)")
+        return (f"score = how unusual the beat is among normal beats, for {shape} and for {rhythm}, each "
                 "record on its own scale: for each, 2 means as far out as 1 normal beat in 100 and 3 as 1 in "
                 f"1000; the score of a beat is {join}")
     if card is not None and card.score.kind == "mse+rhythm":

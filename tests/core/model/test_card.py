@@ -35,7 +35,7 @@ def bundled() -> dict:
 def test_bundled_card_reads_into_typed_fields():
     card = read_card(bundled_model_path())
     assert isinstance(card, ModelCard) and card.schema == SCHEMA
-    assert card.label == "SI-BeatGAN V2 2.1.1"
+    assert card.label == "SI-BeatGAN V2 2.1.2"
     assert card.architecture == NetConfig(n_leads=1, width=32, latent=50, window=320)
     assert isinstance(card.weights, FileRef) and isinstance(card.onnx, OnnxRef)
     assert card.preprocessing.params.band_hz == (3.0, 45.0) and card.preprocessing.params.before == 140
