@@ -121,6 +121,30 @@ def test_multi_segment_record(mitdb, tmp_path):
     np.testing.assert_allclose(rec.signal, whole, atol=1e-5)
 
 
+def test_multi_frequency_channel_is_averaged_without_its_missing_samples(mitdb, tmp_path):
+    # MLII at 2 samples a frame (720 Hz) beside V1 at the frame rate (360 Hz), as some Holter exports hold it
+    mlii = load_record(mitdb / "119", annotator=None).signal[:36000, 0].astype(np.float64)
+    v1 = load_record(mitdb / "119", annotator=None).signal[:18000, 1].astype(np.float64)
+    fine = np.round(np.repeat(mlii[::2], 2) * 200).astype(np.int64)  # each frame's two samples
+    fine[11] = -32768  # one missing sample in frame 5
+    fine[20:22] = -32768  # a whole frame missing (frame 10)
+    coarse = np.round(v1 * 200).astype(np.int64)
+    wfdb.Record(record_name="mf", n_sig=2, fs=360, sig_len=18000, file_name=["mf.dat"] * 2, fmt=["16"] * 2,
+                samps_per_frame=[2, 1], adc_gain=[200.0] * 2, baseline=[0, 0], units=["mV"] * 2,
+                sig_name=["MLII", "V1"], e_d_signal=[fine, coarse], adc_res=[16] * 2, adc_zero=[0] * 2,
+                init_value=[int(fine[0]), int(coarse[0])], checksum=[0, 0], block_size=[0, 0]
+                ).wrsamp(expanded=True, write_dir=str(tmp_path))
+    rec = load_record(tmp_path / "mf")
+    assert rec.fs == 360.0 and rec.signal.shape == (18000, 2)
+    want = fine.reshape(-1, 2).mean(axis=1) / 200.0
+    want[5] = fine[10] / 200.0  # the mean of the frame's valid sample, not of -32768
+    want[10] = np.nan  # no valid sample: a gap, not the most negative value
+    np.testing.assert_allclose(rec.signal[:, 0], want, atol=1e-5)
+    np.testing.assert_allclose(rec.signal[:, 1], coarse / 200.0, atol=1e-5)
+    # and the record says what was done to it
+    assert any("MLII" in c and "720 Hz" in c and "averaged" in c for c in rec.comments)
+
+
 def test_mitdb_114_stores_mlii_second(mitdb):
     rec = load_record(mitdb / "114")
     assert rec.channel_names == ["V5", "MLII"]

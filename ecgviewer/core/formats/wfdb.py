@@ -32,26 +32,46 @@ def record_base(path: Path) -> Path:
     return path.with_suffix("") if path.suffix.lower() in EXTENSIONS else path
 
 
-def _physical(rec) -> np.ndarray:
-    """Digital samples to float32 mV, with the WFDB 'invalid' value turned into NaN."""
-    d = rec.d_signal
+def _physical(rec) -> tuple[np.ndarray, list[str]]:
+    """Digital samples to float32 mV, with the WFDB 'invalid' value turned into NaN, and what was done
+    to them that the user should know (comments).
+
+    A channel with several samples per frame (a multi-frequency record) is averaged to the frame
+    rate here, after its missing samples are NaN, so a missing sample is never averaged in as the
+    most negative value (wfdb's own smoothing does that): a frame is the mean of its valid samples,
+    NaN when it has none."""
+    expanded = getattr(rec, "e_d_signal", None)
+    chans = list(expanded) if expanded is not None else (
+        None if rec.d_signal is None else [rec.d_signal[:, c] for c in range(rec.d_signal.shape[1])])
     gain = np.asarray(rec.adc_gain, dtype=np.float64)
     base = np.asarray(rec.baseline, dtype=np.float64)
-    if d is None or d.size == 0:
+    if not chans or any(c is None or c.size == 0 for c in chans):
         raise ValueError("no samples")
     if np.any(gain == 0):
         gain = np.where(gain == 0, 200.0, gain)  # WFDB default gain when the header gives 0
     if not np.all(np.isfinite(gain)) or not np.all(np.isfinite(base)):
         raise ValueError("gain or baseline is not a finite number")
-    out = np.empty(d.shape, dtype=np.float32)
-    for c in range(d.shape[1]):
-        col = d[:, c]
+    spf = [int(k) for k in (rec.samps_per_frame or [1] * len(chans))]
+    n = min(len(col) // k for col, k in zip(chans, spf))
+    out = np.empty((n, len(chans)), dtype=np.float32)
+    notes = []
+    for c, (col, k) in enumerate(zip(chans, spf)):
+        col = np.asarray(col)[: n * k]
         phys = (col.astype(np.float32) - np.float32(base[c])) / np.float32(gain[c])
         invalid = _invalid_value(rec.fmt[c] if rec.fmt else "16")
         if invalid is not None:
             phys[col == invalid] = np.nan
+        if k > 1:
+            frames = phys.reshape(n, k)
+            valid = np.isfinite(frames)
+            total = np.where(valid, frames, 0.0).sum(axis=1, dtype=np.float64)
+            count = valid.sum(axis=1)
+            phys = np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+            name = rec.sig_name[c] if rec.sig_name else f"ch{c + 1}"
+            notes.append(f"channel {name}: recorded at {k} samples a frame ({k * float(rec.fs):g} Hz), "
+                         f"averaged to the frame rate ({float(rec.fs):g} Hz)")
         out[:, c] = phys
-    return out
+    return out, notes
 
 
 def _invalid_value(fmt: str) -> int | None:
@@ -66,7 +86,8 @@ def _read_wfdb(base: Path):
     import wfdb  # wfdb pulls pandas and matplotlib: import it only when a record is read
 
     try:
-        rec = wfdb.rdrecord(str(base), physical=False, m2s=True, return_res=32)
+        # frames unsmoothed: _physical averages them itself, with missing samples left out
+        rec = wfdb.rdrecord(str(base), physical=False, m2s=True, smooth_frames=False, return_res=32)
     except FileNotFoundError as e:
         missing = Path(getattr(e, "filename", "") or "").name or "a signal file"
         raise RecordError(base.with_suffix(".hea"), f"cannot read record: missing file {missing}") from None
@@ -177,12 +198,11 @@ def read(path: Path) -> Record:
     hea = base.with_suffix(".hea")
     _check_header(base)
     rec = _read_wfdb(base)
-    if rec.n_sig == 0 or rec.d_signal is None:
+    chans = rec.e_d_signal if getattr(rec, "e_d_signal", None) is not None else rec.d_signal
+    if rec.n_sig == 0 or chans is None or len(chans) == 0:
         raise RecordError(hea, "record has no signal channels")
-    if rec.d_signal.shape[0] == 0:
-        raise RecordError(hea, "record has no samples")
     try:
-        signal = _physical(rec)
+        signal, notes = _physical(rec)
     except ValueError as e:
         raise RecordError(hea, f"cannot convert samples: {e}") from None
     units = [u or "mV" for u in (rec.units or ["mV"] * rec.n_sig)]
@@ -204,4 +224,4 @@ def read(path: Path) -> Record:
     units = ["mV" if TO_MV.get(u.strip().lower()) else u for u in units]
     check_signal(hea, signal, names, units)
     return Record(name=base.name, path=base, fs=fs, signal=signal, channel_names=names, units=units,
-                  start=start, comments=list(rec.comments or []), format="WFDB", source=hea)
+                  start=start, comments=list(rec.comments or []) + notes, format="WFDB", source=hea)
