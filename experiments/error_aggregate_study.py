@@ -29,7 +29,7 @@ import numpy as np
 from ecgviewer.core.resources import bundled_model_path
 from ecgviewer.core.robust import RR_QUANTILE_MEDIAN, beat_features
 from ecgviewer.core.scorer import Scorer
-from experiments.irregularity_study import cells, judge
+from experiments.irregularity_study import cells, judge, table_head
 from trainer.robust_fit import fit, load_rows, reconstructed_beats, save_rows
 from trainer.splits import DS1, DS2
 
@@ -88,9 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"error_aggregate_study: {a.rows}: {missing[0]} missing (run build first)", file=sys.stderr)
         return 2
-    print("| error read | DS1 share | threshold | DS2 beats | AUC | N flagged | worst record | records > 10 % | "
-          "S Se | V Se | F Se |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(table_head("error read"))
     for k in AGGREGATES:
         train = load_rows(a.rows / f"ds1_ref_{k}.npz")
         for t in TARGETS:

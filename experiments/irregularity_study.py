@@ -99,6 +99,12 @@ def judge(rule, rows: list[tuple]) -> dict:
             **{c: float(flagged[cls == c].mean()) for c in ANOMALY_CLASSES if (cls == c).any()}}
 
 
+def table_head(first: str, beats: str = "DS2 beats") -> str:
+    """The header lines of the tables whose rows end in :func:`cells`."""
+    return (f"| {first} | DS1 share | threshold | {beats} | AUC | N flagged | worst record | records > 10 % | "
+            "S Se | V Se | F Se |\n|---|---|---|---|---|---|---|---|---|---|---|")
+
+
 def cells(m: dict) -> str:
     """The table cells of a :func:`judge` result, from the AUC on."""
     return (f"{m['auc']:.3f} | {m['n']:.1%} | {m['worst']:.0%} | {m['over']} | {m.get('S', 0):.2f} | "

@@ -30,7 +30,7 @@ from ecgviewer.core.record import load_record
 from ecgviewer.core.resources import bundled_model_path
 from ecgviewer.core.robust import beat_features
 from ecgviewer.core.scorer import Scorer
-from experiments.irregularity_study import cells, judge
+from experiments.irregularity_study import cells, judge, table_head
 from trainer.crossdb import classed_beats
 from trainer.robust_fit import WINDOW_MS, fit, load_rows
 from trainer.splits import DS1, DS2
@@ -63,9 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         if [len(r[1]) for r in mse[t]] != [len(b) for b in beats[t]]:
             print(f"rr_reference_study: {t}: the rows are of other beats than these records'", file=sys.stderr)
             return 2
-    print("| RR quantile | DS1 share | threshold | beats | AUC | N flagged | worst record | records > 10 % | "
-          "S Se | V Se | F Se |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print(table_head("RR quantile", "beats"))
     for q in QUANTILES:
         rows = {t: [(b.cls, r[1], beat_features(b, q)) for b, r in zip(beats[t], mse[t])] for t in mse}
         for target in TARGETS:
