@@ -29,7 +29,15 @@ from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.card import SCHEMA, Prematurity, RobustScore, TailKnots, read_card
 from ecgviewer.core.record import load_record
-from ecgviewer.core.robust import PrematurityModel, RhythmGate, beat_features, tail_knots, window_error
+from ecgviewer.core.robust import (
+    RR_QUANTILE_MEDIAN,
+    PrematurityModel,
+    RhythmGate,
+    beat_features,
+    check_rr_quantile,
+    tail_knots,
+    window_error,
+)
 from ecgviewer.core.robust import RobustScore as Rule
 from ecgviewer.core.scorer import Scorer
 from trainer.config import TrainError
@@ -48,7 +56,7 @@ RR_QUANTILE = 0.9
 def description(window_ms: tuple[float, float] | None, rr_quantile: float = RR_QUANTILE) -> str:
     """The card's words for the rule."""
     where = "the whole window" if window_ms is None else f"{window_ms[0]:+.0f} .. {window_ms[1]:+.0f} ms of the R peak"
-    ref = "a 60-s median RR" if rr_quantile == 0.5 else (
+    ref = "a 60-s median RR" if rr_quantile == RR_QUANTILE_MEDIAN else (
         f"the {rr_quantile:.0%} quantile of the two-interval cycles of the surrounding minute")
     return ("the sum of two channels' -log10 tail probabilities among DS1 normal beats: log MSE over " + where
             + " about the record's own centre (its 5th-25th percentiles) over the population's spread, and a "
@@ -103,7 +111,7 @@ def load_rows(cache: Path, window_ms=_ANY, rr_quantile=_ANY) -> list[tuple]:
     ``window_ms``, ``rr_quantile``: refuse a cache of another error window or rhythm reference."""
     with np.load(cache, allow_pickle=True) as z:
         if rr_quantile is not _ANY:
-            kept_q = float(z["rr_quantile"]) if "rr_quantile" in z.files else 0.5  # older caches: the median
+            kept_q = float(z["rr_quantile"]) if "rr_quantile" in z.files else RR_QUANTILE_MEDIAN  # older caches
             if kept_q != float(rr_quantile):
                 raise TrainError(f"{cache}: rows against the {kept_q:g} RR quantile, not {rr_quantile:g}: "
                                  "use another --cache file")
@@ -185,8 +193,10 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
     window = None if args.whole_window else tuple(args.window_ms)
     if window is not None and not window[0] < window[1]:
         raise TrainError(f"--window-ms {window[0]:g} {window[1]:g}: the end must come after the start")
-    if not 0.0 < args.rr_quantile <= 1.0:
-        raise TrainError(f"--rr-quantile {args.rr_quantile:g}: a quantile in (0, 1]")
+    try:
+        check_rr_quantile(args.rr_quantile)
+    except ValueError:
+        raise TrainError(f"--rr-quantile {args.rr_quantile:g}: a quantile in (0, 1]") from None
     rows = ds1_rows(args.card, args.data, args.cache, window, args.rr_quantile)
     rule, n_normal = fit(rows, args.target, window_ms=window, rr_quantile=args.rr_quantile)
     command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (

@@ -79,6 +79,8 @@ def tail_score(z: np.ndarray, knots: list[float]) -> np.ndarray:
 
 #: Half-width in seconds of the window of the local RR reference (:func:`reference_rr`).
 RR_REFERENCE_HALF_S = 30.0
+#: Beats whose reference windows are sorted at once in :func:`reference_rr` (bounds its memory).
+_QUANTILE_BLOCK = 8192
 #: The quantile of the local cycles a card without ``rr_quantile`` reads: their median (cards up to 2.1.1).
 RR_QUANTILE_MEDIAN = 0.5
 
@@ -103,12 +105,23 @@ def reference_rr(time_s: np.ndarray, rr_pre: np.ndarray, rr_post: np.ndarray, qu
     tc, c = t[ok], cycle[ok]
     lo = np.searchsorted(tc, t - half_s, side="left")
     hi = np.searchsorted(tc, t + half_s, side="right")
-    for i in range(len(t)):
-        a, b = lo[i], hi[i]
-        if b <= a:  # nothing within the window (a gap): the nearest cycle
-            a = min(max(a - 1, 0), len(c) - 1)
-            b = a + 1
-        out[i] = np.quantile(c[a:b], quantile)
+    empty = hi <= lo  # nothing within the window (a gap): the nearest cycle
+    lo = np.where(empty, np.clip(lo - 1, 0, len(c) - 1), lo)
+    hi = np.where(empty, lo + 1, hi)
+    # np.quantile's linear rule on each window, many windows at a time (a 24-h record has ~100k):
+    # the windows padded with +inf to one width, sorted, and read between two order statistics
+    width = int((hi - lo).max())
+    padded = np.concatenate([c, np.full(width, np.inf)])
+    for s in range(0, len(t), _QUANTILE_BLOCK):
+        a, b = lo[s:s + _QUANTILE_BLOCK], hi[s:s + _QUANTILE_BLOCK]
+        idx = a[:, None] + np.arange(width)
+        w = np.sort(np.where(idx < b[:, None], padded[np.minimum(idx, len(padded) - 1)], np.inf), axis=1)
+        pos = quantile * (b - a - 1)
+        below = np.floor(pos).astype(np.int64)
+        above = np.minimum(below + 1, b - a - 1)
+        rows = np.arange(len(a))
+        lo_v, hi_v = w[rows, below], w[rows, above]
+        out[s:s + _QUANTILE_BLOCK] = lo_v + (pos - below) * (hi_v - lo_v)
     return out
 
 
@@ -118,7 +131,15 @@ def prematurity_features(rr_pre: np.ndarray, rr_post: np.ndarray, rr_ref: np.nda
     return rhythm_features(rr_pre, rr_post, rr_ref)
 
 
-def beat_features(beats: BeatSet, quantile: float = RR_QUANTILE_MEDIAN) -> np.ndarray:
+def check_rr_quantile(q: float) -> float:
+    """``q`` as a float if it can be a rhythm reference's quantile (in (0, 1]); else ValueError."""
+    q = float(q)
+    if not (np.isfinite(q) and 0.0 < q <= 1.0):
+        raise ValueError(f"rr_quantile {q:g}: a quantile in (0, 1]")
+    return q
+
+
+def beat_features(beats: BeatSet, quantile: float) -> np.ndarray:
     """The :func:`prematurity_features` of a record's beats, against their :func:`reference_rr`."""
     ref = reference_rr(beats.centre / beats.fs, beats.rr_pre, beats.rr_post, quantile)
     return prematurity_features(beats.rr_pre, beats.rr_post, ref)
@@ -307,8 +328,6 @@ class RobustScore:
         gate = RhythmGate.from_dict(d["rhythm_gate"]) if d.get("rhythm_gate") else None
         w = d.get("window_ms")
         q = d.get("rr_quantile")
-        q = RR_QUANTILE_MEDIAN if q is None else float(q)
-        if not 0.0 < q <= 1.0:
-            raise ValueError(f"robust_score rr_quantile {q:g}: must lie in (0, 1]")
+        q = RR_QUANTILE_MEDIAN if q is None else check_rr_quantile(q)
         return cls(rhythm, (float(pop[0]), float(pop[1])), float(d["threshold"]), d.get("combine", "sum"),
                    d.get("scale", "record"), tails, gate, None if w is None else (float(w[0]), float(w[1])), q)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from ecgviewer.core.model.card import ModelCard, RobustScore, Threshold
+from ecgviewer.core.robust import RR_QUANTILE_MEDIAN
 
 SKIP_REASONS = {
     "edge": "too close to the start or end of the record for a full beat window",
@@ -44,7 +45,7 @@ def score_kind(card: ModelCard | None) -> str:
         shape = ("its shape" if w is None else
                  f"its shape around the QRS ({w[0]:+.0f} to {w[1]:+.0f} ms of the R peak; the heat map shows every tick)")
         q = card.robust_score.rr_quantile
-        rhythm = ("its rhythm" if q is None or q == 0.5 else
+        rhythm = ("its rhythm" if q is None or q == RR_QUANTILE_MEDIAN else
                   "its rhythm (how early it comes against the longer cycles of the surrounding minute)")
         return (f"score = how unusual the beat is among normal beats, for {shape} and for {rhythm}, each "
                 "record on its own scale: for each, 2 means as far out as 1 normal beat in 100 and 3 as 1 in "

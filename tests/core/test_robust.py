@@ -59,6 +59,19 @@ def test_reference_rr_reads_no_cycle_across_a_gap():
     assert np.isnan(reference_rr(np.arange(3.0), np.full(3, np.nan), np.full(3, np.nan))).all()
 
 
+def test_reference_rr_is_each_windows_quantile_on_a_real_record(mitdb):
+    # 232 (runs of atrial premature beats, pauses up to 6 s): the windowed rule against np.quantile per beat
+    from ecgviewer.core.beats import extract_beats
+
+    b = extract_beats(load_record(mitdb / "232"))
+    t = b.centre / b.fs
+    cycle = 0.5 * (b.rr_pre.astype(np.float64) + b.rr_post)
+    ok = np.isfinite(cycle)
+    for q in (0.5, 0.9):
+        want = [np.quantile(cycle[ok & (np.abs(t - ti) <= 30.0)], q) for ti in t]
+        np.testing.assert_allclose(reference_rr(t, b.rr_pre, b.rr_post, q), want, rtol=1e-6)
+
+
 def test_prematurity_is_one_sided():
     model = PrematurityModel(np.zeros(2), np.eye(2) * 100.0, 0.0, 1.0)
     f = prematurity_features(np.array([0.6, 1.4, 1.0]), np.array([1.4, 1.0, 1.0]), np.array([1.0, 1.0, 1.0]))

@@ -32,20 +32,26 @@ def record_base(path: Path) -> Path:
     return path.with_suffix("") if path.suffix.lower() in EXTENSIONS else path
 
 
-def _physical(rec) -> tuple[np.ndarray, list[str]]:
+def _channels(rec) -> list[np.ndarray]:
+    """Each channel's digital samples: every sample of its frames (``e_d_signal``, read unsmoothed),
+    or the frame-rate matrix's columns where wfdb gave only that."""
+    expanded = getattr(rec, "e_d_signal", None)
+    if expanded is not None:
+        return list(expanded)
+    return [] if rec.d_signal is None else [rec.d_signal[:, c] for c in range(rec.d_signal.shape[1])]
+
+
+def _physical(rec, chans: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
     """Digital samples to float32 mV, with the WFDB 'invalid' value turned into NaN, and what was done
     to them that the user should know (comments).
 
     A channel with several samples per frame (a multi-frequency record) is averaged to the frame
     rate here, after its missing samples are NaN, so a missing sample is never averaged in as the
     most negative value (wfdb's own smoothing does that): a frame is the mean of its valid samples,
-    NaN when it has none."""
-    expanded = getattr(rec, "e_d_signal", None)
-    chans = list(expanded) if expanded is not None else (
-        None if rec.d_signal is None else [rec.d_signal[:, c] for c in range(rec.d_signal.shape[1])])
+    NaN when it has none. ``chans``: :func:`_channels`."""
     gain = np.asarray(rec.adc_gain, dtype=np.float64)
     base = np.asarray(rec.baseline, dtype=np.float64)
-    if not chans or any(c is None or c.size == 0 for c in chans):
+    if not chans or any(c.size == 0 for c in chans):
         raise ValueError("no samples")
     if np.any(gain == 0):
         gain = np.where(gain == 0, 200.0, gain)  # WFDB default gain when the header gives 0
@@ -198,11 +204,13 @@ def read(path: Path) -> Record:
     hea = base.with_suffix(".hea")
     _check_header(base)
     rec = _read_wfdb(base)
-    chans = rec.e_d_signal if getattr(rec, "e_d_signal", None) is not None else rec.d_signal
-    if rec.n_sig == 0 or chans is None or len(chans) == 0:
+    chans = _channels(rec)
+    if rec.n_sig == 0 or not chans:
         raise RecordError(hea, "record has no signal channels")
+    if any(c.size == 0 for c in chans):
+        raise RecordError(hea, "record has no samples")
     try:
-        signal, notes = _physical(rec)
+        signal, notes = _physical(rec, chans)
     except ValueError as e:
         raise RecordError(hea, f"cannot convert samples: {e}") from None
     units = [u or "mV" for u in (rec.units or ["mV"] * rec.n_sig)]

@@ -374,8 +374,11 @@ def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
         raise bad("robust_score: a spread must be positive")
     if r.target is not None and not 0.0 < r.target < 1.0:
         raise bad(f"robust_score target {r.target:g}: a share between 0 and 1")
-    if r.rr_quantile is not None and not (math.isfinite(r.rr_quantile) and 0.0 < r.rr_quantile <= 1.0):
-        raise bad(f"robust_score rr_quantile {r.rr_quantile:g}: a quantile in (0, 1]")
+    if r.rr_quantile is not None:
+        try:
+            robust.check_rr_quantile(r.rr_quantile)
+        except ValueError as e:
+            raise bad(f"robust_score {e}") from None
     if r.n_normal is not None and r.n_normal <= 0:
         raise bad(f"robust_score n_normal {r.n_normal}: must be positive")
     n = len(robust.TAIL_LOG10)
