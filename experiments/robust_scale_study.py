@@ -19,7 +19,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_auc_score
 
 from ecgviewer.core.model.card import read_card
 from ecgviewer.core.robust import (
@@ -29,6 +28,7 @@ from ecgviewer.core.robust import (
     tail_knots,
     tail_score,
 )
+from trainer.metrics import roc_auc
 from trainer.splits import DS1
 
 CARD = Path(__file__).resolve().parents[1] / "resources" / "models" / "si-beatgan-v2.json"
@@ -36,7 +36,7 @@ CARD = Path(__file__).resolve().parents[1] / "resources" / "models" / "si-beatga
 
 def _auc(cls: np.ndarray, s: np.ndarray, c: str | None = None) -> float:
     m = np.isin(cls, list("NSVFQ")) if c is None else (cls == c) | (cls == "N")
-    return roc_auc_score(cls[m] != "N", s[m])
+    return roc_auc(cls[m] != "N", s[m])
 
 
 def study(rows: list, base: RobustScore, spread: str, combine: str = "max") -> str:

@@ -26,16 +26,14 @@ from ecgviewer.core.errors import RecordError
 from ecgviewer.core.flag_metrics import reference_labels
 from ecgviewer.core.record import load_record
 from ecgviewer.core.scorer import Scorer
+from trainer.metrics import roc_auc
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> float | None:
     """ROC AUC of scores ``pos`` over ``neg`` (ties count half); None when a side is empty."""
     if not len(pos) or not len(neg):
         return None
-    from sklearn.metrics import roc_auc_score
-
-    y = np.r_[np.ones(len(pos)), np.zeros(len(neg))]
-    return float(roc_auc_score(y, np.r_[pos, neg]))
+    return roc_auc(np.r_[np.ones(len(pos)), np.zeros(len(neg))], np.r_[pos, neg])
 
 
 def _metrics(cls: np.ndarray, score: np.ndarray, mse: np.ndarray, threshold: float) -> dict:
@@ -44,6 +42,7 @@ def _metrics(cls: np.ndarray, score: np.ndarray, mse: np.ndarray, threshold: flo
     v = cls == "V"
     return {"auc": _auc(score[anom], score[n]), "auc_v": _auc(score[v], score[n]),
             "mse_auc": _auc(mse[anom], mse[n]), "n_flagged": float((score[n] >= threshold).mean()) if n.any() else None,
+            "v_sensitivity": float((score[v] >= threshold).mean()) if v.any() else None,
             "n_median_mse": float(np.median(mse[n])) if n.any() else None}
 
 
@@ -115,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     worst = {k: max((r[k]["n_flagged"] or 0.0) for r in rows) for k in ("before", "after")}
     print(f"{'pooled':>10} {len(cls):>6} {_fmt(pool['before']['auc'])}->{_fmt(pool['after']['auc'])} "
           f"{_fmt(pool['before']['auc_v'])}->{_fmt(pool['after']['auc_v'])} "
-          f"{_fmt(pool['before']['n_flagged'], True):>6}->{_fmt(pool['after']['n_flagged'], True):>6}")
+          f"{_fmt(pool['before']['n_flagged'], True):>6}->{_fmt(pool['after']['n_flagged'], True):>6}; "
+          f"V sensitivity {_fmt(pool['before']['v_sensitivity'])}->{_fmt(pool['after']['v_sensitivity'])}")
     print(f"worst record N flagged: {100 * worst['before']:.1f}% -> {100 * worst['after']:.1f}%; "
           f"records with a higher AUC after: {sum((r['after']['auc'] or 0) > (r['before']['auc'] or 0) for r in rows)}"
           f" of {len(rows)}; mean seconds {np.mean([r['seconds'] for r in rows]):.1f}")
