@@ -18,6 +18,13 @@ of each record's beats, in beat order), so no network runs here; ``--build`` mak
     python -m experiments.irregularity_study --fit DIR/ds1_ref.npz --judge DIR/ds2_ref.npz DIR/ds2_det.npz \
         --data ../shared/data/mitdb
 
+``--card-rule`` builds and fits the rows as the bundled card's rule reads them (the QRS window and
+the 90 % quantile rhythm reference, ``trainer.robust_fit.WINDOW_MS`` and ``RR_QUANTILE``) instead of
+session 9's (whole window, median reference), as session 11 measured them again::
+
+    python -m experiments.irregularity_study --card-rule --build DIR --data ../shared/data/mitdb
+    python -m experiments.irregularity_study --card-rule --fit DIR/ds1_ref.npz --judge DIR/ds2_ref.npz DIR/ds2_det.npz
+
 Sensitivities here count the beats scored (a reference beat the detector missed is left out), so
 they read slightly above ``trainer crossdb``'s.
 """
@@ -35,7 +42,7 @@ from ecgviewer.core.record import load_record
 from ecgviewer.core.resources import bundled_model_path
 from ecgviewer.core.robust import RR_QUANTILE_MEDIAN, RhythmGate, prematurity_features
 from trainer.evaluate import fold_metrics
-from trainer.robust_fit import fit, load_rows, record_rows
+from trainer.robust_fit import RR_QUANTILE, WINDOW_MS, fit, load_rows, record_rows
 from trainer.splits import DS1, DS2
 
 GATES = (None, RhythmGate(0.2, 0.07), RhythmGate(0.5, 0.10), RhythmGate(0.2, 0.07, cap=1.0),
@@ -117,9 +124,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", type=Path, help="DS1 rows (trainer.robust_fit.record_rows cache)")
     ap.add_argument("--judge", type=Path, nargs="+", help="DS2 rows to judge on")
     ap.add_argument("--data", type=Path, help="MIT-BIH folder: also check the measure against AF/flutter labels")
+    ap.add_argument("--card-rule", action="store_true",
+                    help="rows and fits as the card's rule reads them (QRS window, 90 %% quantile reference), not session 9's")
     ap.add_argument("--fit-regular", action="store_true",
                     help="fit the rhythm model and tail on N beats outside the gate only (default: all N beats)")
     a = ap.parse_args(argv)
+    window, quantile = (WINDOW_MS, RR_QUANTILE) if a.card_rule else (None, RR_QUANTILE_MEDIAN)
     if a.build is not None:
         if a.data is None or not a.data.is_dir():
             print("irregularity_study: --build needs --data, the MIT-BIH folder", file=sys.stderr)
@@ -127,8 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         a.build.mkdir(parents=True, exist_ok=True)
         card = bundled_model_path()
         for tag, names, detect in (("ds1_ref", DS1, False), ("ds2_ref", DS2, False), ("ds2_det", DS2, True)):
-            record_rows(card, a.data, names, a.build / f"{tag}.npz", detect=detect, window_ms=None,
-                        rr_quantile=RR_QUANTILE_MEDIAN)  # this study's rows: the median reference
+            record_rows(card, a.data, names, a.build / f"{tag}.npz", detect=detect, window_ms=window,
+                        rr_quantile=quantile)
         return 0
     if a.fit is None or not a.judge:
         ap.error("--fit and --judge are needed (or --build)")
@@ -138,15 +148,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     if a.data is not None:
         print("\n".join(detection_table(a.data)) + "\n")
-    train = load_rows(a.fit)
-    judged = {p.stem: load_rows(p) for p in a.judge}
-    print("| gate | DS1 share | threshold | rows | AUC | N flagged | worst record | records > 10 % | S Se | V Se | F Se |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    train = load_rows(a.fit, window, quantile)
+    judged = {p.stem: load_rows(p, window, quantile) for p in a.judge}
+    head, rule_line = table_head("gate", "rows").split("\n")
+    print(f"{head} DS1 AUC |\n{rule_line}---|")
     for g in GATES:
         for t in TARGETS:
-            rule, _ = fit(train, t, gate=g, fit_regular=a.fit_regular, rr_quantile=RR_QUANTILE_MEDIAN)
+            rule, _ = fit(train, t, gate=g, fit_regular=a.fit_regular, window_ms=window, rr_quantile=quantile)
+            own = judge(rule, train)["auc"]  # the choice: DS1's AUC, to four places (gates tie at three)
             for what, rows in judged.items():
-                print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {what} | {cells(judge(rule, rows))}",
+                print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {what} | {cells(judge(rule, rows))} {own:.4f} |",
                       flush=True)
     return 0
 
