@@ -150,6 +150,8 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     only (an ablation: ``experiments/irregularity_study.py``).
     """
     n = [r[0] == "N" for r in rows]
+    if fit_regular and gate and gate.nn_below is not None:
+        raise ValueError("fit_regular reads a gate on every interval (nn_below None): the morphology is not fitted yet")
     counts = [m & gate.regular(r[2]) for r, m in zip(rows, n)] if fit_regular and gate else n
     feats_n = np.concatenate([r[2][m] for r, m in zip(rows, counts)])
     logmse_n = np.log(np.concatenate([r[1][m] for r, m in zip(rows, n)]))

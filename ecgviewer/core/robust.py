@@ -40,6 +40,7 @@ The card's ``robust_score`` field holds the fitted numbers (``python -m trainer 
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -151,7 +152,8 @@ IRREGULAR_HALF = 32
 IRREGULAR_LAGS = (1, 2, 3)
 
 
-def irregularity(step: np.ndarray, quantile: float = 0.5, half: int = IRREGULAR_HALF) -> np.ndarray:
+def irregularity(step: np.ndarray, quantile: float = 0.5, half: int = IRREGULAR_HALF,
+                 keep: np.ndarray | None = None) -> np.ndarray:
     """How irregular the rhythm around each beat is, from its RR intervals alone (no beat classes).
 
     ``step``: each beat's log(RR after / RR before) (the second :func:`prematurity_features` column;
@@ -162,20 +164,29 @@ def irregularity(step: np.ndarray, quantile: float = 0.5, half: int = IRREGULAR_
     sinus rhythm leave runs of steady cycles between them, which a low quantile sees, so only a
     rhythm irregular at every lag and everywhere, as atrial fibrillation is, scores high. Why:
     prematurity has no meaning there, and the rhythm channel floods such a record.
+
+    ``keep``: the beats whose intervals count, as heart-rate variability reads only NN intervals
+    (between two normal beats): a change counts only where every beat it spans is kept, so PVCs in
+    no fixed pattern (MIT-BIH 208) do not make a sinus rhythm look fibrillating. None: every beat.
+    Where nothing counts within a window the beat reads as regular (0).
     """
     s = np.asarray(step, dtype=np.float64)
     n = len(s)
     if n == 0:
         return np.zeros(0, np.float32)
-    c = np.concatenate([[0.0], np.cumsum(s)])
-    best = np.full(n, np.inf)
+    if keep is not None:
+        k = np.asarray(keep, dtype=bool)
+        s = np.where(k & np.r_[True, k[:-1]] & np.r_[k[1:], True], s, np.nan)  # beyond the ends: no beat to drop
+    best = np.full(n, np.nan)
     for k in IRREGULAR_LAGS:
         if n < k:
             break
-        d = np.abs(c[k:] - c[:-k])  # |log RR[i+k] - log RR[i]|, one per start beat
+        d = np.abs(np.lib.stride_tricks.sliding_window_view(s, k).sum(axis=1))  # NaN where a change is unknown
         pad = np.concatenate([np.full(half, np.nan), d, np.full(half + k - 1, np.nan)])
         win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)[:n]
-        best = np.minimum(best, np.nanquantile(win, quantile, axis=1))
+        with warnings.catch_warnings():  # a window of unknown changes only: NaN, read as regular below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            best = np.fmin(best, np.nanquantile(win, quantile, axis=1))
     return np.where(np.isfinite(best), best, 0.0).astype(np.float32)
 
 
@@ -183,23 +194,34 @@ def irregularity(step: np.ndarray, quantile: float = 0.5, half: int = IRREGULAR_
 class RhythmGate:
     """Where the rhythm channel is held down: :func:`irregularity` at ``quantile`` above ``above``;
     there its tail score counts at most ``cap`` (0: muted), so rhythm alone cannot flag a beat of an
-    irregular rhythm but still adds to an odd morphology."""
+    irregular rhythm but still adds to an odd morphology. ``nn_below``: only the intervals between
+    beats of ordinary morphology (channel score under it) measure the irregularity; None: all."""
 
     quantile: float
     above: float
     cap: float = 0.0
     half: int = IRREGULAR_HALF
+    nn_below: float | None = None
 
-    def regular(self, features: np.ndarray) -> np.ndarray:
-        """Beats whose rhythm channel counts (``features``: :func:`prematurity_features`, beat order)."""
-        return irregularity(features[:, 1], self.quantile, self.half) <= self.above
+    def regular(self, features: np.ndarray, morphology: np.ndarray | None = None) -> np.ndarray:
+        """Beats whose rhythm channel counts (``features``: :func:`prematurity_features`, beat order;
+        ``morphology``: the beats' morphology channel score, needed when ``nn_below`` is set)."""
+        keep = None
+        if self.nn_below is not None:
+            if morphology is None:
+                raise ValueError("this rhythm gate reads the morphology channel: pass the beats' morphology scores")
+            keep = np.asarray(morphology) < self.nn_below
+        return irregularity(features[:, 1], self.quantile, self.half, keep) <= self.above
 
     def as_dict(self) -> dict:
-        return {"quantile": self.quantile, "above": self.above, "cap": self.cap, "half": self.half}
+        return {"quantile": self.quantile, "above": self.above, "cap": self.cap, "half": self.half,
+                "nn_below": self.nn_below}
 
     @classmethod
     def from_dict(cls, d: dict) -> RhythmGate:
-        return cls(float(d["quantile"]), float(d["above"]), float(d.get("cap", 0.0)), int(d.get("half", IRREGULAR_HALF)))
+        nn = d.get("nn_below")
+        return cls(float(d["quantile"]), float(d["above"]), float(d.get("cap", 0.0)), int(d.get("half", IRREGULAR_HALF)),
+                   None if nn is None else float(nn))
 
 
 @dataclass
@@ -304,7 +326,7 @@ class RobustScore:
         zr = self.rhythm.z(features)
         tr = tail_score(zr, self.tails["rhythm"]) if self.tails else zr
         if self.gate is not None:
-            tr = np.where(self.gate.regular(features), tr, np.minimum(tr, np.float32(self.gate.cap)))
+            tr = np.where(self.gate.regular(features, tm), tr, np.minimum(tr, np.float32(self.gate.cap)))
         joined = np.maximum(tm, tr) if self.combine == "max" else tm + tr
         return joined.astype(np.float32), zm, zr
 

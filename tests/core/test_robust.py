@@ -161,3 +161,28 @@ def test_frequent_ectopy_does_not_flood_the_normal_beats(mitdb, name):
     assert flagged[n].mean() < 0.03
     assert flagged[v].mean() > 0.9
     assert res.raw is not None and not np.array_equal(res.raw, res.score)  # the raw score is kept for audits
+
+
+def test_nn_intervals_keep_frequent_pvcs_from_looking_like_fibrillation():
+    """PVCs in no fixed pattern make every lag irregular; between the normal beats alone (HRV's NN
+    intervals) the sinus rhythm is steady again, while fibrillation stays irregular."""
+    rng = np.random.default_rng(3)
+    pvc = rng.random(600) < 0.3
+    pvc[1:] &= ~pvc[:-1]  # no couplets: each PVC is followed by a normal beat
+    rr = 0.8 * (1 + 0.01 * rng.standard_normal(600))
+    rr[pvc] = 0.5  # the interval ending in a PVC is short ...
+    rr[1:][pvc[:-1]] = 1.1  # ... and the one after it is the compensatory pause
+    step = _step(rr)
+    beat_pvc = pvc[1:]  # beat i ends interval i and starts interval i + 1 (_step's convention)
+    assert np.median(irregularity(step, 0.5)) > 0.1
+    assert np.median(irregularity(step, 0.5, keep=~beat_pvc)) < 0.03
+    af = _step(rng.uniform(0.45, 1.1, 600))
+    assert irregularity(af, 0.5, keep=np.ones(599, bool)).min() > 0.04
+    np.testing.assert_allclose(irregularity(af, 0.5, keep=np.ones(599, bool)), irregularity(af, 0.5), atol=1e-6)
+    assert (irregularity(step, 0.5, keep=np.zeros(599, bool)) == 0).all()  # nothing counts: regular
+    gate = RhythmGate(0.5, 0.10, cap=1.0, nn_below=1.0)
+    feats = np.stack([np.zeros(599), step], axis=1)
+    assert gate.regular(feats, np.where(beat_pvc, 3.0, 0.0)).mean() > 0.9
+    with pytest.raises(ValueError, match="morphology"):
+        gate.regular(feats)
+    assert RhythmGate.from_dict(gate.as_dict()) == gate
