@@ -41,6 +41,7 @@ from ecgviewer.core.classes import ANOMALY_CLASSES, beat_mask
 from ecgviewer.core.record import load_record
 from ecgviewer.core.resources import bundled_model_path
 from ecgviewer.core.robust import RR_QUANTILE_MEDIAN, RhythmGate, prematurity_features
+from experiments.threshold_study import TARGETS
 from trainer.evaluate import fold_metrics
 from trainer.robust_fit import RR_QUANTILE, WINDOW_MS, fit, load_rows, record_rows
 from trainer.splits import DS1, DS2
@@ -51,7 +52,6 @@ GATES = (None, RhythmGate(0.2, 0.07), RhythmGate(0.5, 0.10), RhythmGate(0.2, 0.0
 #: normal where its morphology channel scores under 1, the ordinary 90 % of DS1's normal beats.
 NN_BELOW = 1.0
 NN_GATES = tuple(RhythmGate(g.quantile, g.above, g.cap, nn_below=NN_BELOW) for g in GATES[1:])
-TARGETS = (0.015, 0.02, 0.03)
 AF_RHYTHMS = ("(AFIB", "(AFL")
 FLOOD = 0.10
 

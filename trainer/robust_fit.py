@@ -27,7 +27,7 @@ import numpy as np
 
 from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.errors import ModelError
-from ecgviewer.core.model.card import SCHEMA, Prematurity, RobustScore, TailKnots, read_card
+from ecgviewer.core.model.card import SCHEMA, Gate, Prematurity, RobustScore, TailKnots, read_card
 from ecgviewer.core.record import load_record
 from ecgviewer.core.robust import (
     RR_QUANTILE_MEDIAN,
@@ -51,16 +51,27 @@ WINDOW_MS = (-100.0, 150.0)
 #: The rhythm's reference: this quantile of the beats' two-interval cycles over +-30 s
 #: (``core.robust.reference_rr``; ``experiments/rr_reference_study.py``, chosen on MIT-BIH DS1).
 RR_QUANTILE = 0.9
+#: Where the rhythm channel counts at most 1 (a decade): the median over +-32 beats of the smallest
+#: |change of log RR| at lags 1-3 above 0.10, measured on NN intervals (between beats whose morphology
+#: scores under 1): an irregular rhythm, as atrial fibrillation (``core.robust.irregularity``;
+#: ``experiments/irregularity_study.py --card-rule``, chosen on MIT-BIH DS1's AUC).
+RHYTHM_GATE = RhythmGate(0.5, 0.10, cap=1.0, nn_below=1.0)
 
 
-def description(window_ms: tuple[float, float] | None, rr_quantile: float = RR_QUANTILE) -> str:
+def description(window_ms: tuple[float, float] | None, rr_quantile: float = RR_QUANTILE,
+                gate: RhythmGate | None = None) -> str:
     """The card's words for the rule."""
     where = "the whole window" if window_ms is None else f"{window_ms[0]:+.0f} .. {window_ms[1]:+.0f} ms of the R peak"
     ref = "a 60-s median RR" if rr_quantile == RR_QUANTILE_MEDIAN else (
         f"the {rr_quantile:.0%} quantile of the two-interval cycles of the surrounding minute")
     return ("the sum of two channels' -log10 tail probabilities among DS1 normal beats: log MSE over " + where
             + " about the record's own centre (its 5th-25th percentiles) over the population's spread, and a "
-            "one-sided prematurity / compensatory-pause distance against " + ref)
+            "one-sided prematurity / compensatory-pause distance against " + ref + (
+                "" if gate is None else
+                f", counting at most {gate.cap:g} where the rhythm is irregular at every lag (the "
+                f"{gate.quantile:.0%} quantile over +-{gate.half} beats of the smallest |change of log RR| at lags 1-3 "
+                f"above {gate.above:g}" + ("" if gate.nn_below is None else
+                                           f", between beats whose morphology scores under {gate.nn_below:g}") + ")"))
 
 
 def ds1_rows(card: Path, data: Path, cache: Path | None = None,
@@ -177,10 +188,11 @@ def card_field(rule: Rule, n_normal: int, target: float, command: str) -> Robust
             mean=tuple(float(v) for v in p.mean), cov_inv=tuple(tuple(float(v) for v in r) for r in p.cov_inv),
             center=float(p.center), scale=float(p.scale)),
         tails=TailKnots(morphology=list(rule.tails["morphology"]), rhythm=list(rule.tails["rhythm"])),
-        description=description(rule.window_ms, rule.rr_quantile),
+        description=description(rule.window_ms, rule.rr_quantile, rule.gate),
         fitted_on=f"MIT-BIH DS1 reference beats, N only ({n_normal} beats); threshold flags {target:.1%} of them",
         command=command, target=float(target), n_normal=int(n_normal), window_ms=rule.window_ms,
-        rr_quantile=rule.rr_quantile)
+        rr_quantile=rule.rr_quantile,
+        rhythm_gate=None if rule.gate is None else Gate(**rule.gate.as_dict()))
 
 
 def cmd_robust_fit(args: argparse.Namespace) -> int:
@@ -200,12 +212,19 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
     except ValueError:
         raise TrainError(f"--rr-quantile {args.rr_quantile:g}: a quantile in (0, 1]") from None
     rows = ds1_rows(args.card, args.data, args.cache, window, args.rr_quantile)
-    rule, n_normal = fit(rows, args.target, window_ms=window, rr_quantile=args.rr_quantile)
+    nn = args.rhythm_gate[3]
+    gate = None if args.no_rhythm_gate else RhythmGate(*args.rhythm_gate[:3], nn_below=None if nn == np.inf else nn)
+    if gate is not None and not (0.0 < gate.quantile <= 1.0 and gate.above >= 0.0 and gate.cap >= 0.0):
+        raise TrainError(f"--rhythm-gate {' '.join(f'{v:g}' for v in args.rhythm_gate)}: a quantile "
+                         "in (0, 1], then a level and a cap of at least 0")
+    rule, n_normal = fit(rows, args.target, gate=gate, window_ms=window, rr_quantile=args.rr_quantile)
     command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (
         f" --target {args.target:g}" if args.target != 0.01 else "") + (
         " --whole-window" if window is None else
         f" --window-ms {window[0]:g} {window[1]:g}" if window != WINDOW_MS else "") + (
-        f" --rr-quantile {args.rr_quantile:g}" if args.rr_quantile != RR_QUANTILE else "")
+        f" --rr-quantile {args.rr_quantile:g}" if args.rr_quantile != RR_QUANTILE else "") + (
+        " --no-rhythm-gate" if gate is None else "" if gate == RHYTHM_GATE else
+        " --rhythm-gate " + " ".join(f"{v:g}" for v in args.rhythm_gate))  # inf prints as inf
     if card.measured:  # rows taken at the old threshold no longer describe this card
         print(f"robust-fit: {len(card.measured)} measured rows dropped (taken at the old threshold; rerun "
               "trainer crossdb, then trainer card)", file=sys.stderr)
@@ -231,4 +250,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rr-quantile", type=float, default=RR_QUANTILE,
                    help="the rhythm's reference: this quantile of the two-interval cycles over +-30 s "
                         "(0.5: the median, cards up to 2.1.1; default: %(default)s)")
+    g = RHYTHM_GATE
+    p.add_argument("--rhythm-gate", type=float, nargs=4, default=(g.quantile, g.above, g.cap, g.nn_below),
+                   metavar=("QUANTILE", "ABOVE", "CAP", "NN_BELOW"),
+                   help="hold the rhythm channel at CAP where the QUANTILE over +-32 beats of the smallest |change of "
+                        "log RR| at lags 1-3, between beats whose morphology scores under NN_BELOW, is above ABOVE: "
+                        "an irregular rhythm; NN_BELOW inf: every interval (default: %(default)s)")
+    p.add_argument("--no-rhythm-gate", action="store_true", help="never hold the rhythm channel down (cards up to 2.1.2)")
     p.set_defaults(func=cmd_robust_fit)

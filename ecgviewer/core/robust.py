@@ -25,7 +25,12 @@ another. Two channels, each a robust z-score, joined by their maximum so neither
   two-interval cycles over a minute, because ectopic beats, runs and missed compensations only
   ever shorten the cycle, so the longer cycles of the minute are the sinus ones (a record full of
   atrial premature beats, as MIT-BIH 232, otherwise calls them its pace: DS2 AUC 0.864 -> 0.942,
-  ``experiments/rr_reference_study.py``).
+  ``experiments/rr_reference_study.py``). Where the rhythm is irregular at every lag, as in atrial
+  fibrillation, prematurity has no meaning: there the card's :class:`RhythmGate` (since card 2.1.3)
+  lets the rhythm channel count at most one decade, so rhythm alone cannot flag such a beat but
+  still adds to an odd morphology. Irregularity is read on NN intervals, between beats of ordinary
+  morphology, so that frequent PVCs in no fixed pattern are not taken for fibrillation
+  (``experiments/irregularity_study.py --card-rule``, chosen on DS1's AUC).
 
 The two z-scores have tails of their own (a noisy record's morphology, an atrial fibrillation's
 rhythm), so each is read as a **tail probability** among MIT-BIH DS1's normal beats (quantile knots

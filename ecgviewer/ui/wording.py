@@ -47,9 +47,13 @@ def score_kind(card: ModelCard | None) -> str:
         q = card.robust_score.rr_quantile
         rhythm = ("its rhythm" if q is None or q == RR_QUANTILE_MEDIAN else
                   "its rhythm (how early it comes against the longer cycles of the surrounding minute)")
+        gate = card.robust_score.rhythm_gate
+        held = ("" if gate is None else
+                f"; where the rhythm is irregular throughout, as in atrial fibrillation, the rhythm counts at most "
+                f"{gate.cap:g} (an early beat means nothing there)")
         return (f"score = how unusual the beat is among normal beats, for {shape} and for {rhythm}, each "
                 "record on its own scale: for each, 2 means as far out as 1 normal beat in 100 and 3 as 1 in "
-                f"1000; the score of a beat is {join}")
+                f"1000; the score of a beat is {join}{held}")
     if card is not None and card.score.kind == "mse+rhythm":
         return ("score = shape + rhythm, each in robust standard deviations above normal beats "
                 "(0 = a typical normal beat)")

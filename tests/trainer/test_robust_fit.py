@@ -7,9 +7,9 @@ import pytest
 
 from ecgviewer.core.model.card import read_card
 from ecgviewer.core.resources import bundled_model_path
-from ecgviewer.core.robust import beat_features
+from ecgviewer.core.robust import RhythmGate, beat_features
 from trainer.cli import main
-from trainer.robust_fit import RR_QUANTILE, WINDOW_MS, fit, save_rows
+from trainer.robust_fit import RHYTHM_GATE, RR_QUANTILE, WINDOW_MS, fit, save_rows
 
 
 def _rows(seed: int = 0) -> list[tuple]:
@@ -47,16 +47,27 @@ def test_robust_fit_rewrites_only_the_robust_score(tmp_path):
     assert after.weights == before.weights and after.onnx == before.onnx and after.metrics == before.metrics
     assert after.robust_score != before.robust_score and after.preprocessing.align == "peak"
     rule, _ = fit(_rows())
-    assert after.robust_score.rule().threshold == rule.threshold
+    assert after.robust_score.rule().threshold == fit(_rows(), gate=RHYTHM_GATE)[0].threshold
     assert "robust-fit --card" in after.robust_score.command
     # the share and the count are fields (schema /3), not only words; the rhythm reference too (/4)
-    assert after.schema == "ecgviewer-model-card/4"
+    assert after.schema == "ecgviewer-model-card/5"
     assert after.robust_score.rr_quantile == RR_QUANTILE == after.robust_score.rule().rr_quantile
     assert "90% quantile of the two-interval cycles" in after.robust_score.description
     assert after.robust_score.target == 0.01 and after.robust_score.n_normal == 3 * 380
     # the rule reads the error around the QRS, and says so; the scorer applies the same window
     assert after.robust_score.window_ms == WINDOW_MS and after.robust_score.rule().window_ms == WINDOW_MS
     assert "-100 .. +150 ms" in after.robust_score.description
+    # the rhythm channel is held down in an irregular rhythm (/5), and the rule the scorer builds is so
+    assert after.robust_score.rule().gate == RHYTHM_GATE and rule.gate is None
+    assert "irregular at every lag" in after.robust_score.description and "morphology scores under 1" in \
+        after.robust_score.description
+    for extra, want in ((["--no-rhythm-gate"], None), (["--rhythm-gate", "0.2", "0.07", "1", "inf"], RhythmGate(0.2, 0.07, 1.0))):
+        assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache), *extra]) == 0
+        got = read_card(card).robust_score
+        assert got.rule().gate == want and " ".join(extra) in got.command
+        assert got.threshold == fit(_rows(), gate=want)[0].threshold
+    assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache),
+                 "--rhythm-gate", "1.5", "0.1", "1", "1"]) == 2
     # a cache of another window, or of another rhythm reference, is refused rather than fitted silently
     rc = main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache), "--whole-window"])
     assert rc != 0

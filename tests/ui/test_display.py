@@ -247,6 +247,7 @@ def test_threshold_tooltip_names_the_default_the_scorer_uses(scorer):
     assert re.search(rf"Model default {re.escape(fmt(scorer.threshold))}, flags \d+(\.\d)?% of the [\d,]+ normal beats", tip)
     assert "1 normal beat in 100" in tip and "the two added" in tip
     assert "its shape around the QRS (-100 to +150 ms of the R peak" in tip
+    assert "as in atrial fibrillation, the rhythm counts at most 1" in tip  # the card's rhythm gate (2.1.3)
 
 
 def test_threshold_words_come_from_the_card_fields_or_its_text(scorer):

@@ -30,11 +30,12 @@ from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.scoring import RhythmModel
 
-SCHEMA = "ecgviewer-model-card/4"
+SCHEMA = "ecgviewer-model-card/5"
 #: Schemas this version reads. /3 added ``robust_score.target``, ``n_normal`` and ``window_ms`` (and
 #: ``measured``, which late /2 cards also hold); a /2 card is a /3 card without them. /4 added
 #: ``robust_score.rr_quantile``; a /3 card is a /4 card whose rhythm reference is the median (0.5).
-READS = ("ecgviewer-model-card/2", "ecgviewer-model-card/3", SCHEMA)
+#: /5 added ``robust_score.rhythm_gate``; a /4 card is a /5 card whose rhythm channel is never held down.
+READS = ("ecgviewer-model-card/2", "ecgviewer-model-card/3", "ecgviewer-model-card/4", SCHEMA)
 NETWORK = "BeatGAN"  # the only generator this viewer builds
 # Settings of the machine a recipe ran on: a card records them beside its recipe, but they change
 # speed, not the trained weights, so they are no part of the recipe's identity.
@@ -120,6 +121,18 @@ class TailKnots:
 
 
 @dataclass(frozen=True)
+class Gate:
+    """Where the robust score's rhythm channel is held down (``core.robust.RhythmGate``): a rhythm
+    irregular at every lag, as atrial fibrillation, in which prematurity has no meaning."""
+
+    quantile: float
+    above: float
+    cap: float = 0.0
+    half: int = robust.IRREGULAR_HALF
+    nn_below: float | None = None  # only intervals between beats whose morphology score is under it
+
+
+@dataclass(frozen=True)
 class RobustScore:
     """How a record's beats are put on a patient-independent scale (``core.robust``); fitted on
     normal beats only by ``python -m trainer robust-fit``. Its threshold replaces the card's for the
@@ -138,6 +151,7 @@ class RobustScore:
     n_normal: int | None = None  # how many normal beats it was fitted on
     window_ms: tuple[float, float] | None = None  # error read by the morphology channel, ms from R (None: all)
     rr_quantile: float | None = None  # the rhythm reference's quantile of local cycles (None: the median, a /3 card)
+    rhythm_gate: Gate | None = None  # where the rhythm channel counts at most its cap (None: nowhere, a /4 card)
 
     def rule(self) -> robust.RobustScore:
         """The scoring rule these numbers describe."""
@@ -379,6 +393,11 @@ def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
             robust.check_rr_quantile(r.rr_quantile)
         except ValueError as e:
             raise bad(f"robust_score {e}") from None
+    g = r.rhythm_gate
+    if g is not None and not (0.0 < g.quantile <= 1.0 and all(math.isfinite(v) and v >= 0.0 for v in (g.above, g.cap))
+                              and g.half >= 1 and (g.nn_below is None or math.isfinite(g.nn_below))):
+        raise bad(f"robust_score rhythm_gate {g.quantile:g}, {g.above:g}, cap {g.cap:g}, half {g.half}: a quantile "
+                  "in (0, 1], a level and a cap of at least 0, a half-width of at least one beat")
     if r.n_normal is not None and r.n_normal <= 0:
         raise bad(f"robust_score n_normal {r.n_normal}: must be positive")
     n = len(robust.TAIL_LOG10)

@@ -14,6 +14,7 @@ from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.card import (
     SCHEMA,
     FileRef,
+    Gate,
     MetricRow,
     ModelCard,
     OnnxRef,
@@ -23,6 +24,7 @@ from ecgviewer.core.model.card import (
 )
 from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.resources import bundled_model_path
+from ecgviewer.core.robust import RhythmGate
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -35,7 +37,7 @@ def bundled() -> dict:
 def test_bundled_card_reads_into_typed_fields():
     card = read_card(bundled_model_path())
     assert isinstance(card, ModelCard) and card.schema == SCHEMA
-    assert card.label == "SI-BeatGAN V2 2.1.2"
+    assert card.label == "SI-BeatGAN V2 2.1.3"
     assert card.architecture == NetConfig(n_leads=1, width=32, latent=50, window=320)
     assert isinstance(card.weights, FileRef) and isinstance(card.onnx, OnnxRef)
     assert card.preprocessing.params.band_hz == (3.0, 45.0) and card.preprocessing.params.before == 140
@@ -64,11 +66,15 @@ def test_a_card_of_the_old_format_is_refused_with_one_clear_line(tmp_path):
     ([1, 2], "not an ecgviewer model card"),
     ({"name": "x"}, "not an ecgviewer model card"),
     ({"schema": "someone-else/1"}, "not an ecgviewer model card"),
-    ({"schema": "ecgviewer-model-card/5"}, "reads ecgviewer-model-card/2, ecgviewer-model-card/3 and ecgviewer-model-card/4 only"),
+    ({"schema": "ecgviewer-model-card/6"},
+     "reads ecgviewer-model-card/2, ecgviewer-model-card/3, ecgviewer-model-card/4 and ecgviewer-model-card/5 only"),
 ])
 def test_foreign_and_newer_cards_are_refused(data, match):
     with pytest.raises(ModelError, match=match):
         card_from_dict(data, "c.json")
+
+
+GATE = {"quantile": 0.5, "above": 0.1, "cap": 1.0, "half": 32, "nn_below": 1.0}
 
 
 def _measured(card: dict, **kw) -> dict:
@@ -107,6 +113,10 @@ def test_a_database_row_of_these_weights_reads(bundled):
     (lambda c: c["robust_score"].update(format=1), "robust_score: unknown field 'format'"),
     (lambda c: c["robust_score"].update(target=1.5), "robust_score target 1.5: a share between 0 and 1"),
     (lambda c: c["robust_score"].update(n_normal=0), "robust_score n_normal 0: must be positive"),
+    (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "quantile": 1.5}), "robust_score rhythm_gate 1.5, 0.1"),
+    (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "cap": -1.0}), "a cap of at least 0"),
+    (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "above": "0.1"}),
+     r"robust_score.rhythm_gate.above: expected a number"),
     (lambda c: c.update(schema="ecgviewer-model-card/2", network="x"), "network 'x'"),  # /2 is checked alike
     (lambda c: c.update(measured=[_measured(c, weights_sha256="0" * 64)]), "scored other weights"),
     (lambda c: c.update(measured=[_measured(c, threshold=1.0)]), "taken at threshold 1"),
@@ -127,6 +137,22 @@ def test_a_card_of_schema_2_still_reads(bundled):
     card = card_from_dict(bundled, "c.json")
     assert card.schema == "ecgviewer-model-card/2" and card.robust_score.target is None
     assert card.robust_score.rule().threshold == card.robust_score.threshold
+
+
+def test_a_card_of_schema_4_reads_without_a_rhythm_gate(bundled):
+    """/5 only added the rhythm gate: a /4 card (cards up to 2.1.2) never holds the rhythm channel down."""
+    bundled["schema"] = "ecgviewer-model-card/4"
+    bundled["robust_score"].pop("rhythm_gate", None)
+    card = card_from_dict(bundled, "c.json")
+    assert card.robust_score.rhythm_gate is None and card.robust_score.rule().gate is None
+
+
+@pytest.mark.parametrize("nn", [1.0, None])
+def test_the_rhythm_gate_is_typed_and_reaches_the_rule(bundled, nn):
+    bundled["robust_score"]["rhythm_gate"] = {**GATE, "nn_below": nn}
+    r = card_from_dict(bundled, "c.json").robust_score
+    assert r.rhythm_gate == Gate(0.5, 0.1, 1.0, 32, nn)
+    assert r.rule().gate == RhythmGate(0.5, 0.1, cap=1.0, half=32, nn_below=nn)
 
 
 def test_the_robust_score_is_typed_and_makes_the_card_rule(bundled):
