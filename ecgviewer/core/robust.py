@@ -45,7 +45,6 @@ The card's ``robust_score`` field holds the fitted numbers (``python -m trainer 
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -188,11 +187,31 @@ def irregularity(step: np.ndarray, quantile: float = 0.5, half: int = IRREGULAR_
             break
         d = np.abs(np.lib.stride_tricks.sliding_window_view(s, k).sum(axis=1))  # NaN where a change is unknown
         pad = np.concatenate([np.full(half, np.nan), d, np.full(half + k - 1, np.nan)])
-        win = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)[:n]
-        with warnings.catch_warnings():  # a window of unknown changes only: NaN, read as regular below
-            warnings.simplefilter("ignore", RuntimeWarning)
-            best = np.fmin(best, np.nanquantile(win, quantile, axis=1))
+        best = np.fmin(best, window_nanquantile(pad, 2 * half + 1, quantile)[:n])
     return np.where(np.isfinite(best), best, 0.0).astype(np.float32)
+
+
+def window_nanquantile(x: np.ndarray, width: int, quantile: float) -> np.ndarray:
+    """``np.nanquantile`` (linear rule) of every window of ``width`` consecutive values of ``x``,
+    NaN where a window holds none; the windows sorted a block at a time, with NaN as +inf, which
+    is ~100x faster than ``np.nanquantile`` over a sliding view (a 24-h record's 100k beats)."""
+    win = np.lib.stride_tricks.sliding_window_view(np.asarray(x, dtype=np.float64), width)
+    out = np.full(len(win), np.nan)
+    for a in range(0, len(win), _QUANTILE_BLOCK):
+        block = win[a:a + _QUANTILE_BLOCK]
+        known = ~np.isnan(block)
+        w = np.sort(np.where(known, block, np.inf), axis=1)
+        count = known.sum(axis=1)
+        ok = count > 0
+        pos = quantile * np.maximum(count - 1, 0)
+        below = np.floor(pos).astype(np.int64)
+        above = np.minimum(below + 1, np.maximum(count - 1, 0))
+        rows = np.arange(len(w))
+        lo_v, hi_v = w[rows, below], w[rows, above]
+        with np.errstate(invalid="ignore"):  # windows with no value read inf - inf; masked below
+            v = lo_v + (pos - below) * (hi_v - lo_v)
+        out[a:a + _QUANTILE_BLOCK] = np.where(ok, v, np.nan)
+    return out
 
 
 @dataclass(frozen=True)

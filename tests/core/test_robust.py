@@ -186,3 +186,23 @@ def test_nn_intervals_keep_frequent_pvcs_from_looking_like_fibrillation():
     with pytest.raises(ValueError, match="morphology"):
         gate.regular(feats)
     assert RhythmGate.from_dict(gate.as_dict()) == gate
+
+
+@pytest.mark.parametrize("q", [0.2, 0.5])
+def test_window_quantiles_are_numpys(q):
+    """The sorted-block window quantile gives np.nanquantile's values, NaN for a window of NaN only."""
+    import warnings
+
+    from ecgviewer.core.robust import window_nanquantile
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=3000)
+    x[rng.random(3000) < 0.3] = np.nan
+    x[1000:1100] = np.nan  # longer than a window: some windows hold nothing
+    win = np.lib.stride_tricks.sliding_window_view(x, 65)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        want = np.nanquantile(win, q, axis=1)
+    got = window_nanquantile(x, 65, q)
+    assert np.isnan(got).sum() == np.isnan(want).sum() > 0
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
