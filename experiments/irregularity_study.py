@@ -158,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.fit is None or not a.judge:
         ap.error("--fit and --judge are needed (or --build)")
+    if a.card_rule and a.fit_regular:
+        ap.error("--fit-regular reads gates on every interval only; the NN gates of --card-rule need the morphology fitted first")
     for p in (a.fit, *a.judge):
         if not p.is_file():
             print(f"irregularity_study: {p}: no such file", file=sys.stderr)
@@ -173,7 +175,8 @@ def main(argv: list[str] | None = None) -> int:
             rule, _ = fit(train, t, gate=g, fit_regular=a.fit_regular, window_ms=window, rr_quantile=quantile)
             mine = judge(rule, train)
             own = mine["auc"]  # the choice: DS1's AUC, to four places (gates tie at three)
-            ectopy = ", ".join(f"{name} {flood_share(rule, train[DS1.index(name)]):.1%}" for name in ECTOPY)
+            ectopy = (", ".join(f"{name} {flood_share(rule, train[DS1.index(name)]):.1%}" for name in ECTOPY)
+                      if len(train) == len(DS1) else "-")  # the rows of robust-fit's cache: DS1, in its order
             print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {a.fit.stem} | {cells(mine)} {own:.4f} | {ectopy} |")
             for what, rows in judged.items():
                 print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {what} | {cells(judge(rule, rows))} {own:.4f} |",

@@ -68,7 +68,8 @@ def description(window_ms: tuple[float, float] | None, rr_quantile: float = RR_Q
             + " about the record's own centre (its 5th-25th percentiles) over the population's spread, and a "
             "one-sided prematurity / compensatory-pause distance against " + ref + (
                 "" if gate is None else
-                f", counting at most {gate.cap:g} where the rhythm is irregular at every lag (the "
+                (", muted" if gate.cap == 0 else f", counting at most {gate.cap:g}") +
+                " where the rhythm is irregular at every lag (the "
                 f"{gate.quantile:.0%} quantile over +-{gate.half} beats of the smallest |change of log RR| at lags 1-3 "
                 f"above {gate.above:g}" + ("" if gate.nn_below is None else
                                            f", between beats whose morphology scores under {gate.nn_below:g}") + ")"))
@@ -150,7 +151,8 @@ def save_rows(cache: Path, rows: list[tuple], window_ms: tuple[float, float] | N
 def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
         fit_regular: bool = False, window_ms: tuple[float, float] | None = None,
         rr_quantile: float = RR_QUANTILE) -> tuple[Rule, int]:
-    """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw.
+    """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw (``gate``:
+    None by default here, for the studies; the card's default is the CLI's, :data:`RHYTHM_GATE`).
 
     ``window_ms``: the error window the rows' errors were read over; ``rr_quantile``: the reference
     their rhythm features were taken against; the rule reads the same.
@@ -211,12 +213,14 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
         check_rr_quantile(args.rr_quantile)
     except ValueError:
         raise TrainError(f"--rr-quantile {args.rr_quantile:g}: a quantile in (0, 1]") from None
+    gate = None
+    if not args.no_rhythm_gate:
+        nn = args.rhythm_gate[3]
+        try:  # before the rows: without a cache they take minutes
+            gate = RhythmGate(*args.rhythm_gate[:3], nn_below=None if nn == np.inf else nn).check()
+        except ValueError as e:
+            raise TrainError(f"--rhythm-gate {' '.join(f'{v:g}' for v in args.rhythm_gate)}: {e}") from None
     rows = ds1_rows(args.card, args.data, args.cache, window, args.rr_quantile)
-    nn = args.rhythm_gate[3]
-    gate = None if args.no_rhythm_gate else RhythmGate(*args.rhythm_gate[:3], nn_below=None if nn == np.inf else nn)
-    if gate is not None and not (0.0 < gate.quantile <= 1.0 and gate.above >= 0.0 and gate.cap >= 0.0):
-        raise TrainError(f"--rhythm-gate {' '.join(f'{v:g}' for v in args.rhythm_gate)}: a quantile "
-                         "in (0, 1], then a level and a cap of at least 0")
     rule, n_normal = fit(rows, args.target, gate=gate, window_ms=window, rr_quantile=args.rr_quantile)
     command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (
         f" --target {args.target:g}" if args.target != 0.01 else "") + (
@@ -251,10 +255,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="the rhythm's reference: this quantile of the two-interval cycles over +-30 s "
                         "(0.5: the median, cards up to 2.1.1; default: %(default)s)")
     g = RHYTHM_GATE
-    p.add_argument("--rhythm-gate", type=float, nargs=4, default=(g.quantile, g.above, g.cap, g.nn_below),
+    gates = p.add_mutually_exclusive_group()
+    gates.add_argument("--rhythm-gate", type=float, nargs=4, default=(g.quantile, g.above, g.cap, g.nn_below),
                    metavar=("QUANTILE", "ABOVE", "CAP", "NN_BELOW"),
                    help="hold the rhythm channel at CAP where the QUANTILE over +-32 beats of the smallest |change of "
                         "log RR| at lags 1-3, between beats whose morphology scores under NN_BELOW, is above ABOVE: "
                         "an irregular rhythm; NN_BELOW inf: every interval (default: %(default)s)")
-    p.add_argument("--no-rhythm-gate", action="store_true", help="never hold the rhythm channel down (cards up to 2.1.2)")
+    gates.add_argument("--no-rhythm-gate", action="store_true", help="never hold the rhythm channel down (cards up to 2.1.2)")
     p.set_defaults(func=cmd_robust_fit)

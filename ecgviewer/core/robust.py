@@ -45,6 +45,7 @@ The card's ``robust_score`` field holds the fitted numbers (``python -m trainer 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -84,7 +85,7 @@ def tail_score(z: np.ndarray, knots: list[float]) -> np.ndarray:
 
 #: Half-width in seconds of the window of the local RR reference (:func:`reference_rr`).
 RR_REFERENCE_HALF_S = 30.0
-#: Beats whose reference windows are sorted at once in :func:`reference_rr` (bounds its memory).
+#: Windows sorted at once in :func:`reference_rr` and :func:`window_nanquantile` (bounds their memory).
 _QUANTILE_BLOCK = 8192
 #: The quantile of the local cycles a card without ``rr_quantile`` reads: their median (cards up to 2.1.1).
 RR_QUANTILE_MEDIAN = 0.5
@@ -226,6 +227,19 @@ class RhythmGate:
     cap: float = 0.0
     half: int = IRREGULAR_HALF
     nn_below: float | None = None
+
+    def check(self) -> RhythmGate:
+        """This gate if its numbers make one; else ValueError naming the bad one."""
+        if not 0.0 < self.quantile <= 1.0:
+            raise ValueError(f"rhythm gate quantile {self.quantile:g}: a quantile in (0, 1]")
+        for name, v in (("above", self.above), ("cap", self.cap)):
+            if not (math.isfinite(v) and v >= 0.0):
+                raise ValueError(f"rhythm gate {name} {v:g}: a number of at least 0")
+        if self.half < 1:
+            raise ValueError(f"rhythm gate half {self.half}: at least one beat")
+        if self.nn_below is not None and not (math.isfinite(self.nn_below) and self.nn_below > 0.0):
+            raise ValueError(f"rhythm gate nn_below {self.nn_below:g}: a morphology score above 0 (or none)")
+        return self
 
     def regular(self, features: np.ndarray, morphology: np.ndarray | None = None) -> np.ndarray:
         """Beats whose rhythm channel counts (``features``: :func:`prematurity_features`, beat order;
@@ -371,7 +385,9 @@ class RobustScore:
         tails = d.get("tails")
         if tails is not None and any(len(tails[k]) != len(TAIL_LOG10) for k in ("morphology", "rhythm")):
             raise ValueError(f"robust_score tails: {len(TAIL_LOG10)} knots per channel expected")
-        gate = RhythmGate.from_dict(d["rhythm_gate"]) if d.get("rhythm_gate") else None
+        gate = RhythmGate.from_dict(d["rhythm_gate"]).check() if d.get("rhythm_gate") else None
+        if gate is not None and gate.nn_below is not None and tails is None:
+            raise ValueError("robust_score rhythm_gate nn_below reads the morphology tail score: the rule needs tails")
         w = d.get("window_ms")
         q = d.get("rr_quantile")
         q = RR_QUANTILE_MEDIAN if q is None else check_rr_quantile(q)

@@ -49,8 +49,9 @@ def score_kind(card: ModelCard | None) -> str:
                   "its rhythm (how early it comes against the longer cycles of the surrounding minute)")
         gate = card.robust_score.rhythm_gate
         held = ("" if gate is None else
-                f"; where the rhythm is irregular throughout, as in atrial fibrillation, the rhythm counts at most "
-                f"{gate.cap:g} (an early beat means nothing there)")
+                "; where the rhythm is irregular throughout, as in atrial fibrillation, the rhythm "
+                + ("does not count" if gate.cap == 0 else f"counts at most {gate.cap:g}")
+                + " (an early beat means nothing there)")
         return (f"score = how unusual the beat is among normal beats, for {shape} and for {rhythm}, each "
                 "record on its own scale: for each, 2 means as far out as 1 normal beat in 100 and 3 as 1 in "
                 f"1000; the score of a beat is {join}{held}")

@@ -196,8 +196,8 @@ def test_window_quantiles_are_numpys(q):
     from ecgviewer.core.robust import window_nanquantile
 
     rng = np.random.default_rng(4)
-    x = rng.normal(size=3000)
-    x[rng.random(3000) < 0.3] = np.nan
+    x = rng.normal(size=20000)  # more windows than one block of _QUANTILE_BLOCK
+    x[rng.random(20000) < 0.3] = np.nan
     x[1000:1100] = np.nan  # longer than a window: some windows hold nothing
     win = np.lib.stride_tricks.sliding_window_view(x, 65)
     with warnings.catch_warnings():

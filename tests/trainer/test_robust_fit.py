@@ -36,7 +36,7 @@ def test_fit_uses_normal_beats_and_sets_the_threshold_on_their_share():
     assert fit(other, target=0.02)[0].threshold == rule.threshold
 
 
-def test_robust_fit_rewrites_only_the_robust_score(tmp_path):
+def test_robust_fit_rewrites_only_the_robust_score(tmp_path, capsys):
     card = tmp_path / "m.json"
     card.write_bytes(bundled_model_path().read_bytes())
     cache = tmp_path / "rows.npz"
@@ -66,8 +66,13 @@ def test_robust_fit_rewrites_only_the_robust_score(tmp_path):
         got = read_card(card).robust_score
         assert got.rule().gate == want and " ".join(extra) in got.command
         assert got.threshold == fit(_rows(), gate=want)[0].threshold
-    assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache),
-                 "--rhythm-gate", "1.5", "0.1", "1", "1"]) == 2
+    # a gate that would make an unreadable card is refused before any beat is scored (no cache here)
+    for bad in (["1.5", "0.1", "1", "1"], ["0.5", "nan", "1", "1"], ["0.5", "0.1", "inf", "1"], ["0.5", "0.1", "1", "-1"]):
+        capsys.readouterr()
+        assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--rhythm-gate", *bad]) == 2
+        assert f"--rhythm-gate {' '.join(bad)}: rhythm gate" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one or the other
+        main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--no-rhythm-gate", "--rhythm-gate", "0.5", "0.1", "1", "1"])
     # a cache of another window, or of another rhythm reference, is refused rather than fitted silently
     rc = main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache), "--whole-window"])
     assert rc != 0

@@ -345,6 +345,8 @@ def _verify(card: ModelCard, where: Path | str) -> None:
         raise bad(f"preprocessing align {p.align!r}: must be one of {', '.join(ALIGN_RULES)}")
     if card.robust_score is not None:
         _verify_robust(card.robust_score, bad)
+        if card.robust_score.rhythm_gate is not None and card.schema != SCHEMA:
+            raise bad(f"robust_score rhythm_gate: a field of {SCHEMA}, not of {card.schema}")
         w = card.robust_score.window_ms
         span = (-1000.0 * p.before / p.fs, 1000.0 * p.after / p.fs)
         if w is not None and not (math.isfinite(w[0]) and math.isfinite(w[1]) and span[0] <= w[0] < w[1] <= span[1]):
@@ -394,10 +396,13 @@ def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
         except ValueError as e:
             raise bad(f"robust_score {e}") from None
     g = r.rhythm_gate
-    if g is not None and not (0.0 < g.quantile <= 1.0 and all(math.isfinite(v) and v >= 0.0 for v in (g.above, g.cap))
-                              and g.half >= 1 and (g.nn_below is None or math.isfinite(g.nn_below))):
-        raise bad(f"robust_score rhythm_gate {g.quantile:g}, {g.above:g}, cap {g.cap:g}, half {g.half}: a quantile "
-                  "in (0, 1], a level and a cap of at least 0, a half-width of at least one beat")
+    if g is not None:
+        try:
+            robust.RhythmGate(g.quantile, g.above, g.cap, g.half, g.nn_below).check()
+        except ValueError as e:
+            raise bad(f"robust_score {e}") from None
+        if g.nn_below is not None and r.tails is None:
+            raise bad("robust_score rhythm_gate nn_below reads the morphology tail score: the card has no tails")
     if r.n_normal is not None and r.n_normal <= 0:
         raise bad(f"robust_score n_normal {r.n_normal}: must be positive")
     n = len(robust.TAIL_LOG10)

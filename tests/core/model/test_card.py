@@ -113,8 +113,12 @@ def test_a_database_row_of_these_weights_reads(bundled):
     (lambda c: c["robust_score"].update(format=1), "robust_score: unknown field 'format'"),
     (lambda c: c["robust_score"].update(target=1.5), "robust_score target 1.5: a share between 0 and 1"),
     (lambda c: c["robust_score"].update(n_normal=0), "robust_score n_normal 0: must be positive"),
-    (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "quantile": 1.5}), "robust_score rhythm_gate 1.5, 0.1"),
-    (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "cap": -1.0}), "a cap of at least 0"),
+    (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "quantile": 1.5}), "robust_score rhythm gate quantile 1.5"),
+    (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "cap": -1.0}), "rhythm gate cap -1: a number of at least 0"),
+    (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "nn_below": -1.0}), "rhythm gate nn_below -1"),
+    (lambda c: c.update(schema="ecgviewer-model-card/4") or c["robust_score"].update(rhythm_gate=GATE),
+     "rhythm_gate: a field of ecgviewer-model-card/5, not of ecgviewer-model-card/4"),
+    (lambda c: c["robust_score"].update(rhythm_gate=GATE, tails=None), "nn_below reads the morphology tail score"),
     (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "above": "0.1"}),
      r"robust_score.rhythm_gate.above: expected a number"),
     (lambda c: c.update(schema="ecgviewer-model-card/2", network="x"), "network 'x'"),  # /2 is checked alike
@@ -132,6 +136,7 @@ def test_inconsistent_or_mistyped_cards_are_refused(bundled, edit, match):
 def test_a_card_of_schema_2_still_reads(bundled):
     """/3 only added the robust score's share and count: a /2 card (a user's export) reads without them."""
     bundled["schema"] = "ecgviewer-model-card/2"
+    bundled["robust_score"].pop("rhythm_gate", None)  # a /5 field
     for k in ("target", "n_normal"):
         del bundled["robust_score"][k]
     card = card_from_dict(bundled, "c.json")
