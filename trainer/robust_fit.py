@@ -150,7 +150,7 @@ def save_rows(cache: Path, rows: list[tuple], window_ms: tuple[float, float] | N
 
 def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
         fit_regular: bool = False, window_ms: tuple[float, float] | None = None,
-        rr_quantile: float = RR_QUANTILE) -> tuple[Rule, int]:
+        rr_quantile: float = RR_QUANTILE, spread_floor: float | None = None) -> tuple[Rule, int]:
     """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw (``gate``:
     None by default here, for the studies; the card's default is the CLI's, :data:`RHYTHM_GATE`).
 
@@ -160,7 +160,9 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     ``gate``: where the rhythm is irregular at every lag the rhythm channel is held down
     (``core.robust.RhythmGate``); the threshold flags ``target`` of all N beats under it.
     ``fit_regular``: fit the prematurity model and the rhythm tail on the N beats outside the gate
-    only (an ablation: ``experiments/irregularity_study.py``).
+    only (an ablation: ``experiments/irregularity_study.py``). ``spread_floor``: the morphology
+    channel divides by the record's own spread, at least this share of the population's (an
+    ablation: ``experiments/record_spread_study.py``; cards have no such field).
     """
     n = [r[0] == "N" for r in rows]
     if fit_regular and gate and gate.nn_below is not None:
@@ -169,7 +171,8 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     feats_n = np.concatenate([r[2][m] for r, m in zip(rows, counts)])
     logmse_n = np.log(np.concatenate([r[1][m] for r, m in zip(rows, n)]))
     q1, med, q3 = np.percentile(logmse_n, [25, 50, 75])
-    rule = Rule(PrematurityModel.fit(feats_n), (float(med), float((q3 - q1) / 1.349)), 0.0, "sum", "record")
+    rule = Rule(PrematurityModel.fit(feats_n), (float(med), float((q3 - q1) / 1.349)), 0.0, "sum", "record",
+                spread_floor=spread_floor)
     zs = [rule.score(r[1], r[2]) for r in rows]
     rule.tails = {"morphology": tail_knots(np.concatenate([z[1][m] for z, m in zip(zs, n)])),
                   "rhythm": tail_knots(np.concatenate([z[2][m] for z, m in zip(zs, counts)]))}

@@ -343,6 +343,9 @@ class RobustScore:
     gate: RhythmGate | None = None  # where the rhythm channel is muted (an irregular rhythm); None: nowhere
     window_ms: tuple[float, float] | None = None  # the error the morphology channel reads; None: whole window
     rr_quantile: float = RR_QUANTILE_MEDIAN  # which local cycle is the rhythm's reference (:func:`reference_rr`)
+    # the morphology spread: None, the population's (every card); else the record's own, between this
+    # share of the population's and all of it (``experiments/record_spread_study.py``; no card field)
+    spread_floor: float | None = None
 
     def features(self, beats: BeatSet) -> np.ndarray:
         """The rhythm channel's features of a record's beats (:func:`beat_features` at this rule's quantile)."""
@@ -355,8 +358,10 @@ class RobustScore:
     def score(self, mse: np.ndarray, features: np.ndarray | None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(score, morphology z, rhythm z or None) of a record's beats; ``features`` from
         :func:`prematurity_features` (None or no rhythm model: morphology alone)."""
-        centre = record_scale(mse, self.population)[0] if self.scale == "record" else self.population[0]
+        centre, own = record_scale(mse, self.population) if self.scale == "record" else self.population
         spread = self.population[1]
+        if self.spread_floor is not None and self.scale == "record":  # an ablation: the record's own spread
+            spread = float(np.clip(own, self.spread_floor * spread, spread))
         zm = morphology_z(mse, centre, spread)
         tm = tail_score(zm, self.tails["morphology"]) if self.tails else zm
         if self.rhythm is None or features is None:

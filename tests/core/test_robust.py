@@ -206,3 +206,18 @@ def test_window_quantiles_are_numpys(q):
     got = window_nanquantile(x, 65, q)
     assert np.isnan(got).sum() == np.isnan(want).sum() > 0
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_the_records_own_spread_is_capped_at_the_populations():
+    """spread_floor (an ablation): a clean record is read on its own narrower scale, a noisy one
+    never on a wider scale than the population's."""
+    rng = np.random.default_rng(5)
+    pop = (-7.0, 1.0)
+    clean, noisy = np.exp(rng.normal(-7.0, 0.3, 400)), np.exp(rng.normal(-7.0, 3.0, 400))
+    plain = RobustScore(None, pop, 3.0, tails=None)
+    own = RobustScore(None, pop, 3.0, tails=None, spread_floor=0.25)
+    zc, zc_own = plain.score(clean, None)[1], own.score(clean, None)[1]
+    assert np.std(zc_own) > 2.5 * np.std(zc)  # 0.3 of the population's spread: read on its own
+    np.testing.assert_allclose(own.score(noisy, None)[1], plain.score(noisy, None)[1])  # capped
+    tiny = np.exp(rng.normal(-7.0, 0.01, 400))
+    np.testing.assert_allclose(np.std(own.score(tiny, None)[1]), 4 * np.std(plain.score(tiny, None)[1]), rtol=1e-4)
