@@ -12,11 +12,11 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import statistics
 import time
 
 import numpy as np
 
+from benchmarks.timing import median_time
 from ecgviewer.core.adapt import AdaptConfig
 from ecgviewer.core.record import Record, load_record
 from ecgviewer.core.resources import sample_record_path
@@ -35,15 +35,6 @@ def tiled(rec: Record, hours: float) -> Record:
     return dataclasses.replace(rec, name=f"{rec.name}x{k}", signal=np.tile(rec.signal, (k, 1)), annotations=tiled_ann)
 
 
-def _median_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m benchmarks.adapt_benchmark", description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=24.0, help="length of the tiled long record (default 24)")
@@ -58,8 +49,8 @@ def main(argv: list[str] | None = None) -> int:
         t0 = time.perf_counter()
         beats = plain.beats(rec)
         cut = time.perf_counter() - t0
-        t_plain = _median_time(lambda b=beats: plain.score(b), a.repeat)
-        t_adapt = _median_time(lambda b=beats: adapting.score(b, adapt=cfg), a.repeat)
+        t_plain = median_time(lambda b=beats: plain.score(b), a.repeat)
+        t_adapt = median_time(lambda b=beats: adapting.score(b, adapt=cfg), a.repeat)
         log = adapting.adapt_log
         print(f"{rec.name}: {rec.duration / 3600:.2f} h, {len(beats)} beats; cut {cut:.1f} s; "
               f"score {t_plain:.1f} s; adapt + score {t_adapt:.1f} s (adaptation {log.seconds:.1f} s, "

@@ -99,16 +99,19 @@ def label(g: RhythmGate | None) -> str:
 
 
 def judge(rule, rows: list[tuple]) -> dict:
-    """Pooled AUC and the flag shares of ``rule`` on ``rows``."""
+    """Pooled AUC and the flag shares of ``rule`` on ``rows`` (``by_record``: each row's share of
+    N beats flagged, None for a row without N beats)."""
     score = [rule.score(r[1], r[2])[0] for r in rows]
     cls = np.concatenate([r[0] for r in rows])
     s = np.concatenate(score).astype(np.float64)
     known = np.isin(cls, ("N", *ANOMALY_CLASSES))
     auc = fold_metrics(cls[known], s[known])["auc"]
     flagged = s >= rule.threshold
-    by_rec = [float((sc[r[0] == "N"] >= rule.threshold).mean()) for sc, r in zip(score, rows) if (r[0] == "N").any()]
+    by_record = [float((sc[r[0] == "N"] >= rule.threshold).mean()) if (r[0] == "N").any() else None
+                 for sc, r in zip(score, rows)]
+    by_rec = [v for v in by_record if v is not None]
     return {"auc": auc, "n": float(flagged[cls == "N"].mean()), "worst": max(by_rec),
-            "over": sum(v > FLOOD for v in by_rec),
+            "over": sum(v > FLOOD for v in by_rec), "by_record": by_record,
             **{c: float(flagged[cls == c].mean()) for c in ANOMALY_CLASSES if (cls == c).any()}}
 
 
@@ -117,9 +120,9 @@ def judge(rule, rows: list[tuple]) -> dict:
 ECTOPY = ("119", "208")
 
 
-def flood_share(rule, row: tuple) -> float:
-    """Share of one record's N beats at or over ``rule``'s threshold (``row``: classes, error, features)."""
-    return float((rule.score(row[1], row[2])[0][row[0] == "N"] >= rule.threshold).mean())
+def ectopy_cell(ds1: dict) -> str:
+    """The :data:`ECTOPY` records' N shares from a :func:`judge` of DS1's rows, in DS1's order."""
+    return ", ".join(f"{name} {ds1['by_record'][DS1.index(name)]:.1%}" for name in ECTOPY)
 
 
 def table_head(first: str, beats: str = "DS2 beats") -> str:
@@ -175,8 +178,7 @@ def main(argv: list[str] | None = None) -> int:
             rule, _ = fit(train, t, gate=g, fit_regular=a.fit_regular, window_ms=window, rr_quantile=quantile)
             mine = judge(rule, train)
             own = mine["auc"]  # the choice: DS1's AUC, to four places (gates tie at three)
-            ectopy = (", ".join(f"{name} {flood_share(rule, train[DS1.index(name)]):.1%}" for name in ECTOPY)
-                      if len(train) == len(DS1) else "-")  # the rows of robust-fit's cache: DS1, in its order
+            ectopy = ectopy_cell(mine) if len(train) == len(DS1) else "-"  # robust-fit's cache: DS1, in order
             print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {a.fit.stem} | {cells(mine)} {own:.4f} | {ectopy} |")
             for what, rows in judged.items():
                 print(f"| {label(g)} | {t:.1%} | {rule.threshold:.2f} | {what} | {cells(judge(rule, rows))} {own:.4f} |",

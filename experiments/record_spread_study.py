@@ -25,7 +25,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.irregularity_study import ECTOPY, cells, flood_share, judge, table_head
+from experiments.irregularity_study import ECTOPY, cells, ectopy_cell, judge, table_head
 from experiments.threshold_study import TARGETS
 from trainer.robust_fit import RHYTHM_GATE, RR_QUANTILE, WINDOW_MS, fit, load_rows
 from trainer.splits import DS1
@@ -33,6 +33,11 @@ from trainer.splits import DS1
 #: The record's own spread is used between this share of the population's and all of it (None: today's rule).
 FLOORS = (None, 0.5, 0.25)
 QUIET = 0.001
+
+
+def quiet(m: dict) -> int:
+    """Records of a :func:`judge` with N beats, under :data:`QUIET` of them flagged."""
+    return sum(v < QUIET for v in m["by_record"] if v is not None)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,14 +61,11 @@ def main(argv: list[str] | None = None) -> int:
         for t in TARGETS:
             rule, _ = fit(train, t, gate=RHYTHM_GATE, window_ms=WINDOW_MS, rr_quantile=RR_QUANTILE, spread_floor=floor)
             mine = judge(rule, train)
-            quiet = sum(flood_share(rule, r) < QUIET for r in train if (r[0] == "N").any())
-            ectopy = ", ".join(f"{n} {flood_share(rule, train[DS1.index(n)]):.1%}" for n in ECTOPY)
-            print(f"| {name} | {t:.1%} | {rule.threshold:.2f} | ds1_ref | {cells(mine)} {mine['auc']:.4f} | {quiet} | "
-                  f"{ectopy} |", flush=True)
+            print(f"| {name} | {t:.1%} | {rule.threshold:.2f} | ds1_ref | {cells(mine)} {mine['auc']:.4f} | "
+                  f"{quiet(mine)} | {ectopy_cell(mine)} |", flush=True)
             for what, rows in judged.items():
                 m = judge(rule, rows)
-                quiet = sum(flood_share(rule, r) < QUIET for r in rows if (r[0] == "N").any())
-                print(f"| {name} | {t:.1%} | {rule.threshold:.2f} | {what} | {cells(m)} | {quiet} | |", flush=True)
+                print(f"| {name} | {t:.1%} | {rule.threshold:.2f} | {what} | {cells(m)} | {quiet(m)} | |", flush=True)
     return 0
 
 

@@ -122,13 +122,22 @@ def reference_rr(time_s: np.ndarray, rr_pre: np.ndarray, rr_post: np.ndarray, qu
         a, b = lo[s:s + _QUANTILE_BLOCK], hi[s:s + _QUANTILE_BLOCK]
         idx = a[:, None] + np.arange(width)
         w = np.sort(np.where(idx < b[:, None], padded[np.minimum(idx, len(padded) - 1)], np.inf), axis=1)
-        pos = quantile * (b - a - 1)
-        below = np.floor(pos).astype(np.int64)
-        above = np.minimum(below + 1, b - a - 1)
-        rows = np.arange(len(a))
-        lo_v, hi_v = w[rows, below], w[rows, above]
-        out[s:s + _QUANTILE_BLOCK] = lo_v + (pos - below) * (hi_v - lo_v)
+        out[s:s + _QUANTILE_BLOCK] = _sorted_quantile(w, b - a, quantile)
     return out
+
+
+def _sorted_quantile(w: np.ndarray, count: np.ndarray, quantile: float) -> np.ndarray:
+    """np.quantile's linear rule on each row of ``w``, sorted with its ``count`` values first (the
+    rest +inf); NaN for a row of none."""
+    n = np.maximum(count - 1, 0)
+    pos = quantile * n
+    below = np.floor(pos).astype(np.int64)
+    above = np.minimum(below + 1, n)
+    rows = np.arange(len(w))
+    lo_v, hi_v = w[rows, below], w[rows, above]
+    with np.errstate(invalid="ignore"):  # a row of none reads inf - inf; NaN below
+        v = lo_v + (pos - below) * (hi_v - lo_v)
+    return np.where(count > 0, v, np.nan)
 
 
 def prematurity_features(rr_pre: np.ndarray, rr_post: np.ndarray, rr_ref: np.ndarray) -> np.ndarray:
@@ -202,16 +211,7 @@ def window_nanquantile(x: np.ndarray, width: int, quantile: float) -> np.ndarray
         block = win[a:a + _QUANTILE_BLOCK]
         known = ~np.isnan(block)
         w = np.sort(np.where(known, block, np.inf), axis=1)
-        count = known.sum(axis=1)
-        ok = count > 0
-        pos = quantile * np.maximum(count - 1, 0)
-        below = np.floor(pos).astype(np.int64)
-        above = np.minimum(below + 1, np.maximum(count - 1, 0))
-        rows = np.arange(len(w))
-        lo_v, hi_v = w[rows, below], w[rows, above]
-        with np.errstate(invalid="ignore"):  # windows with no value read inf - inf; masked below
-            v = lo_v + (pos - below) * (hi_v - lo_v)
-        out[a:a + _QUANTILE_BLOCK] = np.where(ok, v, np.nan)
+        out[a:a + _QUANTILE_BLOCK] = _sorted_quantile(w, known.sum(axis=1), quantile)
     return out
 
 
@@ -228,8 +228,9 @@ class RhythmGate:
     half: int = IRREGULAR_HALF
     nn_below: float | None = None
 
-    def check(self) -> RhythmGate:
-        """This gate if its numbers make one; else ValueError naming the bad one."""
+    def check(self, tails: bool = True) -> RhythmGate:
+        """This gate if its numbers make one, for a rule with tail knots (``tails``) or without;
+        else ValueError naming the bad one."""
         if not 0.0 < self.quantile <= 1.0:
             raise ValueError(f"rhythm gate quantile {self.quantile:g}: a quantile in (0, 1]")
         for name, v in (("above", self.above), ("cap", self.cap)):
@@ -239,6 +240,8 @@ class RhythmGate:
             raise ValueError(f"rhythm gate half {self.half}: at least one beat")
         if self.nn_below is not None and not (math.isfinite(self.nn_below) and self.nn_below > 0.0):
             raise ValueError(f"rhythm gate nn_below {self.nn_below:g}: a morphology score above 0 (or none)")
+        if self.nn_below is not None and not tails:
+            raise ValueError("rhythm_gate nn_below reads the morphology tail score: the rule has no tails")
         return self
 
     def regular(self, features: np.ndarray, morphology: np.ndarray | None = None) -> np.ndarray:
@@ -390,9 +393,7 @@ class RobustScore:
         tails = d.get("tails")
         if tails is not None and any(len(tails[k]) != len(TAIL_LOG10) for k in ("morphology", "rhythm")):
             raise ValueError(f"robust_score tails: {len(TAIL_LOG10)} knots per channel expected")
-        gate = RhythmGate.from_dict(d["rhythm_gate"]).check() if d.get("rhythm_gate") else None
-        if gate is not None and gate.nn_below is not None and tails is None:
-            raise ValueError("robust_score rhythm_gate nn_below reads the morphology tail score: the rule needs tails")
+        gate = RhythmGate.from_dict(d["rhythm_gate"]).check(tails is not None) if d.get("rhythm_gate") else None
         w = d.get("window_ms")
         q = d.get("rr_quantile")
         q = RR_QUANTILE_MEDIAN if q is None else check_rr_quantile(q)

@@ -48,11 +48,9 @@ def _physical(rec, chans: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
     A channel with several samples per frame (a multi-frequency record) is averaged to the frame
     rate here, after its missing samples are NaN, so a missing sample is never averaged in as the
     most negative value (wfdb's own smoothing does that): a frame is the mean of its valid samples,
-    NaN when it has none. ``chans``: :func:`_channels`."""
+    NaN when it has none. ``chans``: :func:`_channels`, each with samples (:func:`read` checks)."""
     gain = np.asarray(rec.adc_gain, dtype=np.float64)
     base = np.asarray(rec.baseline, dtype=np.float64)
-    if not chans or any(c.size == 0 for c in chans):
-        raise ValueError("no samples")
     if np.any(gain == 0):
         gain = np.where(gain == 0, 200.0, gain)  # WFDB default gain when the header gives 0
     if not np.all(np.isfinite(gain)) or not np.all(np.isfinite(base)):

@@ -398,11 +398,9 @@ def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
     g = r.rhythm_gate
     if g is not None:
         try:
-            robust.RhythmGate(g.quantile, g.above, g.cap, g.half, g.nn_below).check()
+            robust.RhythmGate(**asdict(g)).check(r.tails is not None)
         except ValueError as e:
             raise bad(f"robust_score {e}") from None
-        if g.nn_below is not None and r.tails is None:
-            raise bad("robust_score rhythm_gate nn_below reads the morphology tail score: the card has no tails")
     if r.n_normal is not None and r.n_normal <= 0:
         raise bad(f"robust_score n_normal {r.n_normal}: must be positive")
     n = len(robust.TAIL_LOG10)
