@@ -92,6 +92,16 @@ def detection_table(data: Path) -> list[str]:
     return lines
 
 
+def build_rows(card: Path, data: Path, folder: Path, window_ms: tuple[float, float] | None = WINDOW_MS,
+               rr_quantile: float = RR_QUANTILE) -> None:
+    """Score DS1 (reference beats) and DS2 (reference and detector beats) with ``card`` into
+    ``folder``/ds1_ref.npz, ds2_ref.npz and ds2_det.npz, the rows the studies fit and judge."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for tag, names, detect in (("ds1_ref", DS1, False), ("ds2_ref", DS2, False), ("ds2_det", DS2, True)):
+        record_rows(card, data, names, folder / f"{tag}.npz", detect=detect, window_ms=window_ms,
+                    rr_quantile=rr_quantile)
+
+
 def label(g: RhythmGate | None) -> str:
     if g is None:
         return "off"
@@ -153,11 +163,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.data is None or not a.data.is_dir():
             print("irregularity_study: --build needs --data, the MIT-BIH folder", file=sys.stderr)
             return 2
-        a.build.mkdir(parents=True, exist_ok=True)
-        card = bundled_model_path()
-        for tag, names, detect in (("ds1_ref", DS1, False), ("ds2_ref", DS2, False), ("ds2_det", DS2, True)):
-            record_rows(card, a.data, names, a.build / f"{tag}.npz", detect=detect, window_ms=window,
-                        rr_quantile=quantile)
+        build_rows(bundled_model_path(), a.data, a.build, window, quantile)
         return 0
     if a.fit is None or not a.judge:
         ap.error("--fit and --judge are needed (or --build)")
