@@ -41,7 +41,9 @@ TEXT_W = PAGE_W - 2 * MARGIN_X
 CAL_W = 10.0  # calibration area at the start of each strip
 STRIP_S = 7.0  # seconds of signal per strip
 GRID_W = CAL_W + STRIP_S * MM_PER_S  # 185 mm: a whole number of millimetres
-LEAD_H = 30.0  # mm (3 mV) of grid per lead
+LEAD_H = 30.0  # mm (3 mV) of grid per lead, at the least
+LEAD_MAX = 60.0  # mm: a lead's grid grows in 5 mm steps up to this to hold the whole swing
+LABEL_ROOM = 3.5  # mm at the top of a lead's calibration area for its name
 LABEL_H = 5.5  # caption line above a strip
 STRIP_GAP = 3.0
 DPI = 1200
@@ -67,8 +69,60 @@ class Strip:
     heat: dict[int, np.ndarray] = field(default_factory=dict)  # channel -> 0..1 per beat-window tick
 
 
-def strip_height(n_leads: int) -> float:
-    return LABEL_H + n_leads * LEAD_H + STRIP_GAP
+@dataclass(frozen=True)
+class Band:
+    """One lead's grid in one strip: its height (mm), gain (mm/mV) and whether the swing still overflows."""
+
+    height: float = LEAD_H
+    gain: float = MM_PER_MV
+    clipped: bool = False
+
+
+def _need(y_mv: np.ndarray, gain: float) -> float:
+    """Grid height (mm) that holds the calibration pulse under the lead's name and the whole swing."""
+    top = max(LABEL_ROOM + gain, 1.0 + float(y_mv.max()) * gain)  # the pulse, or the highest peak
+    return top - float(y_mv.min()) * gain + 1.0
+
+
+def lead_band(y_mv: np.ndarray) -> Band:
+    """The grid for a lead's median-centred samples (mV) in a strip.
+
+    Standard gain, 10 mm/mV, with the grid grown in 5 mm steps (up to :data:`LEAD_MAX`) so that no
+    wave is cut; a swing too tall for that is drawn at half gain, 5 mm/mV, as an electrocardiograph's
+    half-standard setting does (its calibration pulse is then 5 mm high and the caption says so);
+    only a swing too tall for that too (an artefact) is clipped, and the caption says that.
+    """
+    y = y_mv[np.isfinite(y_mv)]
+    if not y.size:
+        return Band()
+    for gain in (MM_PER_MV, MM_PER_MV / 2):
+        need = _need(y, gain)
+        if need <= LEAD_MAX:
+            return Band(max(LEAD_H, 5.0 * np.ceil(need / 5.0 - 1e-9)), gain)
+    return Band(LEAD_MAX, MM_PER_MV / 2, True)
+
+
+def strip_window(record: Record, sample: int) -> tuple[int, int, int]:
+    """(first sample, last sample + 1, the strip's nominal first sample) of the strip centred on ``sample``."""
+    n0 = sample - int(round(STRIP_S / 2 * record.fs))
+    n1 = n0 + int(round(STRIP_S * record.fs))
+    return max(n0, 0), min(n1, record.n_samples), n0
+
+
+def strip_bands(record: Record, leads: list[int], sample: int) -> list[Band]:
+    """The :func:`lead_band` of each printed lead of the strip centred on ``sample``."""
+    lo, hi, _ = strip_window(record, sample)
+    return [lead_band(_centred(record.signal[lo:hi, lead])) for lead in leads]
+
+
+def _centred(y: np.ndarray) -> np.ndarray:
+    y = np.asarray(y, dtype=np.float64)
+    finite = np.isfinite(y)
+    return y - np.median(y[finite]) if finite.any() else y
+
+
+def strip_height(bands: list[Band]) -> float:
+    return LABEL_H + sum(b.height for b in bands) + STRIP_GAP
 
 
 class _Page:
@@ -103,6 +157,10 @@ class _Page:
     def line_height(self, size_pt: float, bold: bool = False) -> float:
         """mm one line of this font takes, with a little leading so boxes never touch."""
         return self.metrics(size_pt, bold).height() / self.k * 1.12
+
+    def text_width(self, s: str, size_pt: float, bold: bool = False) -> float:
+        """mm the line ``s`` takes in this font."""
+        return self.metrics(size_pt, bold).horizontalAdvance(s) / self.k
 
     def wrap(self, s: str, size_pt: float, width: float, bold: bool = False) -> list[str]:
         """``s`` broken into lines no wider than ``width`` mm (words kept whole where they fit)."""
@@ -326,8 +384,10 @@ def strip_blocks(pg: _Page, record: Record, strips: list[Strip], leads: list[int
             section = s.section
         notes = pg.wrap("Note: " + " ".join(s.review.note.split()), 8.0, GRID_W) if s.review.note else []
         extra = len(notes) * pg.line_height(8.0)
-        out.append(Block(strip_height(len(leads)) + extra,
-                         lambda p, y, st=s, ns=notes, dy=extra: draw_strip(p, record, leads, st, MARGIN_X, y, ns, dy),
+        bands = strip_bands(record, leads, s.sample)
+        out.append(Block(strip_height(bands) + extra,
+                         lambda p, y, st=s, ns=notes, dy=extra, bs=bands: draw_strip(p, record, leads, st, MARGIN_X, y,
+                                                                                     ns, dy, bs),
                          heading=s.section))
     return out
 
@@ -347,29 +407,42 @@ def draw_grid(pg: _Page, x0: float, y0: float, w: float, h: float) -> None:
                 pg.line(x0, y0 + j, x0 + w, y0 + j)
 
 
+def scale_text(record: Record, leads: list[int], bands: list[Band]) -> str:
+    """The strip's speed and gain, naming any lead at half gain or clipped."""
+    half = [record.channel_names[lead] for lead, b in zip(leads, bands) if b.gain != MM_PER_MV]
+    cut = [record.channel_names[lead] for lead, b in zip(leads, bands) if b.clipped]
+    text = f"{MM_PER_S:g} mm/s  {MM_PER_MV:g} mm/mV"
+    if half:
+        text += f"  ({', '.join(half)}: {MM_PER_MV / 2:g} mm/mV)"
+    if cut:
+        text += f"  ({', '.join(cut)}: clipped)"
+    return text
+
+
 def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: float, y0: float,
-               notes: list[str] = (), notes_h: float = 0.0) -> None:
+               notes: list[str] = (), notes_h: float = 0.0, bands: list[Band] | None = None) -> None:
     """Caption (and the note's wrapped lines), then per lead a grid, calibration pulse and STRIP_S
-    seconds centred on the beat."""
+    seconds centred on the beat, each lead on its :func:`lead_band`."""
+    bands = bands if bands is not None else strip_bands(record, leads, strip.sample)
     r = strip.review
     caption = (f"{strip.index}.  {_hms_ms(strip.sample / record.fs)}   {_score(strip.score)}"
                f"   ref {strip.reference or '-'}{_relabel(r)}   {r.state.label}")
-    scale = f"{MM_PER_S:g} mm/s  {MM_PER_MV:g} mm/mV"
-    pg.text(x0, y0, caption, 8.0, width=GRID_W - 32)
-    pg.text(x0 + GRID_W - 30, y0, scale, 8.0, width=30, align=Qt.AlignmentFlag.AlignRight)
+    scale = scale_text(record, leads, bands)
+    scale_w = min(max(30.0, pg.text_width(scale, 8.0) + 1.0), GRID_W / 2)
+    pg.text(x0, y0, caption, 8.0, width=GRID_W - scale_w - 2)
+    pg.text(x0 + GRID_W - scale_w, y0, scale, 8.0, width=scale_w, align=Qt.AlignmentFlag.AlignRight)
     for k, line in enumerate(notes):
         pg.text(x0, y0 + LABEL_H - 1.0 + k * pg.line_height(8.0), line, 8.0, width=GRID_W)
     y0 += notes_h
-    n0 = strip.sample - int(round(STRIP_S / 2 * record.fs))
-    n1 = n0 + int(round(STRIP_S * record.fs))
-    lo, hi = max(n0, 0), min(n1, record.n_samples)
-    for k, lead in enumerate(leads):
-        gy = y0 + LABEL_H + k * LEAD_H
-        draw_grid(pg, x0, gy, GRID_W, LEAD_H)
+    lo, hi, n0 = strip_window(record, strip.sample)
+    gy = y0 + LABEL_H
+    for lead, band in zip(leads, bands):
+        draw_grid(pg, x0, gy, GRID_W, band.height)
         if lead in strip.heat:
-            _draw_heat(pg, strip.heat[lead], x0 + CAL_W + STRIP_S / 2 * MM_PER_S, gy)
-        _draw_lead(pg, record, lead, x0, gy, lo, hi, n0)
+            _draw_heat(pg, strip.heat[lead], x0 + CAL_W + STRIP_S / 2 * MM_PER_S, gy, band.height)
+        _draw_lead(pg, record, lead, x0, gy, lo, hi, n0, band)
         pg.text(x0 + 0.5, gy + 0.3, record.channel_names[lead], 6.5, width=CAL_W - 0.5)
+        gy += band.height
     # Marker above the beat.
     mx = x0 + CAL_W + STRIP_S / 2 * MM_PER_S
     gy = y0 + LABEL_H
@@ -379,7 +452,8 @@ def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: fl
     pg.p.setBrush(Qt.BrushStyle.NoBrush)
 
 
-def _draw_heat(pg: _Page, heat: np.ndarray, r_x: float, gy: float, col_mm: float = 0.5) -> None:
+def _draw_heat(pg: _Page, heat: np.ndarray, r_x: float, gy: float, height: float = LEAD_H,
+               col_mm: float = 0.5) -> None:
     """The heat map (core/heatmap.py's display map, 0..1) of the strip's beat: orange columns behind it."""
     t = (np.arange(len(heat)) * HEAT_TICK_S - HEAT_BEFORE_S) * MM_PER_S  # mm from the R peak
     cols = np.floor(t / col_mm).astype(np.int64)
@@ -388,7 +462,7 @@ def _draw_heat(pg: _Page, heat: np.ndarray, r_x: float, gy: float, col_mm: float
         v = float(heat[cols == c].max())
         if v > 0.05:
             pg.p.setBrush(QColor(255, int(200 * (1 - v)), 0, int(150 * min(v * 1.4, 1.0))))
-            pg.p.drawRect(QRectF(pg.pt(r_x + c * col_mm, gy), pg.pt(r_x + (c + 1) * col_mm, gy + LEAD_H)))
+            pg.p.drawRect(QRectF(pg.pt(r_x + c * col_mm, gy), pg.pt(r_x + (c + 1) * col_mm, gy + height)))
     pg.p.setBrush(Qt.BrushStyle.NoBrush)
 
 
@@ -408,39 +482,37 @@ def attach_heat(strips: list[Strip], beats, scores: np.ndarray, record: Record) 
             st.heat = {c: np.clip(m[k], 0.0, 1.0) for k, c in enumerate(channels)}
 
 
-def _draw_lead(pg: _Page, record: Record, lead: int, x0: float, gy: float, lo: int, hi: int, n0: int) -> None:
+def _draw_lead(pg: _Page, record: Record, lead: int, x0: float, gy: float, lo: int, hi: int, n0: int,
+               band: Band = Band()) -> None:
     sx = x0 + CAL_W
-    y = record.signal[lo:hi, lead].astype(np.float64)
+    y = _centred(record.signal[lo:hi, lead])
     finite = np.isfinite(y)
-    if finite.any():
-        y = y - np.median(y[finite])
-    base_y = _baseline_y(gy, y[finite]) if finite.any() else gy + LEAD_H * 0.6
+    base_y = _baseline_y(gy, y[finite], band) if finite.any() else gy + band.height * 0.6
+    g = band.gain
     pg.p.setPen(pg.pen(QColor(0, 0, 0), 0.3))
-    # Calibration: 1 mV (10 mm) high, 200 ms (5 mm) wide.
-    cal = QPolygonF([pg.pt(x0 + 1, base_y), pg.pt(x0 + 2.5, base_y), pg.pt(x0 + 2.5, base_y - MM_PER_MV),
-                     pg.pt(x0 + 7.5, base_y - MM_PER_MV), pg.pt(x0 + 7.5, base_y), pg.pt(x0 + 9, base_y)])
+    # Calibration: 1 mV high at the lead's gain (10 mm standard), 200 ms (5 mm) wide.
+    cal = QPolygonF([pg.pt(x0 + 1, base_y), pg.pt(x0 + 2.5, base_y), pg.pt(x0 + 2.5, base_y - g),
+                     pg.pt(x0 + 7.5, base_y - g), pg.pt(x0 + 7.5, base_y), pg.pt(x0 + 9, base_y)])
     pg.p.drawPolyline(cal)
     if finite.any():
         xs = sx + (np.arange(lo, hi) - n0) / record.fs * MM_PER_S
-        ys = base_y - y * MM_PER_MV
+        ys = base_y - y * g
         pg.p.save()
-        pg.p.setClipRect(QRectF(pg.pt(sx, gy), pg.pt(x0 + GRID_W, gy + LEAD_H)))
+        pg.p.setClipRect(QRectF(pg.pt(sx, gy), pg.pt(x0 + GRID_W, gy + band.height)))
         for a, b in _runs(finite):
             pg.p.drawPolyline(QPolygonF([pg.pt(xs[i], ys[i]) for i in range(a, b)]))
         pg.p.restore()
 
 
-def _baseline_y(gy: float, y_mv: np.ndarray) -> float:
-    """Where the median level goes: 60 % down the lead's grid, moved (never rescaled) so peaks stay on it.
-
-    The gain stays 10 mm/mV whatever the amplitude; when the swing is taller than the grid, the
-    top (R waves) is kept and the bottom is clipped. The calibration pulse always fits.
-    """
-    want = gy + LEAD_H * 0.6
-    lowest = gy + 1.0 + float(y_mv.max()) * MM_PER_MV  # base must be at least this far down
-    highest = gy + LEAD_H - 1.0 + float(y_mv.min()) * MM_PER_MV  # and at most this far down
-    base = min(max(want, lowest), highest) if lowest <= highest else lowest
-    return min(max(base, gy + MM_PER_MV + 1.0), gy + LEAD_H - 1.0)
+def _baseline_y(gy: float, y_mv: np.ndarray, band: Band = Band()) -> float:
+    """Where the median level goes: 60 % down the lead's grid, moved (never rescaled) so that the
+    calibration pulse stays under the lead's name and every wave on the grid (:func:`lead_band`
+    made the grid tall enough; only a band marked clipped loses its bottom)."""
+    g = band.gain
+    want = gy + band.height * 0.6
+    lowest = gy + max(LABEL_ROOM + g, 1.0 + float(y_mv.max()) * g)  # base at least this far down
+    highest = gy + band.height - 1.0 + float(y_mv.min()) * g  # and at most this far down
+    return min(max(want, lowest), highest) if lowest <= highest else lowest
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -219,3 +219,53 @@ def test_strips_carry_the_viewers_heat_map(qapp, scored_119):
     lead = rec.channel_names.index(beats.leads[0])
     expected = np.clip(display_map(beats.x[i:i + 1], tpl)[0, 0] / display_scale(beats.x, tpl), 0, 1)
     np.testing.assert_allclose(strips[0].heat[lead], expected, rtol=1e-5)
+
+
+def test_a_lead_band_grows_then_halves_the_gain_then_says_it_clips():
+    from ecgviewer.ui.report import LEAD_H, LEAD_MAX, MM_PER_MV, lead_band
+
+    assert lead_band(np.array([-0.3, 0.0, 1.2])) == lead_band(np.array([])) == lead_band(np.array([0.0]))
+    assert lead_band(np.array([-0.3, 1.2])).height == LEAD_H
+    tall = lead_band(np.array([-1.55, 0.0, 3.04]))  # 119's PVCs in a 7 s strip: 4.6 mV
+    assert (tall.gain, tall.clipped) == (MM_PER_MV, False) and LEAD_H < tall.height <= LEAD_MAX
+    assert tall.height % 5 == 0 and tall.height >= 4.59 * MM_PER_MV + 2
+    half = lead_band(np.array([-4.0, 4.0]))
+    assert (half.gain, half.clipped) == (MM_PER_MV / 2, False)
+    assert lead_band(np.array([-10.0, 10.0])).clipped
+
+
+@pytest.mark.parametrize("name", ["119", "208"])
+def test_every_printed_wave_and_pulse_stays_on_its_lead_grid(qapp, mitdb, name):
+    """Every strip of a real record (one per beat, here every 50th) holds its whole swing and its
+    calibration pulse, under the lead's name, on the lead's own grid, unless its band says clipped."""
+    from ecgviewer.core.beats import reference_peaks
+    from ecgviewer.core.record import load_record
+    from ecgviewer.ui.report import LABEL_ROOM, _baseline_y, _centred, strip_bands, strip_window
+
+    rec = load_record(mitdb / name)
+    leads = list(range(rec.signal.shape[1]))
+    sample, _ = reference_peaks(rec)
+    tall = 0
+    for s in sample[::50]:
+        lo, hi, _ = strip_window(rec, int(s))
+        for lead, band in zip(leads, strip_bands(rec, leads, int(s))):
+            y = _centred(rec.signal[lo:hi, lead])
+            y = y[np.isfinite(y)]
+            base = _baseline_y(0.0, y, band)
+            assert not band.clipped
+            assert base - y.max() * band.gain >= 1.0 - 1e-9  # the tallest peak under the grid's top
+            assert base - y.min() * band.gain <= band.height - 1.0 + 1e-9  # the deepest trough above its bottom
+            assert base - band.gain >= LABEL_ROOM - 1e-9  # the pulse under the lead's name
+            tall += band.height > 30.0
+    assert name != "119" or tall  # 119's PVCs need the taller grid
+
+
+def test_the_caption_names_a_lead_at_half_gain(qapp):
+    from ecgviewer.ui.report import MM_PER_MV, Band, scale_text
+
+    class R:
+        channel_names = ["MLII", "V1"]
+
+    assert scale_text(R(), [0, 1], [Band(), Band()]) == "25 mm/s  10 mm/mV"
+    assert scale_text(R(), [0, 1], [Band(), Band(60.0, MM_PER_MV / 2)]) == "25 mm/s  10 mm/mV  (V1: 5 mm/mV)"
+    assert scale_text(R(), [0, 1], [Band(60.0, MM_PER_MV / 2, True), Band()]).endswith("(MLII: clipped)")
