@@ -22,8 +22,9 @@ from ecgviewer.core.review import EMPTY, BeatKind, BeatReview
 
 COLUMNS = ("time_s", "sample", "reference", "reference_class", "class", "beat", "score", "flagged", "review_state",
            "note", "template", "events")
-#: The ``beat`` column: where the beat comes from (BeatKind).
-BEAT_ORIGIN = {BeatKind.DETECTED: "detected", BeatKind.ADDED: "added", BeatKind.DELETED: "deleted"}
+#: The ``beat`` column: where the beat comes from (BeatKind); "original" is one of the record's own beats, from its
+#: annotations or the detector, whichever the record was scored on (not "detected": most come from annotations).
+BEAT_ORIGIN = {BeatKind.DETECTED: "original", BeatKind.ADDED: "added", BeatKind.DELETED: "deleted"}
 ENCODING = "utf-8-sig"
 
 

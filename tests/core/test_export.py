@@ -28,9 +28,9 @@ def test_csv_content(tmp_path):
     rows = _read(path)
     assert tuple(rows[0]) == COLUMNS
     assert rows[1:] == [
-        ["1.000", "360", "N", "N", "N", "detected", "0.01", "0", "Unreviewed", "", "", ""],
-        ["2.000", "720", "V", "V", "V", "detected", "0.2", "1", "Confirmed", NOTE, "", ""],
-        ["3.000", "1080", "", "", "", "detected", "0.05", "1", "Dismissed", "", "", ""],
+        ["1.000", "360", "N", "N", "N", "original", "0.01", "0", "Unreviewed", "", "", ""],
+        ["2.000", "720", "V", "V", "V", "original", "0.2", "1", "Confirmed", NOTE, "", ""],
+        ["3.000", "1080", "", "", "", "original", "0.05", "1", "Dismissed", "", "", ""],
     ]
     assert not [p for p in tmp_path.iterdir() if p.name != "beats.csv"]  # no temp file left
 
@@ -38,8 +38,8 @@ def test_csv_content(tmp_path):
 def test_csv_without_reference_or_reviews(tmp_path):
     path = export_csv(tmp_path / "b.csv", np.array([10, 20]), 250.0, np.array([1.5, 0.5]), 1.0)
     rows = _read(path)
-    assert [r[2:9] for r in rows[1:]] == [["", "", "", "detected", "1.5", "1", "Unreviewed"],
-                                          ["", "", "", "detected", "0.5", "0", "Unreviewed"]]
+    assert [r[2:9] for r in rows[1:]] == [["", "", "", "original", "1.5", "1", "Unreviewed"],
+                                          ["", "", "", "original", "0.5", "0", "Unreviewed"]]
     assert rows[1][0] == "0.040"
 
 
@@ -65,7 +65,7 @@ def test_csv_shows_relabelled_added_and_deleted_beats(tmp_path):
                900: BeatReview(label="F", kind=BeatKind.ADDED)}
     rows = _read(export_csv(tmp_path / "b.csv", sample, 360.0, scores, 0.05, ref, reviews))
     by = {r[1]: r for r in rows[1:]}
-    assert by["360"][3:8] == ["N", "V", "detected", "0.9", "1"]
+    assert by["360"][3:8] == ["N", "V", "original", "0.9", "1"]
     assert by["720"][3:8] == ["V", "V", "deleted", "0.8", "0"]
     assert by["900"][3:8] == ["", "F", "added", "", "0"]
     assert [r[1] for r in rows[1:]] == ["360", "720", "900", "1080"]  # time order

@@ -383,7 +383,7 @@ def test_exports_carry_relabelled_added_and_deleted_beats(qtbot, window, rec_cop
     rows = {int(r[1]): r for r in list(csv.reader(open(ea.run_export(window, "csv", tmp_path / "b.csv"),
                                                         encoding="utf-8-sig", newline="")))[1:]}
     assert len(rows) == len(beats) + 1
-    assert rows[int(beats.sample[b0])][4:6] == ["F", "detected"] and rows[int(beats.sample[b0])][8] == "Confirmed"
+    assert rows[int(beats.sample[b0])][4:6] == ["F", "original"] and rows[int(beats.sample[b0])][8] == "Confirmed"
     assert rows[int(beats.sample[b1])][5] == "deleted" and rows[int(beats.sample[b1])][7] == "0"
     assert rows[added][5:8] == ["added", "", "0"]
     assert sum(r[7] == "1" for r in rows.values()) == len(window.flagged())
