@@ -15,6 +15,8 @@ import json
 import sys
 from collections.abc import Callable
 
+from ecgviewer.cli_records import finite_float
+
 COMMANDS = ("events", "templates")
 
 
@@ -36,6 +38,8 @@ def _analysis(args: argparse.Namespace, score: bool):
 
     scorer = Scorer.load(args.model)
     record = load_cli_record(args)
+    for note in record.notes:  # what the loader assumed (an annotation file without beats...): never silent
+        print(f"ecgviewer: note: {record.name}: {note}", file=sys.stderr)
     beats = scorer.beats(record, detect=args.detect)
     scores = scorer.score(beats).score if score else None
     over = {k: v for k, v in (("pause_s", args.pause), ("brady_bpm", args.brady), ("tachy_bpm", args.tachy))
@@ -119,9 +123,9 @@ def add_parsers(sub, record_args: Callable[[argparse.ArgumentParser], None]) -> 
     e = sub.add_parser("events", help="print a record's rhythm events (pauses, runs, AF-like episodes, ...)")
     _common(e, record_args)
     e.add_argument("--model", help="model card whose beat cutting to use (default: the bundled model)")
-    e.add_argument("--pause", type=float, help="pause: RR longer than this many seconds (default 2.0)")
-    e.add_argument("--brady", type=float, help="bradycardia below this many bpm (default 50)")
-    e.add_argument("--tachy", type=float, help="tachycardia above this many bpm (default 120)")
+    e.add_argument("--pause", type=finite_float, help="pause: RR longer than this many seconds (default 2.0)")
+    e.add_argument("--brady", type=finite_float, help="bradycardia below this many bpm (default 50)")
+    e.add_argument("--tachy", type=finite_float, help="tachycardia above this many bpm (default 120)")
     e.set_defaults(func=cmd_events)
     t = sub.add_parser("templates", help="print a record's beats grouped by shape, with counts and scores")
     _common(t, record_args)

@@ -93,3 +93,39 @@ def test_usage_errors_exit_non_zero(run_cli):
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     proc = run_cli("beats", "x", "--json", "--csv")
     assert proc.returncode != 0 and "not allowed with" in proc.stderr
+
+
+def _beatless_atr(folder, name="119"):
+    """An annotation file with rhythm and noise marks only, no beat."""
+    wfdb.wrann(name, "atr", np.array([10, 5000]), np.array(["+", "~"]), aux_note=["(N", ""], write_dir=str(folder))
+
+
+@pytest.mark.parametrize(("make", "why"), [
+    (lambda f: (f / "119.atr").write_bytes(b""), "is empty"),
+    (_beatless_atr, "holds no beat annotations, only 2 of other kinds"),
+])
+def test_annotation_file_without_beats(make, why, tmp_path, copy_record, run_cli, helpers):
+    """Named with --annotator: refused. Found by default: the detector's beats, and a note says so."""
+    base = copy_record("119", tmp_path, exts=("hea", "dat"))
+    make(tmp_path)
+    atr = base.with_suffix(".atr")
+    err = helpers.assert_one_line_error(run_cli("beats", str(base), "--annotator", "atr", "--json"))
+    assert err == f"ecgviewer: error: {atr}: annotation file {why}: no beats to take (annotator 'atr')"
+
+    proc = run_cli("beats", str(base), "--json")
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    note = f"119.atr {why}: beats from the QRS detector"
+    assert payload["source"] == "detector" and len(payload["beats"]) > 1900
+    assert payload["notes"] == [note] and payload["summary"]["notes"] == [note]
+    text = run_cli("beats", str(base)).stdout.splitlines()
+    assert text[-2] == f"119: {len(payload['beats'])} beats (detector), fs 360 Hz, leads MLII ({note})"
+    proc = run_cli("beats", str(base), "--detect", "--json")  # asked for the detector: nothing to say
+    assert proc.returncode == 0 and json.loads(proc.stdout)["notes"] == []
+
+
+def test_annotations_of_a_normal_record_give_no_note(mitdb, run_cli):
+    proc = run_cli("beats", str(mitdb / "119"), "--annotator", "atr", "--json")
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["source"] == "reference" and payload["notes"] == [] and "notes" not in payload["summary"]

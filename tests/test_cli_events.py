@@ -141,3 +141,23 @@ def test_a_confirmed_event_is_marked(capsys, tmp_path, monkeypatch):
     out = json.loads(run(capsys, "events", str(tmp_path / "119"), "--json"))["events"]
     assert [e["review"] for e in out[:3]] == [None, "dismissed", None]
     assert "dismissed" in run(capsys, "events", str(tmp_path / "119")).splitlines()[2]
+
+
+@pytest.mark.parametrize("option", ["--pause", "--brady", "--tachy"])
+def test_event_criteria_must_be_finite(option, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["events", str(SAMPLE), option, "nan", "--json"])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {option}: must be a finite number, not 'nan'" in err and "Traceback" not in err
+
+
+def test_events_say_the_detector_fallback(tmp_path, capsys):
+    """An empty .atr beside the record: the events come from the detector's beats, and stderr says so."""
+    for ext in ("hea", "dat"):
+        (tmp_path / f"119.{ext}").write_bytes((SAMPLE.parent / f"119.{ext}").read_bytes())
+    (tmp_path / "119.atr").write_bytes(b"")
+    out = json.loads(run(capsys, "events", str(tmp_path / "119"), "--json", "--no-review"))
+    assert out["class_source"] != "reference"
+    assert main(["events", str(tmp_path / "119"), "--no-review"]) == 0
+    assert "ecgviewer: note: 119: 119.atr is empty: beats from the QRS detector" in capsys.readouterr().err

@@ -183,3 +183,108 @@ def test_robust_card_keeps_the_raw_score_and_names_the_lead(copy_record, tmp_pat
     assert any(r["score"] != r["raw_score"] for r in rows)
     text = _run("score", str(rec), "--model", str(card))
     assert "V5" in text.stdout.splitlines()[-2]  # the headline says which lead was read
+
+
+@pytest.fixture
+def mixed_study(copy_record, tmp_path) -> Path:
+    """A study folder: MIT-BIH 100, a record 110 whose .dat is cut to 1001 bytes, and 119."""
+    folder = tmp_path / "mixed"
+    copy_record("100", folder)
+    broken = copy_record("101", folder, new_name="110")
+    dat = broken.with_suffix(".dat")
+    dat.write_bytes(dat.read_bytes()[:1001])
+    copy_record("119", folder)
+    return folder
+
+
+def _score(capsys, *args: str) -> tuple[int, str, str]:
+    from ecgviewer.cli import main
+
+    rc = main(["score", *args])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
+
+
+def test_study_scores_every_record_past_a_broken_one(tiny_model, mixed_study, capsys):
+    """A record that fails is said on stderr and marked in the output; the rest are scored; exit 2."""
+    model = ("--model", str(tiny_model))
+    rc, out, err = _score(capsys, str(mixed_study), "--summary", *model)
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert rc == 2 and [r["record"] for r in rows] == ["100", "110", "119"]
+    assert rows[1]["failed"] is True and "110.dat: signal file is truncated" in rows[1]["error"]
+    assert rows[1]["threshold"] == rows[0]["threshold"]
+    assert rows[0]["beats"] > 2000 and rows[2]["beats"] > 1900 and "failed" not in rows[2]
+    failed = [ln for ln in err.splitlines() if "110" in ln]
+    assert failed[0].startswith("ecgviewer: error: 2/3 110: ") and "truncated" in failed[0]
+    assert err.splitlines()[-1] == "ecgviewer: error: 1 of 3 records could not be scored: 110"
+    assert "3/3 119" in err and "Traceback" not in err
+
+    rc, out, err = _score(capsys, str(mixed_study), "--json", *model)
+    many = json.loads(out)
+    assert rc == 2 and [o["record"] for o in many] == ["100", "110", "119"]
+    assert many[1] == {"record": "110", "failed": True, "error": rows[1]["error"]}
+    assert many[0]["summary"]["flagged"] == rows[0]["flagged"] and len(many[2]["beats"]) == rows[2]["beats"]
+
+    rc, out, err = _score(capsys, str(mixed_study / "100"), str(mixed_study / "110.hea"), *model)
+    assert rc == 2 and [ln.split(":")[0] for ln in out.splitlines()] == ["100"]
+    assert "ecgviewer: error: 2/2 110: " in err
+
+
+def test_study_refuses_a_missing_path_before_scoring(tiny_model, copy_record, tmp_path, capsys):
+    rec = copy_record("100", tmp_path / "study")
+    rc, out, err = _score(capsys, str(rec), str(tmp_path / "nonexistent" / "x"), "--model", str(tiny_model))
+    assert rc == 2 and out == ""
+    assert err.strip() == f"ecgviewer: error: {tmp_path / 'nonexistent' / 'x'}: no such record or file (nothing was scored)"
+
+
+def test_one_record_fails_as_before(tiny_model, mixed_study, capsys):
+    """One record, with or without --summary: its error alone, exit 2, nothing on stdout."""
+    for extra in ((), ("--summary",), ("--json",)):
+        rc, out, err = _score(capsys, str(mixed_study / "110"), "--model", str(tiny_model), *extra)
+        assert rc == 2 and out == "", extra
+        assert [ln for ln in err.splitlines() if "error" in ln] == [
+            f"ecgviewer: error: {mixed_study / '110.dat'}: signal file is truncated: 1001 bytes, header implies 1950000"]
+
+
+def test_study_csv_is_one_table_with_a_record_column(tiny_model, mixed_study, capsys):
+    rc, out, err = _score(capsys, str(mixed_study), "--csv", "--model", str(tiny_model))
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert rc == 2 and "ecgviewer: error: 2/3 110: " in err
+    assert list(rows[0]) == ["record", "sample", "time", "symbol", "class", "rr_pre", "rr_post", "centre", "score",
+                             "raw_score", "flagged"]
+    assert sorted({r["record"] for r in rows}) == ["100", "119"]
+    rc, single, _ = _score(capsys, str(mixed_study / "119"), "--csv", "--model", str(tiny_model))
+    alone = list(csv.DictReader(io.StringIO(single)))
+    assert [{k: v for k, v in r.items() if k != "record"} for r in rows if r["record"] == "119"] == alone
+
+
+def test_summary_with_csv_is_refused(tiny_model, capsys):
+    rc, out, err = _score(capsys, str(SAMPLE), "--summary", "--csv", "--model", str(tiny_model))
+    assert rc == 2 and out == ""
+    assert err.startswith("ecgviewer: error: --summary") and len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_threshold_must_be_finite(value):
+    p = _run("score", str(SAMPLE), f"--threshold={value}", "--json")
+    assert p.returncode == 2 and p.stdout == "" and "Traceback" not in p.stderr
+    assert f"argument --threshold: must be a finite number, not '{value}'" in p.stderr
+
+
+def test_detector_fallback_is_noted_in_the_score(tiny_model, copy_record, tmp_path, capsys):
+    """An empty .atr beside the record: the detector's beats, said in headline, JSON and summary."""
+    rec = copy_record("119", tmp_path, exts=("hea", "dat"))
+    rec.with_suffix(".atr").write_bytes(b"")
+    note = "119.atr is empty: beats from the QRS detector"
+    rc, out, _ = _score(capsys, str(rec), "--json", "--model", str(tiny_model))
+    payload = json.loads(out)
+    assert rc == 0 and payload["source"] == "detector"
+    assert payload["notes"] == [note] and payload["summary"]["notes"] == [note]
+    rc, out, _ = _score(capsys, str(rec), "--summary", "--model", str(tiny_model))
+    assert rc == 0 and json.loads(out)["notes"] == [note]
+    rc, out, _ = _score(capsys, str(rec), "--model", str(tiny_model))
+    assert rc == 0 and out.splitlines()[-2].endswith(f"({note})")
+    rc, out, err = _score(capsys, str(rec), "--annotator", "atr", "--model", str(tiny_model))
+    assert rc == 2 and out == ""
+    assert err.strip() == (f"ecgviewer: error: {rec.with_suffix('.atr')}: annotation file is empty: no beats to take "
+                           "(annotator 'atr')")

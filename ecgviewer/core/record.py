@@ -42,8 +42,10 @@ def load_record(path: str | os.PathLike[str], annotator: str | None = "atr", *,
 
     Signals come back in mV as float32. Annotations: an EDF+ file's own beat annotations when it
     has them, else the WFDB annotation file ``<record>.<annotator>`` beside it when there is one;
-    ``annotator=None`` skips both. ``annotator_required``: a missing ``<record>.<annotator>`` is a
-    RecordError instead of "no annotations" (the CLI sets it when the user names an annotator).
+    ``annotator=None`` skips both. ``annotator_required``: a missing ``<record>.<annotator>``, or one
+    without beats, is a RecordError instead of "no annotations" (the CLI sets it when the user names
+    an annotator). Without it, a sidecar that holds no beats leaves the beats to the QRS detector
+    and ``Record.notes`` says so: never a silent fallback.
     Raises :class:`RecordError` with a one-line message for every problem with the files.
     """
     reader, given = resolve(path)
@@ -55,12 +57,33 @@ def load_record(path: str | os.PathLike[str], annotator: str | None = "atr", *,
     if annotator_required and not sidecar.is_file():
         raise RecordError(sidecar, f"annotation file not found (annotator {annotator!r}); "
                                    f"{_annotators_here(record.path)}")
-    own_beats = record.annotations is not None and bool(beat_mask(record.annotations.symbol).any())
+    own_beats = _has_beats(record.annotations)
     if not own_beats or annotator_required:
         anns = read_annotations(record.path, annotator)
         if anns is not None:
             record.annotations = _within(anns, record)
+            if not _has_beats(record.annotations):
+                _no_beats(record, sidecar, anns, required=annotator_required)
     return record
+
+
+def _has_beats(anns: Annotations | None) -> bool:
+    return anns is not None and bool(beat_mask(anns.symbol).any())
+
+
+def _no_beats(record: Record, sidecar: Path, anns: Annotations, required: bool) -> None:
+    """An annotation file that gives no beats: refused when the user named it, else said in a note."""
+    if not sidecar.stat().st_size:
+        why = "is empty"
+    elif not len(anns):
+        why = "holds no annotations"
+    elif beat_mask(anns.symbol).any():
+        why = "holds no beat annotations within the record"
+    else:
+        why = f"holds no beat annotations, only {len(anns)} of other kinds"
+    if required:
+        raise RecordError(sidecar, f"annotation file {why}: no beats to take (annotator {anns.annotator!r})")
+    record.notes.append(f"{sidecar.name} {why}: beats from the QRS detector")
 
 
 def _within(anns: Annotations, record: Record) -> Annotations:

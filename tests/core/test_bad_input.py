@@ -80,6 +80,43 @@ def _shorter_than_a_beat(base):
     return "119", "too short to score: 0.6 s"
 
 
+def _header_without_signal_lines(base):
+    hea = base.with_suffix(".hea")
+    hea.write_text(hea.read_text(encoding="latin-1").splitlines()[0] + "\n", encoding="latin-1")
+    return "119.hea", "header lists no signals: its record line gives 2"
+
+
+def _one_signal_line_of_two(base):
+    hea = base.with_suffix(".hea")
+    hea.write_text("\n".join(hea.read_text(encoding="latin-1").splitlines()[:2]) + "\n", encoding="latin-1")
+    return "119.hea", "header lists 1 of the 2 signals"
+
+
+def _negative_frequency(base):
+    _edit_header(base, "119 2 360 650000", "119 2 -360 650000")
+    return "119.hea", "sampling frequency '-360' in the header must be positive"
+
+
+def _unparsable_gain(base):
+    _edit_header(base, "119.dat 212 200 ", "119.dat 212 abc ")  # wfdb reads 'abc' as the units, at gain 200
+    return "119.hea", "header does not parse: gain field 'abc' of signal 1 (MLII) is not a number"
+
+
+def _random_atr(base):
+    base.with_suffix(".atr").write_bytes(np.random.default_rng(0).bytes(77))
+    return "119.atr", "cannot read annotations: not a valid WFDB annotation file"
+
+
+def _garbage_atr_wfdb_trips_over(base):
+    base.with_suffix(".atr").write_bytes(np.random.default_rng(2).bytes(78))  # wfdb: an IndexError inside
+    return "119.atr", "cannot read annotations: not a valid WFDB annotation file"
+
+
+def _garbage_atr_wfdb_reads(base):
+    base.with_suffix(".atr").write_bytes(np.random.default_rng(3).bytes(78))  # codes WFDB does not define
+    return "119.atr", "cannot read annotations: not a valid WFDB annotation file"
+
+
 CASES = {
     "missing .hea": _missing_hea,
     "missing .dat": _missing_dat,
@@ -91,7 +128,32 @@ CASES = {
     "header says 0 samples": _zero_samples,
     "empty .dat": _empty_dat,
     "shorter than a 10-s strip": _shorter_than_a_beat,
+    "header with the record line only": _header_without_signal_lines,
+    "header missing a signal line": _one_signal_line_of_two,
+    "negative sampling frequency": _negative_frequency,
+    "gain is no number": _unparsable_gain,
+    "random bytes as .atr": _random_atr,
+    "garbage .atr wfdb trips over": _garbage_atr_wfdb_trips_over,
+    "garbage .atr wfdb reads": _garbage_atr_wfdb_reads,
 }
+
+
+def test_uncalibrated_gain_is_read_at_the_default_and_noted(mitdb, tmp_path, copy_record, run_cli):
+    """Gain 0 is WFDB's 'uncalibrated': read at the default 200 adu/mV (MIT-BIH's own gain, so the
+    samples are unchanged here), and every caller is told."""
+    base = copy_record("119", tmp_path)
+    _edit_header(base, "119.dat 212 200 ", "119.dat 212 0 ")
+    rec = load_record(base)
+    np.testing.assert_array_equal(rec.signal, load_record(mitdb / "119").signal)
+    note = "MLII is uncalibrated, header gain 0: mV values assume WFDB's default gain of 200 adu/mV"
+    assert rec.notes == [note]
+    assert load_record(mitdb / "119").notes == []
+    proc = run_cli("beats", str(base), "--json")
+    assert proc.returncode == 0, proc.stderr
+    payload = json.loads(proc.stdout)
+    assert payload["notes"] == [note] and payload["summary"]["notes"] == [note]
+    text = run_cli("beats", str(base)).stdout.splitlines()
+    assert text[-2].endswith(f"({note})")
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -377,6 +439,8 @@ def test_non_ascii_edf_label_and_file_name(mitdb, tmp_path):
     (lambda t: t / "scan.pdf", "unsupported format: PDF files (.pdf) cannot be read; supported: WFDB"),
     (lambda t: t / "ecg.scp", "unsupported format: SCP-ECG files (.scp)"),
     (lambda t: t / "fake.edf", "not an EDF file"),
+    (lambda t: t / "empty.edf", "file is empty (0 bytes): no EDF record in it"),
+    (lambda t: t / "empty.bdf", "file is empty (0 bytes): no BDF record in it"),
 ])
 def test_paths_that_are_no_record(make, problem, tmp_path, copy_record, capsys):
     from ecgviewer.cli import main
@@ -385,6 +449,8 @@ def test_paths_that_are_no_record(make, problem, tmp_path, copy_record, capsys):
     (tmp_path / "empty").mkdir()
     for name in ("scan.pdf", "ecg.scp", "fake.edf"):
         (tmp_path / name).write_bytes(b"%PDF-1.4 not an ECG")
+    for name in ("empty.edf", "empty.bdf"):
+        (tmp_path / name).write_bytes(b"")
     path = make(tmp_path)
     with pytest.raises(RecordError) as info:
         load_record(path)

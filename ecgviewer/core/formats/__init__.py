@@ -63,6 +63,13 @@ def sniff(path: Path) -> str | None:
         raise RecordError(path, f"cannot open the file: {e.strerror or type(e).__name__}") from None
 
 
+def _size(path: Path) -> int | None:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return None
+
+
 def _reader(kind: str) -> Callable[[Path], Record]:
     if kind == "wfdb":
         from ecgviewer.core.formats import wfdb as mod
@@ -128,6 +135,8 @@ def resolve(path: str | os.PathLike[str]) -> tuple[Callable[[Path], Record], Pat
             return _reader(kind), p
         if ext in (".edf", ".bdf", ".ishne") or (ext == ".ecg" and not p.with_suffix(".hea").is_file()):
             fmt = {".edf": "EDF", ".bdf": "BDF"}.get(ext, "ISHNE")
+            if _size(p) == 0:
+                raise RecordError(p, f"file is empty (0 bytes): no {fmt} record in it")
             raise RecordError(p, f"not an {fmt} file: it does not start with the {fmt} signature")
         if ext in (".hea", ".dat", ".atr", ".qrs", ".ecg"):
             return _reader("wfdb"), p

@@ -55,7 +55,9 @@ class Record:
 
     ``path`` is the record without extension (``dir/119`` for ``119.hea``, ``119.edf`` or
     ``119.ecg``): sidecars such as the review file are keyed on it. ``source`` is the file read and
-    ``format`` its format ("WFDB", "EDF", "EDF+", "BDF", "BDF+", "ISHNE").
+    ``format`` its format ("WFDB", "EDF", "EDF+", "BDF", "BDF+", "ISHNE"). ``notes``: what the
+    loader had to assume or fall back to that changes how the record reads (an uncalibrated
+    channel, an annotation file without beats), one short line each, for every caller to say.
     """
 
     name: str
@@ -69,6 +71,7 @@ class Record:
     comments: list[str] = field(default_factory=list)
     format: str = "WFDB"
     source: Path | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def n_samples(self) -> int:

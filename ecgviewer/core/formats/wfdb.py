@@ -7,6 +7,7 @@ message that names it instead of wfdb's exception.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from pathlib import Path
 
@@ -25,6 +26,8 @@ from ecgviewer.core.formats.base import (
 
 #: Extensions that name a WFDB record's files; the record is the path without them.
 EXTENSIONS = (".hea", ".dat", ".atr", ".qrs", ".ecg")
+#: WFDB's gain (ADC units per mV) for a signal whose header gives none or 0 ('uncalibrated').
+_DEFAULT_GAIN = 200.0
 
 
 def record_base(path: Path) -> Path:
@@ -52,7 +55,7 @@ def _physical(rec, chans: list[np.ndarray]) -> tuple[np.ndarray, list[str]]:
     gain = np.asarray(rec.adc_gain, dtype=np.float64)
     base = np.asarray(rec.baseline, dtype=np.float64)
     if np.any(gain == 0):
-        gain = np.where(gain == 0, 200.0, gain)  # WFDB default gain when the header gives 0
+        gain = np.where(gain == 0, _DEFAULT_GAIN, gain)  # WFDB default gain when the header gives 0
     if not np.all(np.isfinite(gain)) or not np.all(np.isfinite(base)):
         raise ValueError("gain or baseline is not a finite number")
     spf = [int(k) for k in (rec.samps_per_frame or [1] * len(chans))]
@@ -100,7 +103,9 @@ def _read_wfdb(base: Path):
     return rec
 
 
-def _check_header(base: Path) -> None:
+def _check_header(base: Path) -> list[int]:
+    """Check the header before wfdb reads it (wfdb misreads or crashes on what is refused here);
+    returns the channels whose gain is 0, WFDB's 'uncalibrated', which wfdb reads at gain 200."""
     hea = base.with_suffix(".hea")
     if not hea.is_file():
         raise RecordError(hea, "header file (.hea) not found")
@@ -116,8 +121,8 @@ def _check_header(base: Path) -> None:
         raise RecordError(hea, "header does not parse: the record line needs a name and a channel count")
     if int(fields[1]) == 0:
         raise RecordError(hea, "record has no signal channels")
-    if len(fields) > 2 and not _FS_FIELD.match(fields[2]):
-        raise RecordError(hea, f"header does not parse: sampling frequency {fields[2]!r} is not a number")
+    if len(fields) > 2:
+        _check_fs_field(hea, fields[2])
     if len(fields) > 3 and not fields[3].isdigit():
         raise RecordError(hea, f"header does not parse: sample count {fields[3]!r} is not a whole number")
     # The .dat files named in the header must exist and be long enough.
@@ -126,11 +131,20 @@ def _check_header(base: Path) -> None:
         raise RecordError(hea, "record has no samples (the header gives 0)")
     files: dict[str, list[str]] = {}
     if "/" in fields[0]:
-        return  # multi-segment record: wfdb checks each segment
-    for ln in lines[1 : 1 + int(fields[1])]:
+        return []  # multi-segment record: wfdb checks each segment
+    n_sig = int(fields[1])
+    signal_lines = lines[1 : 1 + n_sig]
+    if not signal_lines:
+        raise RecordError(hea, f"header lists no signals: its record line gives {n_sig}, no signal lines follow")
+    if len(signal_lines) < n_sig:
+        raise RecordError(hea, f"header lists {len(signal_lines)} of the {n_sig} signals its record line gives")
+    uncalibrated = []
+    for i, ln in enumerate(signal_lines):
         parts = ln.split()
         if len(parts) < 2:
             raise RecordError(hea, f"header does not parse: bad signal line {ln.strip()!r}")
+        if len(parts) > 2 and _gain(hea, i, parts) == 0:
+            uncalibrated.append(i)
         if parts[0] != "~" and (Path(parts[0]).name != parts[0] or parts[0] in (".", "..")):
             raise RecordError(hea, f"header names signal file {parts[0]!r} outside the record's folder")
         fmt = re.split(r"[x:+]", parts[1])[0]
@@ -151,10 +165,37 @@ def _check_header(base: Path) -> None:
                 raise RecordError(
                     dat, f"signal file is truncated: {dat.stat().st_size} bytes, header implies {need}"
                 )
+    return uncalibrated
+
+
+def _check_fs_field(hea: Path, text: str) -> None:
+    """The record line's ``fs[/counter_freq[(base_counter)]]``: a number, and a positive one."""
+    if not _FS_FIELD.match(text.removeprefix("-")):
+        raise RecordError(hea, f"header does not parse: sampling frequency {text!r} is not a number")
+    if text.startswith("-") or float(text.split("/")[0]) == 0:
+        raise RecordError(hea, f"sampling frequency {text!r} in the header must be positive")
+
+
+def _gain(hea: Path, i: int, parts: list[str]) -> float:
+    """Signal ``i``'s ADC gain (``gain[(baseline)][/units]``, the line's third field); a RecordError
+    naming the field when it is no number (wfdb would read ``abc`` as the units, at gain 200)."""
+    text = parts[2]
+    name = " ".join(parts[8:])
+    which = f"signal {i + 1}" + (f" ({name})" if name else "")
+    m = _GAIN_FIELD.match(text)
+    if m is None or not _NUMBER.match(m["gain"]) or not math.isfinite(float(m["gain"])):
+        raise RecordError(hea, f"header does not parse: gain field {text!r} of {which} is not a number")
+    if m["baseline"] is not None and not re.match(r"^-?\d+$", m["baseline"]):
+        raise RecordError(hea, f"header does not parse: baseline in gain field {text!r} of {which} "
+                               "is not a whole number")
+    return float(m["gain"])
 
 
 #: A header's sampling frequency field: ``fs[/counter_freq[(base_counter)]]``.
 _FS_FIELD = re.compile(r"^\d+(\.\d*)?(/\d+(\.\d*)?(\(-?\d+(\.\d*)?\))?)?$")
+#: A signal line's gain field: ``gain[(baseline)][/units]``.
+_GAIN_FIELD = re.compile(r"^(?P<gain>[^(/]*)(\((?P<baseline>[^)]*)\))?(/(?P<units>.*))?$")
+_NUMBER = re.compile(r"^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 #: Signal formats wfdb reads (its DAT_FMTS: plain, packed and FLAC-compressed).
 _WFDB_FORMATS = frozenset(["8", "16", "32", "61", "80", "160", "212", "310", "311", "24", "508", "516", "524"])
 
@@ -177,10 +218,18 @@ def read_annotations(base: Path, annotator: str = "atr") -> Annotations | None:
     """Annotations of ``annotator`` for a record, or None when there is no such file.
 
     Works beside any format's record (``119.edf`` with ``119.atr``): the file is keyed on the stem.
+    An empty (0-byte) file gives no annotations; one that is no WFDB annotation file (odd size,
+    codes WFDB does not define, samples before the start: what random bytes give) is a RecordError.
     """
     f = annotation_path(base, annotator)
     if not f.is_file():
         return None
+    invalid = RecordError(f, "cannot read annotations: not a valid WFDB annotation file")
+    size = f.stat().st_size
+    if size == 0:
+        return Annotations(annotator, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str))
+    if size % 2:
+        raise invalid  # the format is 16-bit words, aux strings padded to an even length
     import wfdb
 
     try:
@@ -188,10 +237,10 @@ def read_annotations(base: Path, annotator: str = "atr") -> Annotations | None:
         sample = np.asarray(ann.sample, dtype=np.int64)
         symbol = np.asarray(ann.symbol if ann.symbol is not None else [], dtype=object).astype(str)
         aux = tuple(ann.aux_note) if ann.aux_note is not None else ()
-    except Exception as e:  # noqa: BLE001 - wfdb raises many types on a broken file
-        raise RecordError(f, f"cannot read annotations: {one_line(e)}") from None
-    if len(symbol) != len(sample):
-        raise RecordError(f, "cannot read annotations: symbols and samples differ in number")
+    except Exception:  # noqa: BLE001 - wfdb raises many types on a broken file, none fit to show
+        raise invalid from None
+    if len(symbol) != len(sample) or (sample < 0).any() or np.isin(symbol, ("nan", "None")).any():
+        raise invalid  # wfdb names an undefined code "nan"
     order = np.argsort(sample, kind="stable")
     return Annotations(annotator, sample[order], symbol[order], tuple(aux[i] for i in order) if aux else ())
 
@@ -200,7 +249,7 @@ def read(path: Path) -> Record:
     """Read the WFDB record at ``path`` (with or without extension); no annotations."""
     base = record_base(path)
     hea = base.with_suffix(".hea")
-    _check_header(base)
+    uncalibrated = _check_header(base)
     rec = _read_wfdb(base)
     chans = _channels(rec)
     if rec.n_sig == 0 or not chans:
@@ -229,5 +278,7 @@ def read(path: Path) -> Record:
     names = [lead_name(str(n)) or str(n) for n in (rec.sig_name or [f"ch{i + 1}" for i in range(rec.n_sig)])]
     units = ["mV" if TO_MV.get(u.strip().lower()) else u for u in units]
     check_signal(hea, signal, names, units)
+    said = [f"{names[c]} is uncalibrated, header gain 0: mV values assume WFDB's default gain of "
+            f"{_DEFAULT_GAIN:g} adu/mV" for c in uncalibrated if c < len(names)]
     return Record(name=base.name, path=base, fs=fs, signal=signal, channel_names=names, units=units,
-                  start=start, comments=list(rec.comments or []) + notes, format="WFDB", source=hea)
+                  start=start, comments=list(rec.comments or []) + notes, format="WFDB", source=hea, notes=said)
