@@ -13,13 +13,17 @@ from ecgviewer.core.heatmap import display_map, dominant_template
 from ecgviewer.ui.paper import format_time
 
 
+def lead_title(lead: str) -> str:
+    return f"{lead}, amplitude normalised (as the model reads it)"
+
+
 class BeatDetail(pg.GraphicsLayoutWidget):
     """Per model lead: input (black) and reconstruction (blue) over the squared error (red)."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setBackground("w")
-        self.setMinimumHeight(200)
+        self.setMinimumHeight(150)  # the right column must fit a 768-pixel screen
         self.title = self.addLabel("No beat selected", row=0, col=0, color="#202020")
         self._plots: list[tuple[pg.PlotItem, pg.PlotItem]] = []
         self.beat: int | None = None
@@ -49,6 +53,17 @@ class BeatDetail(pg.GraphicsLayoutWidget):
                 p.getAxis("left").setWidth(40)
             bottom.setLabel("left", "differs")
             self._plots.append((top, bottom))
+        if self._plots:
+            self._plots[-1][1].setLabel("bottom", "ms from R peak")
+
+    def set_leads(self, leads: list[str]) -> None:
+        """Empty plots titled with the leads the model reads: a new record never shows the last one's lead."""
+        self.show_beat(None)
+        self._ensure(len(leads))
+        for (top, bottom), name in zip(self._plots, leads):
+            top.setTitle(lead_title(name), color="#202020", size="9pt")
+            top.setRange(xRange=(-400, 500), yRange=(-1, 1), padding=0.05)  # a beat's window, as when one is shown
+            bottom.setYRange(0, 1, padding=0.05)
 
     def show_beat(self, index: int | None, beats=None, result=None) -> None:
         """Show beat ``index`` of ``beats`` with ``result``'s reconstruction and error; None clears."""
@@ -72,10 +87,9 @@ class BeatDetail(pg.GraphicsLayoutWidget):
             f"{float(result.score[index]):.4g}" + (f", reference label {label}" if label else ""))
         for k, (top, bottom) in enumerate(self._plots):
             beat_item, recon_item = top.listDataItems()
+            top.enableAutoRange()  # set_leads fixed an empty plot's range
             beat_item.setData(ticks, x[k])
             recon_item.setData(ticks, recon[k])
             bottom.listDataItems()[0].setData(ticks, err[k])
-            top.setTitle(f"{beats.leads[k]}, amplitude normalised (as the model reads it)", color="#202020", size="9pt")
+            top.setTitle(lead_title(beats.leads[k]), color="#202020", size="9pt")
             bottom.setYRange(0, max(float(err.max()), 1e-6), padding=0.05)
-        if self._plots:
-            self._plots[-1][1].setLabel("bottom", "ms from R peak")

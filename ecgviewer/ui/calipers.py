@@ -178,14 +178,27 @@ class Crosshair(QObject):
         self.vline.hide()
         view.plot.addItem(self.vline, ignoreBounds=True)
         self.text = ""
+        self._scene_pos = None  # where the mouse last was over the trace
         view.scene().sigMouseMoved.connect(self._moved)
         view.recordSet.connect(self.clear)
+        view.rangeChanged.connect(self._view_moved)
 
     def clear(self, *_args) -> None:
         """Forget the read-out (another record was opened: its time and mV no longer apply)."""
         self.vline.hide()
         self.text = ""
+        self._scene_pos = None
         self.moved.emit("")
+
+    def _view_moved(self, *_range) -> None:
+        """The trace moved under the cursor (keys, overview, a beat jump): read again what is under a mouse
+        still over the trace, else clear; the last time and mV would no longer be where they are shown."""
+        if not self.text:
+            return
+        if self._scene_pos is not None and self.view.underMouse():
+            self._moved(self._scene_pos)
+        else:
+            self.clear()
 
     def read(self, t: float, y: float) -> str:
         """The read-out for plot point (t s, y plot units)."""
@@ -208,6 +221,7 @@ class Crosshair(QObject):
         if v.record is None or not v.vb.sceneBoundingRect().contains(scene_pos):
             self.vline.hide()
             return
+        self._scene_pos = QPointF(scene_pos)
         p = v.vb.mapSceneToView(scene_pos)
         self.vline.setValue(p.x())
         self.vline.show()

@@ -117,9 +117,15 @@ class EventsPanel(QWidget):
         self.table.verticalHeader().hide()
         self.table.verticalHeader().setDefaultSectionSize(20)
         # fixed widths: resizing to contents reads every row (slow on a 24-hour record's events)
+        header = self.table.horizontalHeader()
         for col, width in enumerate((78, 62, 60, 44, 62)):
-            self.table.setColumnWidth(col, width)
-        self.table.horizontalHeader().setStretchLastSection(True)
+            self.table.setColumnWidth(col, max(width, header.sectionSizeFromContents(col).width()))
+        # the last column stretches when there is room, and is never narrower than its header or a decision
+        fm = self.table.fontMetrics()
+        review = max(header.sectionSizeFromContents(len(COLUMNS) - 1).width(),
+                     *(fm.horizontalAdvance(s.label) + 12 for s in ROW_BG))
+        self.table.setColumnWidth(len(COLUMNS) - 1, review)
+        header.setStretchLastSection(True)
         self.table.clicked.connect(self._activated)
         self.table.activated.connect(self._activated)
         self.buttons = {}

@@ -76,6 +76,7 @@ class HolterDocks(QObject):
         self.events.eventActivated.connect(self.go_to_event)
         self.events.decisionMade.connect(self.decide)
         self.templates.relabelRequested.connect(self.relabel)
+        self.templates.message.connect(lambda text: window.statusBar().showMessage(text, 8000))
         self.templates.beatActivated.connect(lambda i: window.select_beat(i))
         self.templates.beatsSelected.connect(self._template_chosen)
         self.trend.jumpRequested.connect(lambda t: window.signal_view.center_on(t))

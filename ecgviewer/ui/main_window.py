@@ -19,18 +19,20 @@ from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QDockWidget,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QMainWindow,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -39,6 +41,7 @@ from ecgviewer.core.adapt import AdaptConfig
 from ecgviewer.core.adapt import available as adapt_available
 from ecgviewer.core.errors import RecordError
 from ecgviewer.core.formats import dialog_filter, record_extensions
+from ecgviewer.core.leads import model_leads
 from ecgviewer.core.record import Record, load_record
 from ecgviewer.core.review import LABELS, ReviewState, ReviewStore
 from ecgviewer.core.scorer import Scorer
@@ -128,10 +131,17 @@ class MainWindow(QMainWindow):
         return view
 
     def add_dock(self, title: str, widget: QWidget, name: str,
-                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea) -> QDockWidget:
-        """Put ``widget`` in a dock (``name``: its objectName, kept in the saved window state)."""
+                 area: Qt.DockWidgetArea = Qt.DockWidgetArea.RightDockWidgetArea, scroll: bool = False) -> QDockWidget:
+        """Put ``widget`` in a dock (``name``: its objectName, kept in the saved window state); ``scroll``
+        puts it in a scroll area, so the dock can be made smaller than the panel (a small screen)."""
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
+        if scroll:
+            area_widget = QScrollArea(dock)
+            area_widget.setWidgetResizable(True)
+            area_widget.setFrameShape(QFrame.Shape.NoFrame)
+            area_widget.setWidget(widget)
+            widget = area_widget
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         return dock
@@ -140,9 +150,10 @@ class MainWindow(QMainWindow):
         self.flags_dock = self.add_dock("Beats", self._build_beat_list(), "flags_dock")
         self.detail = BeatDetail(self)
         self.detail_dock = self.add_dock("Beat detail", self.detail, "detail_dock")
-        self.review_dock = self.add_dock("Review", self._build_review(), "review_dock")
+        # the right column is four panels high: two of them scroll, so it fits a 768-pixel screen
+        self.review_dock = self.add_dock("Review", self._build_review(), "review_dock", scroll=True)
         self.metrics = MetricsPanel(self)
-        self.metrics_dock = self.add_dock("Flag metrics", self.metrics, "metrics_dock")
+        self.metrics_dock = self.add_dock("Flag metrics", self.metrics, "metrics_dock", scroll=True)
         # the side columns run the full height: a bottom dock (the HR trend) sits under the trace only,
         # so the beat list keeps room for a screenful of rows
         for corner, area in ((Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea),
@@ -163,6 +174,7 @@ class MainWindow(QMainWindow):
         self.threshold_box.setValue(self._threshold)
         self.threshold_box.setSingleStep(max(abs(self._threshold) / 20, 1e-4))
         self.threshold_box.valueChanged.connect(self.set_threshold)
+        self.threshold_box.editingFinished.connect(self._threshold_entered)
         self.count_label = QLabel("-", panel)
         form.addRow("Threshold", self.threshold_box)
         form.addRow("Flagged", self.count_label)
@@ -178,7 +190,10 @@ class MainWindow(QMainWindow):
             box.currentIndexChanged.connect(self._filter_changed)
         filters = QHBoxLayout()
         for box in (self.show_box, self.class_box, self.template_box):
-            filters.addWidget(box)
+            # as narrow as the column is (elided): their longest item would set the window's minimum width
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(5)
+            filters.addWidget(box, 1)
         form.addRow("List", filters)
         self.table = BeatTable(panel)
         lay = QVBoxLayout(panel)
@@ -307,6 +322,7 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(s.get("window/geometry"))
         else:
             self.resize(1400, 850)
+        self.fit_to_screen()
         if not s.get("window/state").isEmpty():
             self.restoreState(s.get("window/state"))
         v = self.signal_view
@@ -317,6 +333,16 @@ class MainWindow(QMainWindow):
         if s.get("view/calibrated"):
             self.actions["calibrated"].setChecked(True)
             v.set_calibrated(True)
+
+    def fit_to_screen(self) -> None:
+        """Never wider or taller than the screen's free area (a 1366x768 laptop, a geometry saved on a bigger screen)."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        w, h = min(self.width(), free.width()), min(self.height(), free.height())
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)
 
     def save_settings(self) -> None:
         s, v = self.settings, self.signal_view
@@ -362,13 +388,15 @@ class MainWindow(QMainWindow):
         self.beats = None
         self.result = None
         self.set_session(None)
+        n_leads = self.scorer.params.n_leads if self.scorer is not None else 1
+        self.detail.set_leads([record.channel_names[i] for i in model_leads(record.channel_names, n_leads)[0]])
         self.calipers.clear()
         self.cursor_label.setText("")
         self.signal_view.set_record(record, self._window_s)
         self.overview.set_signal(self.signal_view.pyramids[0], record.duration)
         self.overview.set_visible(*self.signal_view.visible_range())
         self.setWindowTitle(f"ecgviewer - {record.name}")
-        self._notes = []
+        self._notes = list(getattr(record, "notes", []))  # what the loader assumed (uncalibrated gain, empty .atr)
         if record.n_channels == 1:
             self._notes.append("one lead")
         if self.scorer is not None and abs(record.fs - self.scorer.params.fs) > 1e-6:
@@ -473,9 +501,10 @@ class MainWindow(QMainWindow):
             self._notes.append("no beats found: nothing to score")
         if wording.skipped_text(beats.skipped):
             self._notes.append(wording.skipped_text(beats.skipped))
-        if beats.source == "detector":
+        if beats.source == "detector" and not any("QRS detector" in n for n in self._notes):
             self._notes.append("no reference annotations: beats from the QRS detector")
         self.signal_view.set_beats(beats)
+        self.detail.set_leads(list(beats.leads))
         scores = np.asarray(result.score)
         self.signal_view.set_result(scores, result.error, self._threshold)
         self.threshold_box.setSingleStep(self._spin_step(scores))
@@ -755,6 +784,12 @@ class MainWindow(QMainWindow):
     def _focus_threshold(self) -> None:
         self.threshold_box.setFocus()
         self.threshold_box.selectAll()
+
+    def _threshold_entered(self) -> None:
+        """Enter in the threshold box (T) hands the keys back to the trace, so N/P/A/D work at once;
+        leaving it by mouse or Tab (focus already elsewhere) changes nothing."""
+        if self.threshold_box.hasFocus():
+            self.signal_view.setFocus()
 
     def _calibrated_changed(self, on: bool) -> None:
         self.actions["calibrated"].setChecked(on)

@@ -42,6 +42,7 @@ class MetricsPanel(QWidget):
         self.table.setFixedHeight(26 + 20 * (1 + len(ANOMALY_CLASSES)))
         self.note = QLabel("Matching: EC57, 150 ms. Positives: S, V, F, Q; negatives: N.", self)
         self.note.setStyleSheet("color: #606060; font-size: 8pt")
+        self.note.setWordWrap(True)
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.summary)

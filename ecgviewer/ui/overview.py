@@ -53,9 +53,11 @@ class Overview(pg.PlotWidget):
         self._lo, self._hi = float(lo), float(hi) if hi > lo else float(lo) + 1
         self.curve.setData(x=x, y=np.clip(y, self._lo, self._hi))
         self.flags.setData([], [])
+        # limits first: the previous record's limits would clamp this record's range (a long record
+        # after a short one showed only the short one's length)
+        self.getViewBox().setLimits(xMin=0, xMax=duration)
         self.setXRange(0, duration, padding=0)
         self.setYRange(self._lo, self._hi, padding=0.05)
-        self.getViewBox().setLimits(xMin=0, xMax=duration)
 
     def set_flags(self, times: np.ndarray) -> None:
         """Vertical red ticks at every flagged beat's time."""

@@ -42,11 +42,12 @@ def drawn_members(members: np.ndarray, cap: int = MAX_DRAWN) -> np.ndarray:
 class TemplatesPanel(QWidget):
     """``set_templates(templates, x)`` with the BeatSet's windows ``x``; emits ``beatsSelected(members)``
     when a template is chosen, ``beatActivated(index)`` for its first member on double click, and
-    ``relabelRequested(template_id, label)``."""
+    ``relabelRequested(template_id, label)``; ``message(text)`` says why a relabel was not made."""
 
     beatsSelected = Signal(object)
     beatActivated = Signal(int)
     relabelRequested = Signal(int, str)
+    message = Signal(str)
 
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
@@ -76,10 +77,13 @@ class TemplatesPanel(QWidget):
         self.caption = QLabel("", self)
         self.label_box = QComboBox(self)
         self.label_box.addItems(list(RELABELS))
+        self.label_box.setCurrentIndex(-1)  # no template chosen: no label either (never a default "N")
         self.relabel_button = QPushButton("Relabel template", self)
         self.relabel_button.clicked.connect(self.relabel_current)
         row = QHBoxLayout()
-        row.addWidget(QLabel("All beats of this template are", self))
+        lead = QLabel("All beats of this template are", self)
+        lead.setWordWrap(True)  # wraps in a narrow column instead of widening the window
+        row.addWidget(lead, 1)
         row.addWidget(self.label_box)
         row.addWidget(self.relabel_button)
         lay = QVBoxLayout(self)
@@ -99,6 +103,12 @@ class TemplatesPanel(QWidget):
         self._fill()
         if keep is not None:
             self.select_template(keep.id)
+        self._sync_label(self.current_template())
+
+    def _sync_label(self, t: Template | None) -> None:
+        """The combo shows the chosen template's own label (none without one): one click on Relabel
+        must never turn a template of 442 V beats into N."""
+        self.label_box.setCurrentIndex(RELABELS.index(t.label) if t is not None and t.label in RELABELS else -1)
 
     def _fill(self) -> None:
         self.shown = [t for t in self.templates if t.id not in self.hidden]
@@ -133,6 +143,7 @@ class TemplatesPanel(QWidget):
         if not 0 <= r < len(self.shown) or self.x is None:
             return
         t = self.shown[r]
+        self._sync_label(t)
         self.plot.clear()
         drawn = drawn_members(t.members)
         pen = pg.mkPen("#9090a0", width=1)
@@ -150,8 +161,12 @@ class TemplatesPanel(QWidget):
         """Relabel the current template (looked up by its id) as the chosen label."""
         t = self.current_template()
         if t is None:
+            self.message.emit("Choose a template in the list first, then its label")
             return
         label = self.label_box.currentText()
+        if label not in RELABELS:
+            self.message.emit(f"Choose what the beats of template {t.id} are, then Relabel template")
+            return
         if label == "artefact":
             self.hidden.add(t.id)
         self.relabelRequested.emit(t.id, label)

@@ -51,6 +51,7 @@ class TrendView(QWidget):
         self.hourly.horizontalHeader().setStretchLastSection(True)
         self.hourly.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.summary = QLabel("", self)
+        self.summary.setWordWrap(True)  # one long line would set the window's minimum width
         lay = QVBoxLayout(self)
         lay.setContentsMargins(4, 4, 4, 4)
         lay.addWidget(self.summary)

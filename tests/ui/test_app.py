@@ -74,6 +74,20 @@ def test_one_lead_other_rate_record_opens_and_says_so(qtbot, window, tmp_path):
     assert window.beats is not None and len(window.beats) > 50
 
 
+def test_an_empty_annotation_file_is_said_in_the_viewer(qtbot, window, tmp_path):
+    """The loader's notes (here: an empty .atr, so the detector's beats) reach the record's header line."""
+    from ecgviewer.core.record import load_record
+
+    src = load_record(SAMPLE)
+    path = _write_record(tmp_path, "noatr", 360.0, src.signal[: 120 * 360].astype(np.float64))
+    (tmp_path / "noatr.atr").write_bytes(b"")
+    with qtbot.waitSignal(window.scoringDone, timeout=60_000):
+        assert window.open_record(path)
+    text = window.info.text()
+    assert "noatr.atr is empty: beats from the QRS detector" in text
+    assert "no reference annotations" not in text  # said once, by the loader's note
+
+
 def test_record_without_beats_opens_and_says_so(qtbot, window, tmp_path):
     path = _write_record(tmp_path, "flat", 360.0, np.zeros((3600, 2)))
     with qtbot.waitSignal(window.scoringDone, timeout=60_000):
