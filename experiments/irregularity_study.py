@@ -102,6 +102,21 @@ def build_rows(card: Path, data: Path, folder: Path, window_ms: tuple[float, flo
                     rr_quantile=rr_quantile)
 
 
+def card_rule_rows(tool: str, fit_rows: Path, judge_rows: list[Path]) -> tuple[list[tuple], dict[str, list[tuple]]] | None:
+    """DS1's rows and each judged file's rows (by file stem), read as the card's rule reads them
+    (QRS window, 90 % reference); None, said on stderr as ``tool``, when a file is missing or the
+    rows to fit on are not DS1's 22 records."""
+    for p in (fit_rows, *judge_rows):
+        if not p.is_file():
+            print(f"{tool}: {p}: no such file", file=sys.stderr)
+            return None
+    train = load_rows(fit_rows, WINDOW_MS, RR_QUANTILE)
+    if len(train) != len(DS1):
+        print(f"{tool}: {fit_rows}: not DS1's {len(DS1)} records", file=sys.stderr)
+        return None
+    return train, {p.stem: load_rows(p, WINDOW_MS, RR_QUANTILE) for p in judge_rows}
+
+
 def label(g: RhythmGate | None) -> str:
     if g is None:
         return "off"

@@ -22,13 +22,11 @@ MIT-BIH only; qtdb-x is never read. Rows as ``irregularity_study --card-rule --b
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from experiments.irregularity_study import ECTOPY, cells, ectopy_cell, judge, table_head
+from experiments.irregularity_study import ECTOPY, card_rule_rows, cells, ectopy_cell, judge, table_head
 from experiments.threshold_study import TARGETS
-from trainer.robust_fit import RHYTHM_GATE, RR_QUANTILE, WINDOW_MS, fit, load_rows
-from trainer.splits import DS1
+from trainer.robust_fit import RHYTHM_GATE, RR_QUANTILE, WINDOW_MS, fit
 
 #: The record's own spread is used between this share of the population's and all of it (None: today's rule).
 FLOORS = (None, 0.5, 0.25)
@@ -45,15 +43,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", type=Path, required=True, help="DS1 rows (irregularity_study --card-rule --build)")
     ap.add_argument("--judge", type=Path, nargs="+", required=True, help="DS2 rows to judge on")
     a = ap.parse_args(argv)
-    for p in (a.fit, *a.judge):
-        if not p.is_file():
-            print(f"record_spread_study: {p}: no such file", file=sys.stderr)
-            return 2
-    train = load_rows(a.fit, WINDOW_MS, RR_QUANTILE)
-    if len(train) != len(DS1):
-        print(f"record_spread_study: {a.fit}: not DS1's {len(DS1)} records", file=sys.stderr)
+    rows = card_rule_rows("record_spread_study", a.fit, a.judge)
+    if rows is None:
         return 2
-    judged = {p.stem: load_rows(p, WINDOW_MS, RR_QUANTILE) for p in a.judge}
+    train, judged = rows
     head, line = table_head("spread floor", "rows").split("\n")
     print(f"{head} DS1 AUC | DS1 records < 0.1 % | DS1 N flagged in {', '.join(ECTOPY)} |\n{line}---|---|---|")
     for floor in FLOORS:

@@ -21,9 +21,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from experiments.irregularity_study import ECTOPY, build_rows, cells, ectopy_cell, judge, table_head
+from experiments.irregularity_study import ECTOPY, build_rows, card_rule_rows, cells, ectopy_cell, judge, table_head
 from experiments.threshold_study import TARGETS
-from trainer.robust_fit import RHYTHM_GATE, RR_QUANTILE, WINDOW_MS, fit, load_rows
+from trainer.robust_fit import RHYTHM_GATE, RR_QUANTILE, WINDOW_MS, fit
 from trainer.splits import DS1
 
 #: Issue 15's bar on DS2's pooled N beats flagged, and the product's guard on 119's and 208's.
@@ -63,15 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.fit is None or not a.judge:
         ap.error("--fit and --judge are needed (or --build with --card and --data)")
-    for p in (a.fit, *a.judge):
-        if not p.is_file():
-            print(f"share_study: {p}: no such file", file=sys.stderr)
-            return 2
-    train = load_rows(a.fit, WINDOW_MS, RR_QUANTILE)
-    if len(train) != len(DS1):
-        print(f"share_study: {a.fit}: not DS1's {len(DS1)} records", file=sys.stderr)
+    rows = card_rule_rows("share_study", a.fit, a.judge)
+    if rows is None:
         return 2
-    judged = {p.stem: load_rows(p, WINDOW_MS, RR_QUANTILE) for p in a.judge}
+    train, judged = rows
     head, line = table_head("rule", "rows").split("\n")
     print(f"{head} DS1 N flagged in {', '.join(ECTOPY)} | admissible |\n{line}---|---|")
     verdicts = []
