@@ -176,5 +176,8 @@ def threshold_suffix(card: ModelCard | None) -> str:
 
 
 def threshold_decimals(card: ModelCard | None) -> int:
-    """Decimals of the threshold box: 2 for scores (2.82, 36.64), 6 for a raw squared error (0.000640)."""
-    return 6 if threshold_suffix(card) == " (squared error)" else 2
+    """Decimals of the threshold box, as the score track, the metrics and the report print it (four
+    significant digits): 3 for the robust score (2.635), 2 for the z-sum (36.64), 6 for a raw
+    squared error (0.000640). Fewer would show 2.64 for a threshold that flags a beat at 2.637."""
+    suffix = threshold_suffix(card)
+    return 6 if suffix == " (squared error)" else 3 if suffix == " (robust score)" else 2

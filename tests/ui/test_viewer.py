@@ -226,3 +226,11 @@ def test_drop_opens_record(qtbot, window):
     assert window._dropped_record(mime) == str(SAMPLE.with_suffix(".hea"))
     mime.setUrls([QUrl.fromLocalFile("/tmp/a.txt")])
     assert window._dropped_record(mime) is None
+
+
+def test_the_threshold_box_shows_the_digits_the_score_track_prints(loaded):
+    """The box, the score track's label, the metrics and the report all read four significant digits
+    (2.635, not 2.64 beside 2.635), so a beat scored between the two is never shown under its flag."""
+    shown = loaded.threshold_box.textFromValue(loaded.threshold_box.value())
+    assert shown == f"{loaded.threshold:.4g}"
+    assert loaded.signal_view.threshold_line.label.toPlainText() == f"threshold {shown}"
