@@ -23,6 +23,19 @@ def rr_series(sample: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     return s[1:] / fs, np.diff(s) / fs * 1000.0
 
 
+#: Heart rates the axis always shows when a record reaches them (bpm); beyond, an artefact may lie.
+HR_SHOWN = (10.0, 250.0)
+
+
+def hr_range(hr: np.ndarray) -> tuple[float, float]:
+    """The heart-rate axis: every beat's rate within :data:`HR_SHOWN`, with 5 bpm to spare. Not a
+    percentile range: a few premature beats are the points a reviewer looks for, and they would
+    run off its top."""
+    lo = max(float(np.min(hr)), HR_SHOWN[0])
+    hi = min(float(np.max(hr)), HR_SHOWN[1])
+    return max(0.0, lo - 5.0), max(hi, lo) + 5.0
+
+
 class RRAxis(pg.AxisItem):
     """Right axis: bpm tick positions written as RR ms."""
 
@@ -75,8 +88,8 @@ class RRTrend(pg.GraphicsLayoutWidget):
         if duration:
             self.plot.getViewBox().setLimits(xMin=0, xMax=duration)
         if len(hr):
-            lo, hi = np.percentile(hr, [0.5, 99.5])
-            self.plot.setYRange(max(0.0, lo - 10), hi + 10, padding=0)
+            lo, hi = hr_range(hr)
+            self.plot.setYRange(lo, hi, padding=0)
 
     @property
     def heart_rate(self) -> np.ndarray:

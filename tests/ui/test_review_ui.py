@@ -336,6 +336,9 @@ def test_calipers_crosshair_and_rr_trend(qtbot, window, rec_copy, scored_119):
     assert len(tr.times) == len(beats) - 1
     np.testing.assert_allclose(tr.rr_ms, np.diff(beats.sample) / 360.0 * 1000.0)
     np.testing.assert_allclose(tr.times, beats.sample[1:] / 360.0)
+    (_, (y0, y1)) = tr.plot.getViewBox().viewRange()
+    hr = 60000.0 / tr.rr_ms
+    assert y0 <= hr.min() and y1 >= hr.max()  # every beat on the axis: 119's premature beats too
     v.set_window(100.0, 130.0)
     # pyqtgraph links by screen position: same left edge, same seconds per pixel
     tvb = tr.plot.getViewBox()
@@ -417,3 +420,14 @@ def test_review_marks_sit_on_the_trace_as_drawn(qtbot, window, rec_copy, scored_
     want = min(max(want, ylo + 0.04 * (yhi - ylo)), yhi - 0.04 * (yhi - ylo))
     ys = [p.pos().y() for p in rc.marks.item.points() if abs(p.pos().x() - s / window.record.fs) < 1e-6]
     assert ys and ys[0] == pytest.approx(want)
+
+
+def test_the_heart_rate_axis_shows_a_few_premature_beats():
+    """A record's rare premature beats (3 in 1,000 here) stay on the axis; a percentile range lost them."""
+    from ecgviewer.ui.rr_trend import HR_SHOWN, hr_range
+
+    hr = np.r_[np.full(1000, 70.0), [118.0, 120.0, 121.0]]
+    lo, hi = hr_range(hr)
+    assert lo <= 70.0 and hi >= 121.0
+    lo, hi = hr_range(np.r_[hr, 400.0, 4.0])  # a detector's double count and a long gap: outside what is kept
+    assert (lo, hi) == (HR_SHOWN[0] - 5.0, HR_SHOWN[1] + 5.0)
