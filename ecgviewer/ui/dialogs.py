@@ -68,8 +68,14 @@ def about_text(card: ModelCard | None, model_error: str | None = None, backend: 
               "(Python install). NumPy, SciPy, pandas: BSD-3-Clause. wfdb-python: MIT. platformdirs: MIT.",
               f"- Every bundled component, its licence and source: [{notices.name}]({notices.as_uri()})"
               if notices.is_file() else "- Third-party notices: resources/LICENSES.md", "",
-              "## Sample data", "", sample_source_text()]
+              "## Sample data", "", _under_heading(sample_source_text())]
     return "\n".join(lines)
+
+
+def _under_heading(markdown: str) -> str:
+    """``markdown`` with its headings two levels down, so a file's own title ("# Sample records")
+    reads under the About box's section heading, not larger than it."""
+    return "\n".join("##" + line if line.startswith("#") else line for line in markdown.splitlines())
 
 
 class AboutDialog(QDialog):

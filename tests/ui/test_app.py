@@ -36,6 +36,9 @@ def test_about_names_version_model_and_licences(window):
     assert "ODC-By" in text and "Moody" in text
     assert "ONNX Runtime (CPU)" in text and "SciPy" in text and "pandas" in text
     assert licenses_path().is_file() and licenses_path().as_uri() in text  # the full notices, one click away
+    heads = [line.split(" ")[0] for line in text.splitlines() if line.startswith("#")]
+    assert heads[0] == "#" and all(h != "#" for h in heads[1:])  # one title; the sample's own, under its section
+    assert "### Sample records" in text
 
 
 def test_excepthook_logs_and_shows_a_dialog(tmp_path, errors, monkeypatch):
