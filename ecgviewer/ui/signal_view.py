@@ -273,7 +273,7 @@ class SignalView(pg.GraphicsLayoutWidget):
                 sample = error[:: max(len(error) // 2000, 1)]
                 self._err_scale = float(np.percentile(sample, 99.5)) or 1.0
         hi = float(np.percentile(self._scores, 99.5)) if len(self._scores) else 1.0
-        top = max(hi, threshold) * 1.25 or 1.0
+        top = max(hi * 1.25, threshold * 1.6) or 1.0  # room above the line for its label
         lo = min(0.0, float(self._scores.min()) if len(self._scores) else 0.0)
         self.score_plot.getViewBox().setYRange(lo, top, padding=0)
         self.set_threshold(threshold)
