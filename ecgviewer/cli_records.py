@@ -13,11 +13,8 @@ import os
 from pathlib import Path
 
 from ecgviewer.core.errors import RecordError
-from ecgviewer.core.formats import record_extensions, records_in
+from ecgviewer.core.formats import record_exists, record_extensions, records_in
 from ecgviewer.core.record import Record, load_record
-
-#: What a record named without extension may be, beside it (how WFDB names records).
-_RECORD_FILES = (".hea", ".edf", ".bdf", ".ecg", ".ishne")
 
 
 def load_cli_record(args: argparse.Namespace, path: str | os.PathLike[str] | None = None) -> Record:
@@ -40,15 +37,10 @@ def record_paths(items: list[str]) -> list[str | Path]:
         if Path(item).is_dir():
             out.extend(records_in(item))
             continue
-        if len(items) > 1 and not _exists(item):
+        if len(items) > 1 and not record_exists(item):
             raise RecordError(item, "no such record or file (nothing was scored)")
         out.append(item)
     return out
-
-
-def _exists(item: str) -> bool:
-    p = Path(item)
-    return p.exists() or any(p.with_name(p.name + e).is_file() for e in _RECORD_FILES)
 
 
 def record_name(path: str | os.PathLike[str]) -> str:

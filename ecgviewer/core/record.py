@@ -67,6 +67,10 @@ def load_record(path: str | os.PathLike[str], annotator: str | None = "atr", *,
     return record
 
 
+#: How a note says the beats come from the QRS detector (the viewer says it once, whoever noted it).
+DETECTOR_FALLBACK = "beats from the QRS detector"
+
+
 def _has_beats(anns: Annotations | None) -> bool:
     return anns is not None and bool(beat_mask(anns.symbol).any())
 
@@ -83,7 +87,7 @@ def _no_beats(record: Record, sidecar: Path, anns: Annotations, required: bool) 
         why = f"holds no beat annotations, only {len(anns)} of other kinds"
     if required:
         raise RecordError(sidecar, f"annotation file {why}: no beats to take (annotator {anns.annotator!r})")
-    record.notes.append(f"{sidecar.name} {why}: beats from the QRS detector")
+    record.notes.append(f"{sidecar.name} {why}: {DETECTOR_FALLBACK}")
 
 
 def _within(anns: Annotations, record: Record) -> Annotations:

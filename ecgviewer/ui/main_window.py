@@ -42,7 +42,7 @@ from ecgviewer.core.adapt import available as adapt_available
 from ecgviewer.core.errors import RecordError
 from ecgviewer.core.formats import dialog_filter, record_extensions
 from ecgviewer.core.leads import model_leads
-from ecgviewer.core.record import Record, load_record
+from ecgviewer.core.record import DETECTOR_FALLBACK, Record, load_record
 from ecgviewer.core.review import LABELS, ReviewState, ReviewStore
 from ecgviewer.core.scorer import Scorer
 from ecgviewer.core.session import BEATS, REVIEWS, SELECTION, SHOW_CHOICES, THRESHOLD, BeatFilter, ReviewSession
@@ -396,7 +396,7 @@ class MainWindow(QMainWindow):
         self.overview.set_signal(self.signal_view.pyramids[0], record.duration)
         self.overview.set_visible(*self.signal_view.visible_range())
         self.setWindowTitle(f"ecgviewer - {record.name}")
-        self._notes = list(getattr(record, "notes", []))  # what the loader assumed (uncalibrated gain, empty .atr)
+        self._notes = list(record.notes)  # what the loader assumed (uncalibrated gain, empty .atr)
         if record.n_channels == 1:
             self._notes.append("one lead")
         if self.scorer is not None and abs(record.fs - self.scorer.params.fs) > 1e-6:
@@ -501,8 +501,8 @@ class MainWindow(QMainWindow):
             self._notes.append("no beats found: nothing to score")
         if wording.skipped_text(beats.skipped):
             self._notes.append(wording.skipped_text(beats.skipped))
-        if beats.source == "detector" and not any("QRS detector" in n for n in self._notes):
-            self._notes.append("no reference annotations: beats from the QRS detector")
+        if beats.source == "detector" and not any(DETECTOR_FALLBACK in n for n in self._notes):
+            self._notes.append(f"no reference annotations: {DETECTOR_FALLBACK}")
         self.signal_view.set_beats(beats)
         self.detail.set_leads(list(beats.leads))
         scores = np.asarray(result.score)

@@ -386,8 +386,8 @@ def strip_blocks(pg: _Page, record: Record, strips: list[Strip], leads: list[int
         extra = len(notes) * pg.line_height(8.0)
         bands = strip_bands(record, leads, s.sample)
         out.append(Block(strip_height(bands) + extra,
-                         lambda p, y, st=s, ns=notes, dy=extra, bs=bands: draw_strip(p, record, leads, st, MARGIN_X, y,
-                                                                                     ns, dy, bs),
+                         lambda p, y, st=s, ns=notes, dy=extra, bs=bands: draw_strip(p, record, leads, st, bs, MARGIN_X,
+                                                                                     y, ns, dy),
                          heading=s.section))
     return out
 
@@ -419,11 +419,10 @@ def scale_text(record: Record, leads: list[int], bands: list[Band]) -> str:
     return text
 
 
-def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: float, y0: float,
-               notes: list[str] = (), notes_h: float = 0.0, bands: list[Band] | None = None) -> None:
+def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, bands: list[Band], x0: float, y0: float,
+               notes: list[str] = (), notes_h: float = 0.0) -> None:
     """Caption (and the note's wrapped lines), then per lead a grid, calibration pulse and STRIP_S
-    seconds centred on the beat, each lead on its :func:`lead_band`."""
-    bands = bands if bands is not None else strip_bands(record, leads, strip.sample)
+    seconds centred on the beat, each lead on its :func:`lead_band` (``bands``: :func:`strip_bands`)."""
     r = strip.review
     caption = (f"{strip.index}.  {_hms_ms(strip.sample / record.fs)}   {_score(strip.score)}"
                f"   ref {strip.reference or '-'}{_relabel(r)}   {r.state.label}")
@@ -452,8 +451,7 @@ def draw_strip(pg: _Page, record: Record, leads: list[int], strip: Strip, x0: fl
     pg.p.setBrush(Qt.BrushStyle.NoBrush)
 
 
-def _draw_heat(pg: _Page, heat: np.ndarray, r_x: float, gy: float, height: float = LEAD_H,
-               col_mm: float = 0.5) -> None:
+def _draw_heat(pg: _Page, heat: np.ndarray, r_x: float, gy: float, height: float, col_mm: float = 0.5) -> None:
     """The heat map (core/heatmap.py's display map, 0..1) of the strip's beat: orange columns behind it."""
     t = (np.arange(len(heat)) * HEAT_TICK_S - HEAT_BEFORE_S) * MM_PER_S  # mm from the R peak
     cols = np.floor(t / col_mm).astype(np.int64)
@@ -483,7 +481,7 @@ def attach_heat(strips: list[Strip], beats, scores: np.ndarray, record: Record) 
 
 
 def _draw_lead(pg: _Page, record: Record, lead: int, x0: float, gy: float, lo: int, hi: int, n0: int,
-               band: Band = Band()) -> None:
+               band: Band) -> None:
     sx = x0 + CAL_W
     y = _centred(record.signal[lo:hi, lead])
     finite = np.isfinite(y)
@@ -504,7 +502,7 @@ def _draw_lead(pg: _Page, record: Record, lead: int, x0: float, gy: float, lo: i
         pg.p.restore()
 
 
-def _baseline_y(gy: float, y_mv: np.ndarray, band: Band = Band()) -> float:
+def _baseline_y(gy: float, y_mv: np.ndarray, band: Band) -> float:
     """Where the median level goes: 60 % down the lead's grid, moved (never rescaled) so that the
     calibration pulse stays under the lead's name and every wave on the grid (:func:`lead_band`
     made the grid tall enough; only a band marked clipped loses its bottom)."""

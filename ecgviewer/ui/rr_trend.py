@@ -81,7 +81,7 @@ class RRTrend(pg.GraphicsLayoutWidget):
             self.times, self.rr_ms = np.zeros(0), np.zeros(0)
         else:
             self.times, self.rr_ms = rr_series(sample, fs)
-        hr = 60000.0 / self.rr_ms if len(self.rr_ms) else np.zeros(0)
+        hr = self.heart_rate
         # Symbols only when few points are in view would be nicer; with thousands, a line suffices.
         self.curve.setSymbol("o" if len(hr) <= 5000 else None)
         self.curve.setData(self.times, hr)

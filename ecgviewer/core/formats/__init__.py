@@ -114,6 +114,16 @@ def _directory_error(folder: Path) -> RecordError:
                                f"({len(found)} here: {shown})")
 
 
+#: The other formats' files a record name without extension stands for, after WFDB's ``.hea``.
+NAMED_FILES = (".edf", ".bdf", ".ecg", ".ishne")
+
+
+def record_exists(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file or folder, or a record name with a file beside it, as :func:`resolve` looks it up."""
+    p = Path(path)
+    return p.exists() or any(p.with_name(p.name + e).is_file() for e in (".hea", *NAMED_FILES))
+
+
 def resolve(path: str | os.PathLike[str]) -> tuple[Callable[[Path], Record], Path]:
     """The reader for ``path`` and the path to give it; a RecordError for anything that is no record.
 
@@ -149,7 +159,7 @@ def resolve(path: str | os.PathLike[str]) -> tuple[Callable[[Path], Record], Pat
         raise RecordError(p, "file not found")
     if ext not in (".hea", ".dat", ".atr", ".qrs", ".ecg"):
         # a record name: WFDB's .hea first, then the other formats' files of that stem
-        for e in (".edf", ".bdf", ".ecg", ".ishne"):
+        for e in NAMED_FILES:
             other = p.with_name(p.name + e)
             if other.is_file() and not p.with_name(p.name + ".hea").is_file():
                 return resolve(other)

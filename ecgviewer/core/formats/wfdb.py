@@ -214,6 +214,10 @@ def annotation_path(base: Path, annotator: str) -> Path:
     return base.with_name(f"{base.name}.{annotator}")
 
 
+def _invalid_annotations(f: Path) -> RecordError:
+    return RecordError(f, "cannot read annotations: not a valid WFDB annotation file")
+
+
 def read_annotations(base: Path, annotator: str = "atr") -> Annotations | None:
     """Annotations of ``annotator`` for a record, or None when there is no such file.
 
@@ -224,12 +228,11 @@ def read_annotations(base: Path, annotator: str = "atr") -> Annotations | None:
     f = annotation_path(base, annotator)
     if not f.is_file():
         return None
-    invalid = RecordError(f, "cannot read annotations: not a valid WFDB annotation file")
     size = f.stat().st_size
     if size == 0:
         return Annotations(annotator, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=str))
     if size % 2:
-        raise invalid  # the format is 16-bit words, aux strings padded to an even length
+        raise _invalid_annotations(f)  # the format is 16-bit words, aux strings padded to an even length
     import wfdb
 
     try:
@@ -238,9 +241,9 @@ def read_annotations(base: Path, annotator: str = "atr") -> Annotations | None:
         symbol = np.asarray(ann.symbol if ann.symbol is not None else [], dtype=object).astype(str)
         aux = tuple(ann.aux_note) if ann.aux_note is not None else ()
     except Exception:  # noqa: BLE001 - wfdb raises many types on a broken file, none fit to show
-        raise invalid from None
+        raise _invalid_annotations(f) from None
     if len(symbol) != len(sample) or (sample < 0).any() or np.isin(symbol, ("nan", "None")).any():
-        raise invalid  # wfdb names an undefined code "nan"
+        raise _invalid_annotations(f)  # wfdb names an undefined code "nan"
     order = np.argsort(sample, kind="stable")
     return Annotations(annotator, sample[order], symbol[order], tuple(aux[i] for i in order) if aux else ())
 
