@@ -1,4 +1,5 @@
-"""The robust rule on a 24-hour record's beats: seconds for ``RobustScore.score``, gate on and off.
+"""The robust rule on a 24-hour record's beats: seconds for ``RobustScore.score``, gate on and off,
+and for the likeness channel's values (``core.robust.likeness_value``, card 2.2.0).
 
 Card 2.1.3 holds the rhythm channel down where the rhythm between beats of ordinary morphology is
 irregular (``core.robust.RhythmGate``), which reads a quantile over a window of 65 beats for every
@@ -7,7 +8,8 @@ computes the gate's window quantiles with ``np.nanquantile`` over a sliding view
 version of the gate), to show what ``core.robust.window_nanquantile`` saves.
 
 The beats: MIT-BIH 203's reference RR intervals (atrial fibrillation and flutter, frequent PVCs)
-tiled to 24 hours, errors drawn at random (the rule's cost does not depend on their values).
+tiled to 24 hours, errors drawn at random (the rule's cost does not depend on their values); for
+the likeness, 203's own beat windows tiled to the same count.
 
 Usage: python -m benchmarks.rule_benchmark [--mitdb DIR] [--repeat 3]
 """
@@ -27,7 +29,8 @@ from ecgviewer.core import robust
 from ecgviewer.core.model.card import read_card
 from ecgviewer.core.record import load_record
 from ecgviewer.core.resources import bundled_model_path
-from ecgviewer.core.robust import beat_features
+from ecgviewer.core.robust import beat_features, likeness_value
+from ecgviewer.core.scorer import Scorer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,13 +72,18 @@ def main(argv: list[str] | None = None) -> int:
         print("rule_benchmark: the bundled card has no rhythm gate")
         return 2
     mse, feats = day_beats(a.mitdb, rule)
-    plain = median_time(lambda: replace(rule, gate=None).score(mse, feats), a.repeat)
-    gated = median_time(lambda: rule.score(mse, feats), a.repeat)
+    x = Scorer.load(backend="onnx").beats(load_record(a.mitdb / "203")).x
+    x = np.resize(x, (len(mse), *x.shape[1:]))  # 203's windows tiled to 24 hours' count
+    like = likeness_value(x)
+    plain = median_time(lambda: replace(rule, gate=None).score(mse, feats, like), a.repeat)
+    gated = median_time(lambda: rule.score(mse, feats, like), a.repeat)
+    values = median_time(lambda: likeness_value(x), a.repeat)
     with mock.patch.object(robust, "window_nanquantile", numpy_window_quantile):
-        slow = median_time(lambda: rule.score(mse, feats), 1)
+        slow = median_time(lambda: rule.score(mse, feats, like), 1)
     print(f"{len(mse):,} beats (24 h of MIT-BIH 203's rhythm), median of {a.repeat}:")
     print(f"  rule without the gate (baseline): {plain:.3f} s")
     print(f"  rule with the gate (card):        {gated:.3f} s")
+    print(f"  likeness values of the beats' windows (card 2.2.0): {values:.3f} s")
     print(f"  rule with the gate, window quantiles by np.nanquantile over sliding views (once): {slow:.3f} s")
     return 0
 

@@ -43,7 +43,7 @@ from ecgviewer.core.resources import bundled_model_path
 from ecgviewer.core.robust import RR_QUANTILE_MEDIAN, RhythmGate, prematurity_features
 from experiments.threshold_study import TARGETS
 from trainer.evaluate import fold_metrics
-from trainer.robust_fit import RR_QUANTILE, WINDOW_MS, fit, load_rows, record_rows
+from trainer.robust_fit import RR_QUANTILE, WINDOW_MS, fit, load_rows, record_rows, row_score
 from trainer.splits import DS1, DS2
 
 GATES = (None, RhythmGate(0.2, 0.07), RhythmGate(0.5, 0.10), RhythmGate(0.2, 0.07, cap=1.0),
@@ -124,18 +124,19 @@ def label(g: RhythmGate | None) -> str:
 
 
 def judge(rule, rows: list[tuple]) -> dict:
-    """Pooled AUC and the flag shares of ``rule`` on ``rows`` (``by_record``: each row's share of
-    N beats flagged, None for a row without N beats)."""
-    score = [rule.score(r[1], r[2])[0] for r in rows]
+    """Pooled AUC, AP (and AUC by class) and the flag shares of ``rule`` on ``rows`` (``by_record``:
+    each row's share of N beats flagged, None for a row without N beats)."""
+    score = [row_score(rule, r)[0] for r in rows]
     cls = np.concatenate([r[0] for r in rows])
     s = np.concatenate(score).astype(np.float64)
     known = np.isin(cls, ("N", *ANOMALY_CLASSES))
-    auc = fold_metrics(cls[known], s[known])["auc"]
+    metrics = fold_metrics(cls[known], s[known])
     flagged = s >= rule.threshold
     by_record = [float((sc[r[0] == "N"] >= rule.threshold).mean()) if (r[0] == "N").any() else None
                  for sc, r in zip(score, rows)]
     by_rec = [v for v in by_record if v is not None]
-    return {"auc": auc, "n": float(flagged[cls == "N"].mean()), "worst": max(by_rec),
+    return {"auc": metrics["auc"], "ap": metrics["ap"], "auc_by_class": metrics["auc_by_class"],
+            "n": float(flagged[cls == "N"].mean()), "worst": max(by_rec),
             "over": sum(v > FLOOD for v in by_rec), "by_record": by_record,
             **{c: float(flagged[cls == c].mean()) for c in ANOMALY_CLASSES if (cls == c).any()}}
 

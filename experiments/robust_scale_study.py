@@ -41,7 +41,7 @@ def _auc(cls: np.ndarray, s: np.ndarray, c: str | None = None) -> float:
 
 def study(rows: list, base: RobustScore, spread: str, combine: str = "max") -> str:
     zm, zr, cls = [], [], []
-    for c, mse, f in rows:
+    for c, mse, f, *_ in rows:  # rows of session 13 on also hold likeness values
         centre, own = record_scale(mse, base.population)
         zm.append(morphology_z(mse, centre, own if spread == "record" else base.population[1]))
         zr.append(base.rhythm.z(f))

@@ -7,6 +7,7 @@ through the product's Scorer; from the N beats only it fits
 - the prematurity Gaussian and its z-scaling (``PrematurityModel.fit``),
 - the population centre/spread of log MSE (used for records with under 30 beats),
 - each channel's tail knots (``core.robust.tail_knots``: the z of 1 in 10^k normal beats),
+- the likeness channel's spread and tail knots (``core.robust.Likeness``; ``--likeness``),
 - the default threshold: the score that flags ``--target`` of DS1's N beats, pooled.
 
 DS1 (de Chazal's training half) is used so that DS2, and qtdb-x, stay for reporting. The card's
@@ -28,13 +29,18 @@ import numpy as np
 from ecgviewer.core.atomic import write_text_atomic
 from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.card import SCHEMA, Gate, Prematurity, RobustScore, TailKnots, read_card
+from ecgviewer.core.model.card import Likeness as CardLikeness
 from ecgviewer.core.record import load_record
 from ecgviewer.core.robust import (
+    LIKENESS_JOINS,
     RR_QUANTILE_MEDIAN,
+    TAIL_LOG10,
+    Likeness,
     PrematurityModel,
     RhythmGate,
     beat_features,
     check_rr_quantile,
+    likeness_value,
     tail_knots,
     window_error,
 )
@@ -56,16 +62,23 @@ RR_QUANTILE = 0.9
 #: scores under 1): an irregular rhythm, as atrial fibrillation (``core.robust.irregularity``;
 #: ``experiments/irregularity_study.py --card-rule``, chosen on MIT-BIH DS1's AUC).
 RHYTHM_GATE = RhythmGate(0.5, 0.10, cap=1.0, nn_below=1.0)
+#: How the likeness channel joins the morphology channel: their maximum (``experiments/likeness_study.py``,
+#: chosen on MIT-BIH DS1's AUC over their sum; docs/method.md, "A third channel").
+LIKENESS_JOIN = "max"
 
 
 def description(window_ms: tuple[float, float] | None, rr_quantile: float = RR_QUANTILE,
-                gate: RhythmGate | None = None) -> str:
+                gate: RhythmGate | None = None, likeness: str | None = None) -> str:
     """The card's words for the rule."""
     where = "the whole window" if window_ms is None else f"{window_ms[0]:+.0f} .. {window_ms[1]:+.0f} ms of the R peak"
     ref = "a 60-s median RR" if rr_quantile == RR_QUANTILE_MEDIAN else (
         f"the {rr_quantile:.0%} quantile of the two-interval cycles of the surrounding minute")
-    return ("the sum of two channels' -log10 tail probabilities among DS1 normal beats: log MSE over " + where
-            + " about the record's own centre (its 5th-25th percentiles) over the population's spread, and a "
+    shape = ("log MSE over " + where + " about the record's own centre (its 5th-25th percentiles) over the "
+             "population's spread")
+    if likeness is not None:
+        shape = (("the larger of " if likeness == "max" else "the sum of ") + shape + " and log(1 - r), r the "
+                 "correlation of the beat's QRS-T with the record's dominant beat, on the same scale")
+    return ("the sum of -log10 tail probabilities among DS1 normal beats of " + shape + ", and of a "
             "one-sided prematurity / compensatory-pause distance against " + ref + (
                 "" if gate is None else
                 (", muted" if gate.cap == 0 else f", counting at most {gate.cap:g}") +
@@ -84,9 +97,10 @@ def ds1_rows(card: Path, data: Path, cache: Path | None = None,
 def record_rows(card: Path, data: Path, names: tuple[str, ...] | list[str], cache: Path | None = None,
                 detect: bool = False, window_ms: tuple[float, float] | None = WINDOW_MS,
                 rr_quantile: float = RR_QUANTILE) -> list[tuple]:
-    """(classes, error, prematurity features) of each named record's beats, through the product's Scorer;
-    the error is the mean squared error over ``window_ms`` (``core.robust.window_error``; None: all ticks),
-    the features against the ``rr_quantile`` reference (``core.robust.beat_features``).
+    """(classes, error, prematurity features, likeness) of each named record's beats, through the
+    product's Scorer; the error is the mean squared error over ``window_ms`` (``core.robust.window_error``;
+    None: all ticks), the features against the ``rr_quantile`` reference (``core.robust.beat_features``),
+    the likeness ``core.robust.likeness_value`` (caches of session 12 and before lack it).
 
     ``detect``: beats of the product's detector, classed by the reference beat within 150 ms (EC57,
     as ``trainer crossdb``). ``cache`` keeps the rows (and is read instead when it exists and holds
@@ -99,7 +113,7 @@ def record_rows(card: Path, data: Path, names: tuple[str, ...] | list[str], cach
     for name in names:
         beats, err = reconstructed_beats(scorer, data / name, detect)
         mse = window_error(err, scorer.params.before, scorer.params.fs, window_ms)
-        rows.append((beats.cls, mse, beat_features(beats, rr_quantile)))
+        rows.append((beats.cls, mse, beat_features(beats, rr_quantile), likeness_value(beats.x)))
         print(f"robust-fit: {name} {len(beats)} beats", file=sys.stderr, flush=True)
     if cache is not None:
         save_rows(cache, rows, window_ms, rr_quantile)
@@ -150,7 +164,8 @@ def save_rows(cache: Path, rows: list[tuple], window_ms: tuple[float, float] | N
 
 def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
         fit_regular: bool = False, window_ms: tuple[float, float] | None = None,
-        rr_quantile: float = RR_QUANTILE, spread_floor: float | None = None) -> tuple[Rule, int]:
+        rr_quantile: float = RR_QUANTILE, spread_floor: float | None = None,
+        likeness: str | None = None) -> tuple[Rule, int]:
     """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw (``gate``:
     None by default here, for the studies; the card's default is the CLI's, :data:`RHYTHM_GATE`).
 
@@ -162,8 +177,11 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     ``fit_regular``: fit the prematurity model and the rhythm tail on the N beats outside the gate
     only (an ablation: ``experiments/irregularity_study.py``). ``spread_floor``: the morphology
     channel divides by the record's own spread, at least this share of the population's (an
-    ablation: ``experiments/record_spread_study.py``; cards have no such field).
+    ablation: ``experiments/record_spread_study.py``; cards have no such field). ``likeness``: join
+    the likeness channel so (``core.robust.LIKENESS_JOINS``), fitted on the rows' likeness values.
     """
+    if likeness is not None and any(len(r) < 4 for r in rows):
+        raise TrainError("these rows hold no likeness values (a cache of session 12 or before): use another --cache file")
     n = [r[0] == "N" for r in rows]
     if fit_regular and gate and gate.nn_below is not None:
         raise ValueError("fit_regular reads a gate on every interval (nn_below None): the morphology is not fitted yet")
@@ -179,9 +197,22 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     rule.gate = gate
     rule.window_ms = None if window_ms is None else (float(window_ms[0]), float(window_ms[1]))
     rule.rr_quantile = float(rr_quantile)
-    scores_n = np.concatenate([rule.score(r[1], r[2])[0][m] for r, m in zip(rows, n)])
+    if likeness is not None:
+        if likeness not in LIKENESS_JOINS:
+            raise ValueError(f"likeness join {likeness!r}: one of {LIKENESS_JOINS}")
+        v_n = np.concatenate([r[3][m] for r, m in zip(rows, n)]).astype(np.float64)
+        q1, med, q3 = np.percentile(v_n, [25, 50, 75])
+        bare = Likeness((float(med), float((q3 - q1) / 1.349)), [0.0] * len(TAIL_LOG10), likeness)
+        z_n = np.concatenate([bare.z(r[3])[m] for r, m in zip(rows, n)])
+        rule.likeness = replace(bare, knots=tail_knots(z_n)).check()
+    scores_n = np.concatenate([row_score(rule, r)[0][m] for r, m in zip(rows, n)])
     rule.threshold = float(np.quantile(scores_n, 1.0 - target))
     return rule, int(sum(m.sum() for m in n))
+
+
+def row_score(rule: Rule, row: tuple) -> tuple:
+    """``rule.score`` of one of :func:`record_rows`' rows (its likeness values where it has them)."""
+    return rule.score(row[1], row[2], row[3] if len(row) > 3 else None)
 
 
 def card_field(rule: Rule, n_normal: int, target: float, command: str) -> RobustScore:
@@ -193,11 +224,14 @@ def card_field(rule: Rule, n_normal: int, target: float, command: str) -> Robust
             mean=tuple(float(v) for v in p.mean), cov_inv=tuple(tuple(float(v) for v in r) for r in p.cov_inv),
             center=float(p.center), scale=float(p.scale)),
         tails=TailKnots(morphology=list(rule.tails["morphology"]), rhythm=list(rule.tails["rhythm"])),
-        description=description(rule.window_ms, rule.rr_quantile, rule.gate),
+        description=description(rule.window_ms, rule.rr_quantile, rule.gate,
+                                None if rule.likeness is None else rule.likeness.join),
         fitted_on=f"MIT-BIH DS1 reference beats, N only ({n_normal} beats); threshold flags {target:.1%} of them",
         command=command, target=float(target), n_normal=int(n_normal), window_ms=rule.window_ms,
         rr_quantile=rule.rr_quantile,
-        rhythm_gate=None if rule.gate is None else Gate(**rule.gate.as_dict()))
+        rhythm_gate=None if rule.gate is None else Gate(**rule.gate.as_dict()),
+        likeness=None if rule.likeness is None else CardLikeness(
+            population=tuple(rule.likeness.population), knots=list(rule.likeness.knots), join=rule.likeness.join))
 
 
 def cmd_robust_fit(args: argparse.Namespace) -> int:
@@ -224,14 +258,16 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
         except ValueError as e:
             raise TrainError(f"--rhythm-gate {' '.join(f'{v:g}' for v in args.rhythm_gate)}: {e}") from None
     rows = ds1_rows(args.card, args.data, args.cache, window, args.rr_quantile)
-    rule, n_normal = fit(rows, args.target, gate=gate, window_ms=window, rr_quantile=args.rr_quantile)
+    join = None if args.likeness == "off" else args.likeness
+    rule, n_normal = fit(rows, args.target, gate=gate, window_ms=window, rr_quantile=args.rr_quantile, likeness=join)
     command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (
         f" --target {args.target:g}" if args.target != 0.01 else "") + (
         " --whole-window" if window is None else
         f" --window-ms {window[0]:g} {window[1]:g}" if window != WINDOW_MS else "") + (
         f" --rr-quantile {args.rr_quantile:g}" if args.rr_quantile != RR_QUANTILE else "") + (
         " --no-rhythm-gate" if gate is None else "" if gate == RHYTHM_GATE else
-        " --rhythm-gate " + " ".join(f"{v:g}" for v in args.rhythm_gate))  # inf prints as inf
+        " --rhythm-gate " + " ".join(f"{v:g}" for v in args.rhythm_gate)) + (  # inf prints as inf
+        "" if join == LIKENESS_JOIN else f" --likeness {args.likeness}")
     if card.measured:  # rows taken at the old threshold no longer describe this card
         print(f"robust-fit: {len(card.measured)} measured rows dropped (taken at the old threshold; rerun "
               "trainer crossdb, then trainer card)", file=sys.stderr)
@@ -265,4 +301,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "log RR| at lags 1-3, between beats whose morphology scores under NN_BELOW, is above ABOVE: "
                         "an irregular rhythm; NN_BELOW inf: every interval (default: %(default)s)")
     gates.add_argument("--no-rhythm-gate", action="store_true", help="never hold the rhythm channel down (cards up to 2.1.2)")
+    p.add_argument("--likeness", choices=(*LIKENESS_JOINS, "off"), default=LIKENESS_JOIN,
+                   help="join the likeness channel (unlike the record's dominant beat) with the morphology channel "
+                        "by their max or sum; off: cards up to 2.1.3 (default: %(default)s)")
     p.set_defaults(func=cmd_robust_fit)

@@ -29,6 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from ecgviewer.core.templates import dominant_likeness
+
 
 @dataclass(frozen=True)
 class AdaptConfig:
@@ -109,25 +111,6 @@ def available() -> bool:
 
 class AdaptUnavailable(RuntimeError):
     """Adaptation was asked for where torch is not installed."""
-
-
-def dominant_likeness(x: np.ndarray, rounds: int = 3, core: float = 0.5) -> np.ndarray:
-    """Correlation of each beat with the record's dominant beat (n,), label-free.
-
-    The dominant beat starts as the median of all beats and is re-estimated from the ``core`` share
-    most like it, ``rounds`` times: a median of a bigeminy is a blend of the two shapes, but the
-    beats nearest that blend lean to the more frequent shape, and a few rounds settle on it.
-    """
-    flat = x.reshape(len(x), -1).astype(np.float64)
-    flat = flat - flat.mean(axis=1, keepdims=True)
-    flat /= np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-9)
-    template = np.median(flat, axis=0)
-    for _ in range(rounds + 1):
-        t = template - template.mean()
-        r = flat @ (t / max(float(np.linalg.norm(t)), 1e-9))
-        top = np.argsort(-r, kind="stable")[:max(int(core * len(flat)), 1)]
-        template = np.median(flat[top], axis=0)
-    return r
 
 
 def _errors(torch: Any, gen: Any, x: Any, batch: int = 512) -> np.ndarray:

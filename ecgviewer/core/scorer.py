@@ -27,7 +27,7 @@ from ecgviewer.core.beats import BeatParams, BeatSet, extract_beats
 from ecgviewer.core.model.loader import LoadedModel, load_model
 from ecgviewer.core.record import Record
 from ecgviewer.core.resources import bundled_model_path
-from ecgviewer.core.robust import RobustScore
+from ecgviewer.core.robust import RobustScore, likeness_value
 from ecgviewer.core.scoring import ScoreResult, reconstruct, rhythm_features
 
 _FROM_CARD = object()
@@ -120,8 +120,11 @@ class Scorer:
             return ScoreResult(raw, mse, dist, err, recon, raw=raw, note=beats.lead_note)
         feats = self.rule.features(beats)
         morph = self.rule.morphology_error(err, self.params.before, self.params.fs) if n else mse
-        score, zm, zr = self.rule.score(morph, feats)
-        return ScoreResult(score, mse, dist, err, recon, raw=raw, morph_z=zm, rhythm_z=zr, note=beats.lead_note)
+        like = likeness_value(beats.x) if self.rule.likeness is not None else None
+        score, zm, zr = self.rule.score(morph, feats, like)
+        zl = self.rule.likeness.z(like) if like is not None else None
+        return ScoreResult(score, mse, dist, err, recon, raw=raw, morph_z=zm, rhythm_z=zr, likeness_z=zl,
+                           note=beats.lead_note)
 
     @property
     def reference_mse(self) -> float | None:

@@ -36,6 +36,7 @@ class ScoreResult:
     raw: np.ndarray | None = None  # (n,) the model's raw score (before any per-record scale), for audits
     morph_z: np.ndarray | None = None  # (n,) robust score's morphology channel (core.robust)
     rhythm_z: np.ndarray | None = None  # (n,) robust score's rhythm channel
+    likeness_z: np.ndarray | None = None  # (n,) robust score's likeness channel (unlike the dominant beat)
     note: str = ""  # what the user must know about how the record was scored (e.g. which lead)
 
     def __len__(self) -> int:

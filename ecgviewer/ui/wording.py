@@ -52,6 +52,13 @@ def score_kind(card: ModelCard | None) -> str:
                 "; where the rhythm is irregular throughout, as in atrial fibrillation, the rhythm "
                 + ("does not count" if gate.cap == 0 else f"counts at most {gate.cap:g}")
                 + " (an early beat means nothing there)")
+        like = card.robust_score.likeness
+        if like is not None:
+            rebuilt = ("how well the network rebuilds it" if w is None else
+                       f"how well the network rebuilds it around the QRS ({w[0]:+.0f} to {w[1]:+.0f} ms of the R peak; "
+                       "the heat map shows every tick)")
+            shape = (f"its shape ({'the larger of' if like.join == 'max' else 'the sum of'} {rebuilt} and how unlike "
+                     "it is to the dominant beat of the record)")
         return (f"score = how unusual the beat is among normal beats, for {shape} and for {rhythm}, each "
                 "record on its own scale: for each, 2 means as far out as 1 normal beat in 100 and 3 as 1 in "
                 f"1000; the score of a beat is {join}{held}")

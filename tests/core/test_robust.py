@@ -13,10 +13,14 @@ import pytest
 
 from ecgviewer.core.record import load_record
 from ecgviewer.core.robust import (
+    LIKENESS_JOINS,
+    TAIL_LOG10,
+    Likeness,
     PrematurityModel,
     RhythmGate,
     RobustScore,
     irregularity,
+    likeness_value,
     morphology_z,
     prematurity_features,
     record_scale,
@@ -221,3 +225,67 @@ def test_the_records_own_spread_is_capped_at_the_populations():
     np.testing.assert_allclose(own.score(noisy, None)[1], plain.score(noisy, None)[1])  # capped
     tiny = np.exp(rng.normal(-7.0, 0.01, 400))
     np.testing.assert_allclose(np.std(own.score(tiny, None)[1]), 4 * np.std(plain.score(tiny, None)[1]), rtol=1e-4)
+
+
+def _beats_like(shape: np.ndarray, n: int, noise: float, rng: np.random.Generator) -> np.ndarray:
+    """``n`` beat windows (n, 1, 320) of one ``shape`` with white noise."""
+    return (shape[None, None, :] + noise * rng.standard_normal((n, 1, 320))).astype(np.float32)
+
+
+def _qrs(width: float, at: int = 140) -> np.ndarray:
+    t = np.arange(320)
+    return np.exp(-0.5 * ((t - at) / width) ** 2)
+
+
+def test_likeness_value_finds_the_beats_unlike_the_dominant_one_in_a_bigeminy():
+    rng = np.random.default_rng(5)
+    normal, wide = _qrs(4.0), -0.8 * _qrs(14.0, 150)  # a narrow QRS and a wide, inverted one (a PVC)
+    x = np.concatenate([_beats_like(normal, 120, 0.03, rng), _beats_like(wide, 80, 0.03, rng)])  # 40 % ectopic
+    v = likeness_value(x)
+    assert v.dtype == np.float32 and v.shape == (200,)
+    assert v[120:].min() > v[:120].max()  # the dominant shape is the frequent one, whatever the order
+    assert likeness_value(x[::-1])[::-1] == pytest.approx(v, abs=1e-5)
+    np.testing.assert_allclose(likeness_value(x * 0.5), v, atol=1e-5)  # a correlation: the gain does not matter
+    assert likeness_value(np.zeros((0, 1, 320), np.float32)).shape == (0,)
+
+
+def _likeness_rule(join: str) -> RobustScore:
+    knots = list(np.linspace(0.0, 8.0, len(TAIL_LOG10)))  # z k/10 ... : tail 2 at z 1.6
+    tails = {"morphology": knots, "rhythm": knots}
+    return RobustScore(None, (-7.0, 0.5), 3.0, tails=tails, likeness=Likeness((-3.0, 0.5), knots, join))
+
+
+def test_the_likeness_channel_joins_the_morphology_one():
+    rng = np.random.default_rng(6)
+    mse = np.exp(rng.normal(-7.0, 0.2, 200))
+    like = rng.normal(-3.0, 0.2, 200).astype(np.float32)
+    like[7] = 1.0  # one beat unlike the rest, its reconstruction error ordinary
+    plain = RobustScore(None, (-7.0, 0.5), 3.0, tails=_likeness_rule("max").tails)
+    alone, zm, _ = plain.score(mse, None)
+    for join in LIKENESS_JOINS:
+        rule = _likeness_rule(join)
+        s, zm2, _ = rule.score(mse, None, like)
+        np.testing.assert_array_equal(zm2, zm)  # the morphology channel is untouched
+        tl = rule.likeness.tail(like)
+        np.testing.assert_allclose(s, np.maximum(alone, tl) if join == "max" else alone + tl, rtol=1e-6)
+        assert s[7] > rule.threshold > alone[7]  # the network alone does not flag it; the likeness does
+        with pytest.raises(ValueError, match="likeness"):
+            rule.score(mse, None)
+        again = RobustScore.from_dict(rule.as_dict())
+        assert again.likeness == rule.likeness
+        np.testing.assert_array_equal(again.score(mse, None, like)[0], s)
+    assert RobustScore.from_dict(plain.as_dict()).likeness is None
+    with pytest.raises(ValueError, match="join"):
+        Likeness((-3.0, 0.5), _likeness_rule("max").likeness.knots, "mean").check()
+    with pytest.raises(ValueError, match="knots"):
+        Likeness((-3.0, 0.5), [0.0, 1.0]).check()
+    with pytest.raises(ValueError, match="spread"):
+        Likeness((-3.0, 0.0), _likeness_rule("max").likeness.knots).check()
+
+
+def test_the_likeness_centre_is_the_records_own():
+    """A record whose normal beats are all less alike (a noisier recorder) is centred on itself."""
+    rule = _likeness_rule("max")
+    rng = np.random.default_rng(7)
+    quiet = rng.normal(-3.0, 0.2, 300)
+    np.testing.assert_allclose(rule.likeness.z(quiet + 1.5), rule.likeness.z(quiet), atol=1e-5)

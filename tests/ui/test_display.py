@@ -246,7 +246,8 @@ def test_threshold_tooltip_names_the_default_the_scorer_uses(scorer):
     tip = threshold_help(scorer.model.card)
     assert re.search(rf"Model default {re.escape(fmt(scorer.threshold))}, flags \d+(\.\d)?% of the [\d,]+ normal beats", tip)
     assert "1 normal beat in 100" in tip and "the two added" in tip
-    assert "its shape around the QRS (-100 to +150 ms of the R peak" in tip
+    assert "rebuilds it around the QRS (-100 to +150 ms of the R peak" in tip
+    assert "the larger of how well the network rebuilds it" in tip and "the dominant beat of the record" in tip  # 2.2.0
     assert "as in atrial fibrillation, the rhythm counts at most 1" in tip  # the card's rhythm gate (2.1.3)
 
 

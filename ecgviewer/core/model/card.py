@@ -30,12 +30,14 @@ from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.scoring import RhythmModel
 
-SCHEMA = "ecgviewer-model-card/5"
+SCHEMA = "ecgviewer-model-card/6"
 #: Schemas this version reads. /3 added ``robust_score.target``, ``n_normal`` and ``window_ms`` (and
 #: ``measured``, which late /2 cards also hold); a /2 card is a /3 card without them. /4 added
 #: ``robust_score.rr_quantile``; a /3 card is a /4 card whose rhythm reference is the median (0.5).
 #: /5 added ``robust_score.rhythm_gate``; a /4 card is a /5 card whose rhythm channel is never held down.
-READS = ("ecgviewer-model-card/2", "ecgviewer-model-card/3", "ecgviewer-model-card/4", SCHEMA)
+#: /6 added ``robust_score.likeness``; a /5 card is a /6 card that does not read the likeness channel.
+READS = ("ecgviewer-model-card/2", "ecgviewer-model-card/3", "ecgviewer-model-card/4", "ecgviewer-model-card/5",
+         SCHEMA)
 NETWORK = "BeatGAN"  # the only generator this viewer builds
 # Settings of the machine a recipe ran on: a card records them beside its recipe, but they change
 # speed, not the trained weights, so they are no part of the recipe's identity.
@@ -133,6 +135,16 @@ class Gate:
 
 
 @dataclass(frozen=True)
+class Likeness:
+    """The robust score's likeness channel (``core.robust.Likeness``): how unlike the record's own
+    dominant beat a beat is, on DS1's normal beats' spread and tail, and how it joins morphology."""
+
+    population: tuple[float, float]
+    knots: list[float]
+    join: str = "max"
+
+
+@dataclass(frozen=True)
 class RobustScore:
     """How a record's beats are put on a patient-independent scale (``core.robust``); fitted on
     normal beats only by ``python -m trainer robust-fit``. Its threshold replaces the card's for the
@@ -152,6 +164,7 @@ class RobustScore:
     window_ms: tuple[float, float] | None = None  # error read by the morphology channel, ms from R (None: all)
     rr_quantile: float | None = None  # the rhythm reference's quantile of local cycles (None: the median, a /3 card)
     rhythm_gate: Gate | None = None  # where the rhythm channel counts at most its cap (None: nowhere, a /4 card)
+    likeness: Likeness | None = None  # the likeness channel (None: not read, a /5 card)
 
     def rule(self) -> robust.RobustScore:
         """The scoring rule these numbers describe."""
@@ -345,8 +358,10 @@ def _verify(card: ModelCard, where: Path | str) -> None:
         raise bad(f"preprocessing align {p.align!r}: must be one of {', '.join(ALIGN_RULES)}")
     if card.robust_score is not None:
         _verify_robust(card.robust_score, bad)
-        if card.robust_score.rhythm_gate is not None and card.schema != SCHEMA:
-            raise bad(f"robust_score rhythm_gate: a field of {SCHEMA}, not of {card.schema}")
+        if card.robust_score.rhythm_gate is not None and READS.index(card.schema) < READS.index("ecgviewer-model-card/5"):
+            raise bad(f"robust_score rhythm_gate: a field of ecgviewer-model-card/5, not of {card.schema}")
+        if card.robust_score.likeness is not None and card.schema != SCHEMA:
+            raise bad(f"robust_score likeness: a field of {SCHEMA}, not of {card.schema}")
         w = card.robust_score.window_ms
         span = (-1000.0 * p.before / p.fs, 1000.0 * p.after / p.fs)
         if w is not None and not (math.isfinite(w[0]) and math.isfinite(w[1]) and span[0] <= w[0] < w[1] <= span[1]):
@@ -399,6 +414,13 @@ def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
     if g is not None:
         try:
             robust.RhythmGate(**asdict(g)).check(r.tails is not None)
+        except ValueError as e:
+            raise bad(f"robust_score {e}") from None
+    if r.likeness is not None:
+        if r.tails is None:
+            raise bad("robust_score likeness is joined as a tail: the rule has no tails")
+        try:
+            robust.Likeness(tuple(r.likeness.population), list(r.likeness.knots), r.likeness.join).check()
         except ValueError as e:
             raise bad(f"robust_score {e}") from None
     if r.n_normal is not None and r.n_normal <= 0:

@@ -37,7 +37,7 @@ def bundled() -> dict:
 def test_bundled_card_reads_into_typed_fields():
     card = read_card(bundled_model_path())
     assert isinstance(card, ModelCard) and card.schema == SCHEMA
-    assert card.label == "SI-BeatGAN V2 2.1.3"
+    assert card.label == "SI-BeatGAN V2 2.2.0"
     assert card.architecture == NetConfig(n_leads=1, width=32, latent=50, window=320)
     assert isinstance(card.weights, FileRef) and isinstance(card.onnx, OnnxRef)
     assert card.preprocessing.params.band_hz == (3.0, 45.0) and card.preprocessing.params.before == 140
@@ -66,8 +66,9 @@ def test_a_card_of_the_old_format_is_refused_with_one_clear_line(tmp_path):
     ([1, 2], "not an ecgviewer model card"),
     ({"name": "x"}, "not an ecgviewer model card"),
     ({"schema": "someone-else/1"}, "not an ecgviewer model card"),
-    ({"schema": "ecgviewer-model-card/6"},
-     "reads ecgviewer-model-card/2, ecgviewer-model-card/3, ecgviewer-model-card/4 and ecgviewer-model-card/5 only"),
+    ({"schema": "ecgviewer-model-card/7"},
+     "reads ecgviewer-model-card/2, ecgviewer-model-card/3, ecgviewer-model-card/4, ecgviewer-model-card/5 and "
+     "ecgviewer-model-card/6 only"),
 ])
 def test_foreign_and_newer_cards_are_refused(data, match):
     with pytest.raises(ModelError, match=match):
@@ -119,6 +120,12 @@ def test_a_database_row_of_these_weights_reads(bundled):
     (lambda c: c.update(schema="ecgviewer-model-card/4") or c["robust_score"].update(rhythm_gate=GATE),
      "rhythm_gate: a field of ecgviewer-model-card/5, not of ecgviewer-model-card/4"),
     (lambda c: c["robust_score"].update(rhythm_gate=GATE, tails=None), "nn_below reads the morphology tail score"),
+    (lambda c: c["robust_score"]["likeness"].update(join="mean"), "robust_score likeness join 'mean'"),
+    (lambda c: c["robust_score"]["likeness"]["knots"].pop(), "likeness knots: 81 expected, not 80"),
+    (lambda c: c["robust_score"]["likeness"].update(population=[-5.0, 0.0]), "likeness: a spread must be positive"),
+    (lambda c: c["robust_score"]["likeness"].update(population=[float("nan"), 1.0]), "likeness holds a number that is not finite"),
+    (lambda c: c["robust_score"]["likeness"].update(population=[-5.0]), r"robust_score.likeness.population: expected a list of 2"),
+    (lambda c: c.update(schema="ecgviewer-model-card/5"), "likeness: a field of ecgviewer-model-card/6, not of ecgviewer-model-card/5"),
     (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "above": "0.1"}),
      r"robust_score.rhythm_gate.above: expected a number"),
     (lambda c: c.update(schema="ecgviewer-model-card/2", network="x"), "network 'x'"),  # /2 is checked alike
@@ -137,6 +144,7 @@ def test_a_card_of_schema_2_still_reads(bundled):
     """/3 only added the robust score's share and count: a /2 card (a user's export) reads without them."""
     bundled["schema"] = "ecgviewer-model-card/2"
     bundled["robust_score"].pop("rhythm_gate", None)  # a /5 field
+    bundled["robust_score"].pop("likeness", None)  # a /6 field
     for k in ("target", "n_normal"):
         del bundled["robust_score"][k]
     card = card_from_dict(bundled, "c.json")
@@ -148,8 +156,24 @@ def test_a_card_of_schema_4_reads_without_a_rhythm_gate(bundled):
     """/5 only added the rhythm gate: a /4 card (cards up to 2.1.2) never holds the rhythm channel down."""
     bundled["schema"] = "ecgviewer-model-card/4"
     bundled["robust_score"].pop("rhythm_gate", None)
+    bundled["robust_score"].pop("likeness", None)
     card = card_from_dict(bundled, "c.json")
     assert card.robust_score.rhythm_gate is None and card.robust_score.rule().gate is None
+
+
+def test_a_card_of_schema_5_reads_without_the_likeness_channel(bundled):
+    """/6 only added the likeness channel: a /5 card (2.1.3 and before) scores without it."""
+    bundled["schema"] = "ecgviewer-model-card/5"
+    bundled["robust_score"].pop("likeness")
+    card = card_from_dict(bundled, "c.json")
+    assert card.robust_score.likeness is None and card.robust_score.rule().likeness is None
+
+
+def test_the_likeness_channel_is_typed_and_reaches_the_rule(bundled):
+    r = card_from_dict(bundled, "c.json").robust_score
+    assert r.likeness is not None and r.likeness.join == "max" and len(r.likeness.knots) == 81
+    rule = r.rule()
+    assert rule.likeness.population == tuple(r.likeness.population) and rule.likeness.knots == list(r.likeness.knots)
 
 
 @pytest.mark.parametrize("nn", [1.0, None])
