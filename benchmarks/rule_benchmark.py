@@ -26,11 +26,11 @@ import numpy as np
 
 from benchmarks.timing import median_time
 from ecgviewer.core import robust
+from ecgviewer.core.beats import extract_beats
 from ecgviewer.core.model.card import read_card
 from ecgviewer.core.record import load_record
 from ecgviewer.core.resources import bundled_model_path
 from ecgviewer.core.robust import beat_features, likeness_value
-from ecgviewer.core.scorer import Scorer
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,12 +67,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--mitdb", type=Path, default=ROOT.parent / "shared" / "data" / "mitdb")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args(argv)
-    rule = read_card(bundled_model_path()).robust_score.rule()
+    card = read_card(bundled_model_path())
+    rule = card.robust_score.rule()
     if rule.gate is None:
         print("rule_benchmark: the bundled card has no rhythm gate")
         return 2
     mse, feats = day_beats(a.mitdb, rule)
-    x = Scorer.load(backend="onnx").beats(load_record(a.mitdb / "203")).x
+    x = extract_beats(load_record(a.mitdb / "203"), card.preprocessing.params).x  # the windows, no network
     x = np.resize(x, (len(mse), *x.shape[1:]))  # 203's windows tiled to 24 hours' count
     like = likeness_value(x)
     plain = median_time(lambda: replace(rule, gate=None).score(mse, feats, like), a.repeat)

@@ -34,7 +34,6 @@ from ecgviewer.core.record import load_record
 from ecgviewer.core.robust import (
     LIKENESS_JOINS,
     RR_QUANTILE_MEDIAN,
-    TAIL_LOG10,
     Likeness,
     PrematurityModel,
     RhythmGate,
@@ -198,13 +197,7 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     rule.window_ms = None if window_ms is None else (float(window_ms[0]), float(window_ms[1]))
     rule.rr_quantile = float(rr_quantile)
     if likeness is not None:
-        if likeness not in LIKENESS_JOINS:
-            raise ValueError(f"likeness join {likeness!r}: one of {LIKENESS_JOINS}")
-        v_n = np.concatenate([r[3][m] for r, m in zip(rows, n)]).astype(np.float64)
-        q1, med, q3 = np.percentile(v_n, [25, 50, 75])
-        bare = Likeness((float(med), float((q3 - q1) / 1.349)), [0.0] * len(TAIL_LOG10), likeness)
-        z_n = np.concatenate([bare.z(r[3])[m] for r, m in zip(rows, n)])
-        rule.likeness = replace(bare, knots=tail_knots(z_n)).check()
+        rule.likeness = Likeness.fit([r[3] for r in rows], n, likeness)
     scores_n = np.concatenate([row_score(rule, r)[0][m] for r, m in zip(rows, n)])
     rule.threshold = float(np.quantile(scores_n, 1.0 - target))
     return rule, int(sum(m.sum() for m in n))

@@ -369,6 +369,15 @@ class Likeness:
     knots: list[float]
     join: str = "max"
 
+    @classmethod
+    def fit(cls, values: list[np.ndarray], normal: list[np.ndarray], join: str = "max") -> Likeness:
+        """Fitted on the normal beats (``normal`` masks) of records' :func:`likeness_value`: their
+        median and IQR spread, then the knots of their record-centred z."""
+        population = _robust(np.concatenate([v[m] for v, m in zip(values, normal)]).astype(np.float64))
+        bare = cls(population, [0.0] * len(TAIL_LOG10), join).check()  # z reads the population only
+        knots = tail_knots(np.concatenate([bare.z(v)[m] for v, m in zip(values, normal)]))
+        return cls(population, knots, join).check()
+
     def check(self) -> Likeness:
         """This channel if its numbers make one; else ValueError naming the bad one."""
         if self.join not in LIKENESS_JOINS:

@@ -42,8 +42,9 @@ def score_kind(card: ModelCard | None) -> str:
     if card is not None and card.robust_score is not None:
         join = "the larger of the two" if card.robust_score.combine == "max" else "the two added"
         w = card.robust_score.window_ms
-        shape = ("its shape" if w is None else
-                 f"its shape around the QRS ({w[0]:+.0f} to {w[1]:+.0f} ms of the R peak; the heat map shows every tick)")
+        around = ("" if w is None else
+                  f" around the QRS ({w[0]:+.0f} to {w[1]:+.0f} ms of the R peak; the heat map shows every tick)")
+        shape = "its shape" + around
         q = card.robust_score.rr_quantile
         rhythm = ("its rhythm" if q is None or q == RR_QUANTILE_MEDIAN else
                   "its rhythm (how early it comes against the longer cycles of the surrounding minute)")
@@ -54,11 +55,8 @@ def score_kind(card: ModelCard | None) -> str:
                 + " (an early beat means nothing there)")
         like = card.robust_score.likeness
         if like is not None:
-            rebuilt = ("how well the network rebuilds it" if w is None else
-                       f"how well the network rebuilds it around the QRS ({w[0]:+.0f} to {w[1]:+.0f} ms of the R peak; "
-                       "the heat map shows every tick)")
-            shape = (f"its shape ({'the larger of' if like.join == 'max' else 'the sum of'} {rebuilt} and how unlike "
-                     "it is to the dominant beat of the record)")
+            shape = (f"its shape ({'the larger of' if like.join == 'max' else 'the sum of'} how well the network "
+                     f"rebuilds it{around} and how unlike it is to the dominant beat of the record)")
         return (f"score = how unusual the beat is among normal beats, for {shape} and for {rhythm}, each "
                 "record on its own scale: for each, 2 means as far out as 1 normal beat in 100 and 3 as 1 in "
                 f"1000; the score of a beat is {join}{held}")
