@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ecgviewer.core.robust import LIKENESS_JOINS
+from ecgviewer.core.robust import LIKENESS_JOINS, LIKENESS_SPREADS
 from experiments.irregularity_study import card_rule_rows, judge
 from experiments.share_study import admissible
 from experiments.threshold_study import TARGETS
@@ -34,7 +34,7 @@ def row(join: str, target: float, threshold: float, beats: str, m: dict, ok: boo
     bc = m["auc_by_class"]
     return (f"| {join} | {target:.1%} | {threshold:.3f} | {beats} | {m['auc']:.3f} | {m['ap']:.3f} | "
             f"{bc.get('S', 0):.3f} | {bc.get('V', 0):.3f} | {bc.get('F', 0):.3f} | {m['n']:.1%} | "
-            f"{m['worst']:.0%} | {m['over']} | {m.get('S', 0):.2f} | {m.get('V', 0):.2f} | {m.get('F', 0):.2f} | "
+            f"{m['worst']:.0%} | {m['over']} | {sum(v > 0.05 for v in m['by_record'] if v is not None)} | {m.get('S', 0):.2f} | {m.get('V', 0):.2f} | {m.get('F', 0):.2f} | "
             f"{'yes' if ok else 'no'} |")
 
 
@@ -42,6 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--fit", type=Path, required=True,
                     help="the folder of share_study --build's rows: fit on ds1_ref.npz, judge on ds2_ref/ds2_det.npz")
+    ap.add_argument("--spread", choices=LIKENESS_SPREADS, default="population",
+                    help="the spread the likeness channel divides by (docs/method.md, session 14)")
     a = ap.parse_args(argv)
     got = card_rule_rows("likeness_study", a.fit / "ds1_ref.npz", [a.fit / "ds2_ref.npz", a.fit / "ds2_det.npz"])
     if got is None:
@@ -52,12 +54,12 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     print("| join | DS1 share | threshold | beats | AUC | AP | S | V | F | N flagged | worst | > 10 % | "
-          "S Se | V Se | F Se | admissible |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "> 5 % | S Se | V Se | F Se | admissible |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for join in JOINS:
         for target in TARGETS:
             rule, _ = fit(train, target, gate=RHYTHM_GATE, window_ms=WINDOW_MS, rr_quantile=RR_QUANTILE,
-                          likeness=None if join == "off" else join)
+                          likeness=None if join == "off" else join, likeness_spread=a.spread)
             res = {tag: judge(rule, train if tag == "ds1_ref" else judged[tag]) for tag, _ in BEATS}
             ok = admissible(res["ds1_ref"], [res["ds2_ref"], res["ds2_det"]])
             for tag, name in BEATS:

@@ -33,6 +33,7 @@ from ecgviewer.core.model.card import Likeness as CardLikeness
 from ecgviewer.core.record import load_record
 from ecgviewer.core.robust import (
     LIKENESS_JOINS,
+    LIKENESS_SPREADS,
     RR_QUANTILE_MEDIAN,
     Likeness,
     PrematurityModel,
@@ -64,10 +65,14 @@ RHYTHM_GATE = RhythmGate(0.5, 0.10, cap=1.0, nn_below=1.0)
 #: How the likeness channel joins the morphology channel: their maximum (``experiments/likeness_study.py``,
 #: chosen on MIT-BIH DS1's AUC over their sum; docs/method.md, "A third channel").
 LIKENESS_JOIN = "max"
+#: Which spread the likeness channel divides by: the record's own where wider than DS1's
+#: (``experiments/likeness_study.py --spread``; docs/method.md, session 14).
+LIKENESS_SPREAD = "own-wider"
 
 
 def description(window_ms: tuple[float, float] | None, rr_quantile: float = RR_QUANTILE,
-                gate: RhythmGate | None = None, likeness: str | None = None) -> str:
+                gate: RhythmGate | None = None, likeness: str | None = None,
+                likeness_spread: str = "population") -> str:
     """The card's words for the rule."""
     where = "the whole window" if window_ms is None else f"{window_ms[0]:+.0f} .. {window_ms[1]:+.0f} ms of the R peak"
     ref = "a 60-s median RR" if rr_quantile == RR_QUANTILE_MEDIAN else (
@@ -76,7 +81,8 @@ def description(window_ms: tuple[float, float] | None, rr_quantile: float = RR_Q
              "population's spread")
     if likeness is not None:
         shape = (("the larger of " if likeness == "max" else "the sum of ") + shape + " and log(1 - r), r the "
-                 "correlation of the beat's QRS-T with the record's dominant beat, on the same scale")
+                 "correlation of the beat's QRS-T with the record's dominant beat, on the same scale"
+                 + (" or the record's own where wider" if likeness_spread == "own-wider" else ""))
     return ("the sum of -log10 tail probabilities among DS1 normal beats of " + shape + ", and of a "
             "one-sided prematurity / compensatory-pause distance against " + ref + (
                 "" if gate is None else
@@ -164,7 +170,7 @@ def save_rows(cache: Path, rows: list[tuple], window_ms: tuple[float, float] | N
 def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
         fit_regular: bool = False, window_ms: tuple[float, float] | None = None,
         rr_quantile: float = RR_QUANTILE, spread_floor: float | None = None,
-        likeness: str | None = None) -> tuple[Rule, int]:
+        likeness: str | None = None, likeness_spread: str = "population") -> tuple[Rule, int]:
     """The robust rule fitted on the N beats of ``rows``, and how many N beats it saw (``gate``:
     None by default here, for the studies; the card's default is the CLI's, :data:`RHYTHM_GATE`).
 
@@ -177,7 +183,8 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     only (an ablation: ``experiments/irregularity_study.py``). ``spread_floor``: the morphology
     channel divides by the record's own spread, at least this share of the population's (an
     ablation: ``experiments/record_spread_study.py``; cards have no such field). ``likeness``: join
-    the likeness channel so (``core.robust.LIKENESS_JOINS``), fitted on the rows' likeness values.
+    the likeness channel so (``core.robust.LIKENESS_JOINS``), fitted on the rows' likeness values,
+    on the spread ``likeness_spread`` names (``core.robust.LIKENESS_SPREADS``).
     """
     if likeness is not None and any(len(r) < 4 for r in rows):
         raise TrainError("these rows hold no likeness values (a cache of session 12 or before): use another --cache file")
@@ -197,7 +204,7 @@ def fit(rows: list[tuple], target: float = 0.01, gate: RhythmGate | None = None,
     rule.window_ms = None if window_ms is None else (float(window_ms[0]), float(window_ms[1]))
     rule.rr_quantile = float(rr_quantile)
     if likeness is not None:
-        rule.likeness = Likeness.fit([r[3] for r in rows], n, likeness)
+        rule.likeness = Likeness.fit([r[3] for r in rows], n, likeness, likeness_spread)
     scores_n = np.concatenate([row_score(rule, r)[0][m] for r, m in zip(rows, n)])
     rule.threshold = float(np.quantile(scores_n, 1.0 - target))
     return rule, int(sum(m.sum() for m in n))
@@ -218,13 +225,15 @@ def card_field(rule: Rule, n_normal: int, target: float, command: str) -> Robust
             center=float(p.center), scale=float(p.scale)),
         tails=TailKnots(morphology=list(rule.tails["morphology"]), rhythm=list(rule.tails["rhythm"])),
         description=description(rule.window_ms, rule.rr_quantile, rule.gate,
-                                None if rule.likeness is None else rule.likeness.join),
+                                None if rule.likeness is None else rule.likeness.join,
+                                "population" if rule.likeness is None else rule.likeness.spread),
         fitted_on=f"MIT-BIH DS1 reference beats, N only ({n_normal} beats); threshold flags {target:.1%} of them",
         command=command, target=float(target), n_normal=int(n_normal), window_ms=rule.window_ms,
         rr_quantile=rule.rr_quantile,
         rhythm_gate=None if rule.gate is None else Gate(**rule.gate.as_dict()),
         likeness=None if rule.likeness is None else CardLikeness(
-            population=tuple(rule.likeness.population), knots=list(rule.likeness.knots), join=rule.likeness.join))
+            population=tuple(rule.likeness.population), knots=list(rule.likeness.knots), join=rule.likeness.join,
+            spread=rule.likeness.spread))
 
 
 def cmd_robust_fit(args: argparse.Namespace) -> int:
@@ -252,7 +261,8 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
             raise TrainError(f"--rhythm-gate {' '.join(f'{v:g}' for v in args.rhythm_gate)}: {e}") from None
     rows = ds1_rows(args.card, args.data, args.cache, window, args.rr_quantile)
     join = None if args.likeness == "off" else args.likeness
-    rule, n_normal = fit(rows, args.target, gate=gate, window_ms=window, rr_quantile=args.rr_quantile, likeness=join)
+    rule, n_normal = fit(rows, args.target, gate=gate, window_ms=window, rr_quantile=args.rr_quantile, likeness=join,
+                         likeness_spread=args.likeness_spread)
     command = f"nice -n 19 python -m trainer robust-fit --card {args.card} --data {args.data}" + (
         f" --target {args.target:g}" if args.target != 0.01 else "") + (
         " --whole-window" if window is None else
@@ -260,7 +270,8 @@ def cmd_robust_fit(args: argparse.Namespace) -> int:
         f" --rr-quantile {args.rr_quantile:g}" if args.rr_quantile != RR_QUANTILE else "") + (
         " --no-rhythm-gate" if gate is None else "" if gate == RHYTHM_GATE else
         " --rhythm-gate " + " ".join(f"{v:g}" for v in args.rhythm_gate)) + (  # inf prints as inf
-        "" if join == LIKENESS_JOIN else f" --likeness {args.likeness}")
+        "" if join == LIKENESS_JOIN else f" --likeness {args.likeness}") + (
+        "" if join is None or args.likeness_spread == LIKENESS_SPREAD else f" --likeness-spread {args.likeness_spread}")
     if card.measured:  # rows taken at the old threshold no longer describe this card
         print(f"robust-fit: {len(card.measured)} measured rows dropped (taken at the old threshold; rerun "
               "trainer crossdb, then trainer card)", file=sys.stderr)
@@ -297,4 +308,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--likeness", choices=(*LIKENESS_JOINS, "off"), default=LIKENESS_JOIN,
                    help="join the likeness channel (unlike the record's dominant beat) with the morphology channel "
                         "by their max or sum; off: cards up to 2.1.3 (default: %(default)s)")
+    p.add_argument("--likeness-spread", choices=LIKENESS_SPREADS, default=LIKENESS_SPREAD,
+                   help="divide a record's likeness values by DS1's spread (population: card 2.2.0) or by the "
+                        "record's own where that is wider (default: %(default)s)")
     p.set_defaults(func=cmd_robust_fit)

@@ -348,6 +348,9 @@ def window_error(err: np.ndarray, r_tick: int, fs: float, window_ms: tuple[float
 LIKENESS_FLOOR = 1e-6
 #: How the likeness channel joins the morphology channel's tail: the larger of the two, or their sum.
 LIKENESS_JOINS = ("max", "sum")
+#: Which spread divides a record's likeness values: DS1's pooled one (card 2.2.0), or the record's
+#: own where that is wider ("own-wider": a record whose normal beats vary more than DS1's).
+LIKENESS_SPREADS = ("population", "own-wider")
 
 
 def likeness_value(x: np.ndarray) -> np.ndarray:
@@ -368,20 +371,24 @@ class Likeness:
     population: tuple[float, float]
     knots: list[float]
     join: str = "max"
+    spread: str = "population"
 
     @classmethod
-    def fit(cls, values: list[np.ndarray], normal: list[np.ndarray], join: str = "max") -> Likeness:
+    def fit(cls, values: list[np.ndarray], normal: list[np.ndarray], join: str = "max",
+            spread: str = "population") -> Likeness:
         """Fitted on the normal beats (``normal`` masks) of records' :func:`likeness_value`: their
         median and IQR spread, then the knots of their record-centred z."""
         population = _robust(np.concatenate([v[m] for v, m in zip(values, normal)]).astype(np.float64))
-        bare = cls(population, [0.0] * len(TAIL_LOG10), join).check()  # z reads the population only
+        bare = cls(population, [0.0] * len(TAIL_LOG10), join, spread).check()  # z reads the population only
         knots = tail_knots(np.concatenate([bare.z(v)[m] for v, m in zip(values, normal)]))
-        return cls(population, knots, join).check()
+        return cls(population, knots, join, spread).check()
 
     def check(self) -> Likeness:
         """This channel if its numbers make one; else ValueError naming the bad one."""
         if self.join not in LIKENESS_JOINS:
             raise ValueError(f"likeness join {self.join!r}: must be one of {', '.join(LIKENESS_JOINS)}")
+        if self.spread not in LIKENESS_SPREADS:
+            raise ValueError(f"likeness spread {self.spread!r}: must be one of {', '.join(LIKENESS_SPREADS)}")
         if len(self.knots) != len(TAIL_LOG10):
             raise ValueError(f"likeness knots: {len(TAIL_LOG10)} expected, not {len(self.knots)}")
         if not all(math.isfinite(v) for v in (*self.population, *self.knots)):
@@ -391,20 +398,24 @@ class Likeness:
         return self
 
     def z(self, value: np.ndarray) -> np.ndarray:
-        """Robust z of a record's :func:`likeness_value` (centre from its own beats, spread DS1's)."""
-        centre, _ = log_scale(value, self.population)
-        return ((np.asarray(value, np.float64) - centre) / self.population[1]).astype(np.float32)
+        """Robust z of a record's :func:`likeness_value`: centre from its own beats, spread DS1's
+        (or, with ``spread="own-wider"``, the record's own where that is wider)."""
+        centre, own = log_scale(value, self.population)
+        spread = max(own, self.population[1]) if self.spread == "own-wider" else self.population[1]
+        return ((np.asarray(value, np.float64) - centre) / spread).astype(np.float32)
 
     def tail(self, value: np.ndarray) -> np.ndarray:
         return tail_score(self.z(value), self.knots)
 
     def as_dict(self) -> dict:
-        return {"population": list(self.population), "knots": list(self.knots), "join": self.join}
+        d = {"population": list(self.population), "knots": list(self.knots), "join": self.join}
+        return d if self.spread == "population" else {**d, "spread": self.spread}
 
     @classmethod
     def from_dict(cls, d: dict) -> Likeness:
         pop = d["population"]
-        return cls((float(pop[0]), float(pop[1])), [float(v) for v in d["knots"]], d.get("join", "max")).check()
+        return cls((float(pop[0]), float(pop[1])), [float(v) for v in d["knots"]], d.get("join", "max"),
+                   d.get("spread", "population")).check()
 
 
 def morphology_z(mse: np.ndarray, centre: float, spread: float) -> np.ndarray:

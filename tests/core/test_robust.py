@@ -283,6 +283,24 @@ def test_the_likeness_channel_joins_the_morphology_one():
         Likeness((-3.0, 0.0), _likeness_rule("max").likeness.knots).check()
 
 
+def test_the_likeness_spread_is_the_records_own_only_where_wider():
+    """"own-wider" (card 2.3.0): a record whose normal beats vary more than DS1's (a noisy lead) is
+    read on its own spread, so its ordinary variation is not unlikeness; a clean record keeps DS1's."""
+    knots = _likeness_rule("max").likeness.knots
+    pop, own = Likeness((-3.0, 0.5), knots), Likeness((-3.0, 0.5), knots, spread="own-wider")
+    rng = np.random.default_rng(8)
+    clean, noisy = rng.normal(-3.0, 0.2, 400), rng.normal(-3.0, 1.5, 400)
+    np.testing.assert_array_equal(own.z(clean), pop.z(clean))  # narrower than DS1's: DS1's spread
+    flagged = {name: float((rule.tail(noisy) >= 2.0).mean()) for name, rule in (("pop", pop), ("own", own))}
+    assert flagged["pop"] > 0.05 and flagged["own"] < 0.01  # on DS1's spread, several normal beats in 100 alarm
+    odd = np.append(clean, 3.0)  # and on a clean record an unlike beat stands out as before
+    assert own.tail(odd)[-1] == pop.tail(odd)[-1] > 2.0
+    again = Likeness.from_dict(own.as_dict())
+    assert again == own and "spread" not in pop.as_dict()  # a 2.2.0 channel writes what it wrote
+    with pytest.raises(ValueError, match="likeness spread 'record'"):
+        Likeness((-3.0, 0.5), knots, spread="record").check()
+
+
 def test_the_likeness_centre_is_the_records_own():
     """A record whose normal beats are all less alike (a noisier recorder) is centred on itself."""
     rule = _likeness_rule("max")

@@ -69,12 +69,21 @@ def test_robust_fit_rewrites_only_the_robust_score(tmp_path, capsys):
     rule, _ = fit(_rows())
     assert "robust-fit --card" in after.robust_score.command
     # the share and the count are fields (schema /3), not only words; the rhythm reference too (/4)
-    assert after.schema == "ecgviewer-model-card/6"
+    assert after.schema == "ecgviewer-model-card/7"
     # the likeness channel (/6), joined by the maximum unless told otherwise, and said in words
     assert after.robust_score.likeness.join == "max" and after.robust_score.rule().likeness is not None
     assert "the record's dominant beat" in after.robust_score.description and "--likeness" not in \
         after.robust_score.command
-    assert after.robust_score.threshold == fit(_rows(), gate=RHYTHM_GATE, window_ms=WINDOW_MS, likeness="max")[0].threshold
+    assert after.robust_score.threshold == fit(_rows(), gate=RHYTHM_GATE, window_ms=WINDOW_MS, likeness="max",
+                                               likeness_spread="own-wider")[0].threshold
+    # on the record's own spread where wider (/7) unless told otherwise, and said in words
+    assert after.robust_score.likeness.spread == "own-wider" == after.robust_score.rule().likeness.spread
+    assert "or the record's own where wider" in after.robust_score.description
+    assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache),
+                 "--likeness-spread", "population"]) == 0
+    got = read_card(card).robust_score
+    assert got.likeness.spread == "population" and "--likeness-spread population" in got.command
+    assert got.threshold == fit(_rows(), gate=RHYTHM_GATE, window_ms=WINDOW_MS, likeness="max")[0].threshold
     assert after.robust_score.rr_quantile == RR_QUANTILE == after.robust_score.rule().rr_quantile
     assert "90% quantile of the two-interval cycles" in after.robust_score.description
     assert after.robust_score.target == 0.01 and after.robust_score.n_normal == 3 * 380
@@ -89,7 +98,7 @@ def test_robust_fit_rewrites_only_the_robust_score(tmp_path, capsys):
         assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache), *extra]) == 0
         got = read_card(card).robust_score
         assert got.rule().gate == want and " ".join(extra) in got.command
-        assert got.threshold == fit(_rows(), gate=want, likeness="max")[0].threshold
+        assert got.threshold == fit(_rows(), gate=want, likeness="max", likeness_spread="own-wider")[0].threshold
     assert main(["robust-fit", "--card", str(card), "--data", str(tmp_path), "--cache", str(cache), "--likeness", "off"]) == 0
     got = read_card(card).robust_score
     assert got.likeness is None and got.rule().likeness is None and "--likeness off" in got.command

@@ -30,14 +30,15 @@ from ecgviewer.core.errors import ModelError
 from ecgviewer.core.model.netconfig import NetConfig
 from ecgviewer.core.scoring import RhythmModel
 
-SCHEMA = "ecgviewer-model-card/6"
+SCHEMA = "ecgviewer-model-card/7"
 #: Schemas this version reads. /3 added ``robust_score.target``, ``n_normal`` and ``window_ms`` (and
 #: ``measured``, which late /2 cards also hold); a /2 card is a /3 card without them. /4 added
 #: ``robust_score.rr_quantile``; a /3 card is a /4 card whose rhythm reference is the median (0.5).
 #: /5 added ``robust_score.rhythm_gate``; a /4 card is a /5 card whose rhythm channel is never held down.
 #: /6 added ``robust_score.likeness``; a /5 card is a /6 card that does not read the likeness channel.
+#: /7 added ``robust_score.likeness.spread``; a /6 card's likeness channel reads the population's spread.
 READS = ("ecgviewer-model-card/2", "ecgviewer-model-card/3", "ecgviewer-model-card/4", "ecgviewer-model-card/5",
-         SCHEMA)
+         "ecgviewer-model-card/6", SCHEMA)
 NETWORK = "BeatGAN"  # the only generator this viewer builds
 # Settings of the machine a recipe ran on: a card records them beside its recipe, but they change
 # speed, not the trained weights, so they are no part of the recipe's identity.
@@ -142,6 +143,7 @@ class Likeness:
     population: tuple[float, float]
     knots: list[float]
     join: str = "max"
+    spread: str = "population"  # or "own-wider": the record's own spread where wider (a /7 field)
 
 
 @dataclass(frozen=True)
@@ -360,8 +362,11 @@ def _verify(card: ModelCard, where: Path | str) -> None:
         _verify_robust(card.robust_score, bad)
         if card.robust_score.rhythm_gate is not None and READS.index(card.schema) < READS.index("ecgviewer-model-card/5"):
             raise bad(f"robust_score rhythm_gate: a field of ecgviewer-model-card/5, not of {card.schema}")
-        if card.robust_score.likeness is not None and card.schema != SCHEMA:
-            raise bad(f"robust_score likeness: a field of {SCHEMA}, not of {card.schema}")
+        like = card.robust_score.likeness
+        if like is not None and READS.index(card.schema) < READS.index("ecgviewer-model-card/6"):
+            raise bad(f"robust_score likeness: a field of ecgviewer-model-card/6, not of {card.schema}")
+        if like is not None and like.spread != "population" and card.schema != SCHEMA:
+            raise bad(f"robust_score likeness spread: a field of {SCHEMA}, not of {card.schema}")
         w = card.robust_score.window_ms
         span = (-1000.0 * p.before / p.fs, 1000.0 * p.after / p.fs)
         if w is not None and not (math.isfinite(w[0]) and math.isfinite(w[1]) and span[0] <= w[0] < w[1] <= span[1]):
@@ -420,7 +425,8 @@ def _verify_robust(r: RobustScore, bad: Callable[[str], ModelError]) -> None:
         if r.tails is None:
             raise bad("robust_score likeness is joined as a tail: the rule has no tails")
         try:
-            robust.Likeness(tuple(r.likeness.population), list(r.likeness.knots), r.likeness.join).check()
+            robust.Likeness(tuple(r.likeness.population), list(r.likeness.knots), r.likeness.join,
+                            r.likeness.spread).check()
         except ValueError as e:
             raise bad(f"robust_score {e}") from None
     if r.n_normal is not None and r.n_normal <= 0:

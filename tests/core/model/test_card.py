@@ -37,7 +37,7 @@ def bundled() -> dict:
 def test_bundled_card_reads_into_typed_fields():
     card = read_card(bundled_model_path())
     assert isinstance(card, ModelCard) and card.schema == SCHEMA
-    assert card.label == "SI-BeatGAN V2 2.2.0"
+    assert card.label == "SI-BeatGAN V2 2.3.0"
     assert card.architecture == NetConfig(n_leads=1, width=32, latent=50, window=320)
     assert isinstance(card.weights, FileRef) and isinstance(card.onnx, OnnxRef)
     assert card.preprocessing.params.band_hz == (3.0, 45.0) and card.preprocessing.params.before == 140
@@ -66,9 +66,9 @@ def test_a_card_of_the_old_format_is_refused_with_one_clear_line(tmp_path):
     ([1, 2], "not an ecgviewer model card"),
     ({"name": "x"}, "not an ecgviewer model card"),
     ({"schema": "someone-else/1"}, "not an ecgviewer model card"),
-    ({"schema": "ecgviewer-model-card/7"},
-     "reads ecgviewer-model-card/2, ecgviewer-model-card/3, ecgviewer-model-card/4, ecgviewer-model-card/5 and "
-     "ecgviewer-model-card/6 only"),
+    ({"schema": "ecgviewer-model-card/8"},
+     "reads ecgviewer-model-card/2, ecgviewer-model-card/3, ecgviewer-model-card/4, ecgviewer-model-card/5, "
+     "ecgviewer-model-card/6 and ecgviewer-model-card/7 only"),
 ])
 def test_foreign_and_newer_cards_are_refused(data, match):
     with pytest.raises(ModelError, match=match):
@@ -126,6 +126,9 @@ def test_a_database_row_of_these_weights_reads(bundled):
     (lambda c: c["robust_score"]["likeness"].update(population=[float("nan"), 1.0]), "likeness holds a number that is not finite"),
     (lambda c: c["robust_score"]["likeness"].update(population=[-5.0]), r"robust_score.likeness.population: expected a list of 2"),
     (lambda c: c.update(schema="ecgviewer-model-card/5"), "likeness: a field of ecgviewer-model-card/6, not of ecgviewer-model-card/5"),
+    (lambda c: c.update(schema="ecgviewer-model-card/6"),
+     "likeness spread: a field of ecgviewer-model-card/7, not of ecgviewer-model-card/6"),
+    (lambda c: c["robust_score"]["likeness"].update(spread="record"), "robust_score likeness spread 'record'"),
     (lambda c: c["robust_score"].update(rhythm_gate={**GATE, "above": "0.1"}),
      r"robust_score.rhythm_gate.above: expected a number"),
     (lambda c: c.update(schema="ecgviewer-model-card/2", network="x"), "network 'x'"),  # /2 is checked alike
@@ -174,6 +177,15 @@ def test_the_likeness_channel_is_typed_and_reaches_the_rule(bundled):
     assert r.likeness is not None and r.likeness.join == "max" and len(r.likeness.knots) == 81
     rule = r.rule()
     assert rule.likeness.population == tuple(r.likeness.population) and rule.likeness.knots == list(r.likeness.knots)
+    assert r.likeness.spread == rule.likeness.spread == "own-wider"  # card 2.3.0
+
+
+def test_a_card_of_schema_6_reads_its_likeness_on_the_population_spread(bundled):
+    """/7 only added the likeness channel's spread: a /6 card (2.2.0) reads DS1's spread, as it did."""
+    bundled["schema"] = "ecgviewer-model-card/6"
+    bundled["robust_score"]["likeness"].pop("spread")
+    card = card_from_dict(bundled, "c.json")
+    assert card.robust_score.likeness.spread == "population" == card.robust_score.rule().likeness.spread
 
 
 @pytest.mark.parametrize("nn", [1.0, None])

@@ -161,7 +161,7 @@ def _edit_card(jpath: Path, edit) -> None:
 
 @pytest.mark.parametrize("edit,match", [
     (lambda c: c.update(schema="ecgviewer-model-card/999"), "reads ecgviewer-model-card/2, ecgviewer-model-card/3, "
-     "ecgviewer-model-card/4, ecgviewer-model-card/5 and ecgviewer-model-card/6 only"),
+     "ecgviewer-model-card/4, ecgviewer-model-card/5, ecgviewer-model-card/6 and ecgviewer-model-card/7 only"),
     (lambda c: c.pop("schema"), "not an ecgviewer model card"),
     (lambda c: c.pop("weights"), "lists no weights file"),
     (lambda c: c["weights"].pop("sha256"), r"invalid: weights: field 'sha256' missing"),
